@@ -184,10 +184,12 @@ def fetch(
     *,
     sha256: str | None = None,
     alternatives: Sequence[str] = (),
+    also_looked_for: Sequence[str] = (),
     how_to: str | None = None,
 ) -> Path:
     """Finds ``relative`` (or an alternative name) in the search path, else
-    downloads ``url`` into the cache under ``relative``.
+    downloads ``url`` into the cache under ``relative``. ``also_looked_for``
+    only adds names to the error message (files the caller searched itself).
 
     Raises:
         DatasetNotAvailableError: not found and the download failed or is off.
@@ -196,7 +198,7 @@ def fetch(
     found = find_file(relative, *alternatives)
     if found is not None:
         return found
-    looked_for = [relative, *alternatives]
+    looked_for = [*also_looked_for, relative, *alternatives]
     if offline():
         raise not_available(dataset, looked_for=looked_for, url=url,
                             reason="downloads are switched off (LIB_OFFLINE=1)", how_to=how_to)
