@@ -115,6 +115,7 @@ def atomic_path(destination: str | os.PathLike) -> Iterator[Path]:
     temporary = Path(name)
     try:
         yield temporary
+        os.chmod(temporary, 0o644)  # mkstemp makes 0600; a cache file is for every user
         os.replace(temporary, destination)
     except BaseException:
         temporary.unlink(missing_ok=True)
