@@ -1,0 +1,118 @@
+"""Streaming evaluation: predict from the first few readings on, padding short histories.
+
+A deployed forecaster cannot wait for a full window: after ``min_history`` readings
+(2 in the household power study) it already predicts, from a history shorter than
+the window the model was trained on. :func:`streaming_windows` builds exactly those
+inputs, padded to the window length with ``keras.utils.pad_sequences``, followed by
+the ordinary full windows, each aligned with the target it predicts.
+
+Row ``k`` has seen ``h = min_history + k`` readings: its input is the last
+``min(h, length)`` of them and its target is row ``h + horizon - 1`` of the series,
+the same convention as :func:`lib.windows.sliding_windows` (the rows with
+``h >= length`` are exactly ``sliding_windows(x, length, horizon=horizon)``).
+
+Padding and masking: ``padding="pre"`` puts the filler before the readings, so a
+recurrent layer reads the real readings last (what an unmasked LSTM needs);
+``"post"`` puts it after, which only makes sense with a mask. With ``mask=True``
+the filler is :data:`MASK_VALUE` (unless ``value`` is given), and a
+``keras.layers.Masking(mask_value=MASK_VALUE)`` layer in front of the recurrent
+layers makes them skip every padded step: the prediction for a padded row then
+equals the prediction for the unpadded short history, whichever side is padded.
+A real reading whose channels all equal the filler would be skipped as well, so
+``mask=True`` refuses a series that contains one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from lib.windows import _check_length, _has_nan, _series, _target, _view
+
+__all__ = ["MASK_VALUE", "streaming_windows"]
+
+#: Filler used with ``mask=True``; give the same value to ``keras.layers.Masking``.
+MASK_VALUE = -9999.0
+
+
+def streaming_windows(
+    x: Any,
+    length: int,
+    *,
+    horizon: int,
+    min_history: int = 2,
+    padding: str = "pre",
+    value: float | None = None,
+    mask: bool = False,
+    target: Any = None,
+    dtype: Any = np.float32,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inputs for predicting from the ``min_history``-th reading on, padded to ``length``.
+
+    Args:
+        x: series ``(time,)`` or ``(time, channels)`` without NaN.
+        length: window length the model expects.
+        horizon: steps from the last reading seen to the target (>= 0).
+        min_history: readings needed before the first prediction (1..length).
+        padding: ``"pre"`` or ``"post"``: where the filler goes in a short history.
+        value: filler; default 0.0, or :data:`MASK_VALUE` with ``mask=True``.
+        mask: pad with a value a ``keras.layers.Masking`` layer can skip (see the
+            module docstring); refuses a series with a reading equal to it.
+        target: as in :func:`lib.windows.sliding_windows`.
+        dtype: dtype of ``X``.
+
+    Returns:
+        ``(X, y, history_length)``: ``X`` ``(n, length[, channels])`` with
+        ``n = len(x) - horizon - min_history + 1``, the aligned targets ``y`` and
+        the number of real (unpadded) readings in each row.
+
+    Raises:
+        ValueError: on NaN, wrong dimensions, a bad ``padding`` / ``min_history``,
+            a series too short for one prediction, or (with ``mask=True``) a
+            reading equal to the filler.
+    """
+    x = _series(x)
+    n = x.shape[0]
+    if padding not in ("pre", "post"):
+        raise ValueError(f"padding must be 'pre' or 'post'; got {padding!r}")
+    _check_length(length, length + horizon, horizon)  # types only; short series are fine
+    if not 1 <= min_history <= length:
+        raise ValueError(f"min_history must be between 1 and length={length}; got {min_history}")
+    if min_history + horizon > n:
+        raise ValueError(
+            f"series of {n} readings is too short for one prediction after {min_history} "
+            f"readings at horizon {horizon}; need at least {min_history + horizon}"
+        )
+    if _has_nan(x):
+        raise ValueError("x contains NaN; fill the gaps before streaming evaluation")
+    y_all = _target(x, target)
+    if value is None:
+        value = MASK_VALUE if mask else 0.0
+    if mask:
+        hits = x == value
+        if (hits.all(axis=1) if hits.ndim == 2 else hits).any():
+            raise ValueError(
+                f"x contains a reading equal to the padding value {value}, which Masking would "
+                "skip; pass another value= (and the same mask_value to keras.layers.Masking)"
+            )
+    x = x.astype(dtype, copy=False)
+    seen = np.arange(min_history, n - horizon + 1)  # readings seen per row
+    short = seen[seen < length]
+    parts = []
+    if short.size:
+        padded = keras.utils.pad_sequences(
+            [x[:h] for h in short],  # at most length - 1 histories, not a loop over samples
+            maxlen=length,
+            dtype=np.dtype(dtype).name,
+            padding=padding,
+            value=value,
+        )
+        parts.append(padded)
+    n_full = n - length - horizon + 1
+    if n_full > 0:
+        parts.append(_view(x, length)[:n_full])
+    X = np.concatenate(parts, axis=0) if len(parts) > 1 else np.array(parts[0])
+    y = np.asarray(y_all)[seen + horizon - 1]
+    return X, y, np.minimum(seen, length)

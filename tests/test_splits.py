@@ -1,0 +1,149 @@
+"""Tests of lib.splits: parts are disjoint, sized as asked, and leakage is caught."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lib.splits import (
+    LeakageError,
+    check_no_leakage,
+    chronological_split,
+    group_kfold,
+    group_split,
+    stratified_kfold,
+    time_series_kfold,
+)
+
+
+def _groups(n_groups=10, size=7, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.permutation(np.repeat(np.arange(1, n_groups + 1), size))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n_groups=st.integers(3, 15),
+    test=st.one_of(st.integers(1, 3), st.floats(0.05, 0.3)),
+    validation=st.one_of(st.integers(0, 2), st.floats(0.0, 0.3)),
+    seed=st.integers(0, 100),
+)
+def test_group_split_parts_are_disjoint_and_sized(n_groups, test, validation, seed):
+    groups = _groups(n_groups, seed=seed)
+    expect_test = test if isinstance(test, int) else int(np.ceil(test * n_groups))
+    expect_val = validation if isinstance(validation, int) else int(np.ceil(validation * n_groups))
+    if expect_test + expect_val >= n_groups:
+        with pytest.raises(ValueError, match="no training group"):
+            group_split(groups, test=test, validation=validation, seed=seed)
+        return
+    split = group_split(groups, test=test, validation=validation, seed=seed)
+    check_no_leakage(split.take(groups))
+    assert np.array_equal(np.sort(np.concatenate(split)), np.arange(groups.size))
+    assert np.unique(groups[split.test]).size == expect_test
+    assert np.unique(groups[split.validation]).size == expect_val
+    masks = split.masks(groups.size)
+    assert (masks["train"].astype(int) + masks["validation"] + masks["test"] == 1).all()
+
+
+def test_group_split_is_seeded():
+    groups = _groups(20)
+    a = group_split(groups, test=4, validation=2, seed=1)
+    b = group_split(groups, test=4, validation=2, seed=1)
+    c = group_split(groups, test=4, validation=2, seed=2)
+    assert all(np.array_equal(p, q) for p, q in zip(a, b, strict=True))
+    assert not np.array_equal(np.unique(groups[a.test]), np.unique(groups[c.test]))
+
+
+def test_group_split_errors():
+    with pytest.raises(ValueError, match="one-dimensional"):
+        group_split(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="fraction"):
+        group_split(_groups(), test=1.5)
+    with pytest.raises(TypeError, match="int count or a float"):
+        group_split(_groups(), test="2")
+
+
+def test_chronological_split_by_fraction():
+    split = chronological_split(100, validation=0.1, test=0.2)
+    np.testing.assert_array_equal(split.train, np.arange(70))
+    np.testing.assert_array_equal(split.validation, np.arange(70, 80))
+    np.testing.assert_array_equal(split.test, np.arange(80, 100))
+    split = chronological_split(10, validation=0.0, test=0.2)
+    assert split.validation.size == 0 and split.test.tolist() == [8, 9]
+    check_no_leakage(times=split.take(np.arange(10)))
+
+
+def test_chronological_split_by_time():
+    times = np.arange("2007-01-01", "2007-01-11", dtype="datetime64[D]")
+    split = chronological_split(
+        times, validation=np.datetime64("2007-01-07"), test=np.datetime64("2007-01-09")
+    )
+    assert times[split.train].max() < np.datetime64("2007-01-07")
+    np.testing.assert_array_equal(times[split.validation], times[6:8])
+    np.testing.assert_array_equal(times[split.test], times[8:])
+    check_no_leakage(times=split.take(times))
+
+
+def test_chronological_split_errors():
+    with pytest.raises(ValueError, match="sorted"):
+        chronological_split(np.array([3, 1, 2]))
+    with pytest.raises(ValueError, match="no training sample"):
+        chronological_split(10, validation=0.5, test=0.5)
+    with pytest.raises(ValueError, match="validation starts after test"):
+        chronological_split(np.arange(10), validation=8, test=5)
+    with pytest.raises(TypeError, match="fraction"):
+        chronological_split(10, test=5)
+
+
+def test_group_kfold_validates_each_group_once():
+    groups = _groups(10)
+    seen = []
+    for train, val in group_kfold(groups, n_splits=5, seed=3):
+        assert not set(groups[train]) & set(groups[val])
+        seen.extend(np.unique(groups[val]).tolist())
+    assert sorted(seen) == list(range(1, 11))
+    with pytest.raises(ValueError, match="at least n_splits=5 groups"):
+        list(group_kfold(_groups(3), n_splits=5))
+
+
+def test_stratified_kfold_keeps_class_proportions():
+    y = np.repeat([0, 1, 2], [50, 30, 20])
+    folds = list(stratified_kfold(y, n_splits=5, seed=0))
+    assert len(folds) == 5
+    all_val = np.concatenate([val for _, val in folds])
+    np.testing.assert_array_equal(np.sort(all_val), np.arange(100))
+    for _, val in folds:
+        np.testing.assert_array_equal(np.bincount(y[val]), [10, 6, 4])
+    groups = np.repeat(np.arange(20), 5)
+    for train, val in stratified_kfold(y, n_splits=4, seed=0, groups=groups):
+        check_no_leakage({"train": groups[train], "validation": groups[val]})
+
+
+def test_time_series_kfold_validates_on_the_future():
+    for train, val in time_series_kfold(100, n_splits=3, gap=5):
+        assert train.max() + 5 < val.min()
+        check_no_leakage(times={"train": train, "validation": val}, gap=5)
+
+
+def test_check_no_leakage_catches_shared_groups_and_overlaps():
+    with pytest.raises(LeakageError, match="'train' and 'test' share 1 group"):
+        check_no_leakage({"train": [1, 2, 3], "validation": [4], "test": [3, 5]})
+    check_no_leakage({"train": [1, 2], "validation": [], "test": [3]})
+    with pytest.raises(LeakageError, match="time spans"):
+        check_no_leakage(times={"train": np.arange(0, 80), "test": np.arange(79, 100)})
+    with pytest.raises(LeakageError, match="time spans"):  # interleaved, e.g. a shuffled split
+        check_no_leakage(times={"train": [0, 2, 4], "test": [1, 3]})
+    check_no_leakage(times={"train": np.arange(0, 80), "test": np.arange(80, 100)})
+    with pytest.raises(LeakageError, match="not more than 34 apart"):
+        check_no_leakage(times={"train": np.arange(0, 80), "test": np.arange(80, 100)}, gap=34)
+    with pytest.raises(LeakageError, match="not more than"):
+        t = np.arange("2007-01-01T00:00", "2007-01-01T00:10", dtype="datetime64[m]")
+        check_no_leakage(times={"train": t[:6], "test": t[5:]})
+    with pytest.raises(LeakageError):  # a shuffled split of a series leaks time
+        rng = np.random.default_rng(0)
+        order = rng.permutation(100)
+        check_no_leakage(times={"train": order[:80], "test": order[80:]})
+    with pytest.raises(ValueError, match="nothing to check"):
+        check_no_leakage()
