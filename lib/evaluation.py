@@ -1,0 +1,435 @@
+"""Metrics and baselines that every study reports next to its tuned model.
+
+Metrics come from scikit-learn; this module only fixes their names, their
+averaging and how model outputs (probabilities, one-hot labels) are turned into
+class ids, so that every study and the tuning engine use the same numbers:
+
+* :func:`classification_metrics` returns ``accuracy``, ``macro_precision``,
+  ``macro_recall``, ``macro_f1``, ``weighted_f1`` and ``recall_<label>`` per class.
+* :func:`regression_metrics` returns ``mse``, ``mae`` and ``rmse``.
+
+In tuning result frames these names carry a ``val_`` or ``test_`` prefix;
+:func:`metric_direction` says whether a name is minimised or maximised.
+
+Baselines give the floor a tuned model must beat: persistence and window-mean
+forecasts, linear regression on the flattened lags, the majority class, and
+gradient boosting / random forest on flattened windows.
+:func:`comparison_table` puts rows of metrics side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as sk_metrics
+
+__all__ = [
+    "classification_metrics",
+    "regression_metrics",
+    "metric_direction",
+    "to_class_ids",
+    "persistence_forecast",
+    "window_mean_forecast",
+    "linear_regression_baseline",
+    "majority_class_baseline",
+    "gradient_boosting_baseline",
+    "random_forest_baseline",
+    "comparison_table",
+]
+
+_MINIMISED_MARKERS = ("loss", "mse", "mae", "rmse")
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def to_class_ids(values: Any, *, name: str = "values") -> np.ndarray:
+    """Turns labels, one-hot rows, probabilities or logits into 1-D class ids.
+
+    Args:
+        values: 1-D class ids, a 2-D array with one column per class (one-hot
+            labels, probabilities or logits: the arg-max is taken), or a 2-D
+            array with a single column (squeezed).
+        name: how to call ``values`` in error messages.
+
+    Returns:
+        A 1-D numpy array of class ids.
+
+    Raises:
+        ValueError: if ``values`` has more than two dimensions.
+    """
+    array = np.asarray(values)
+    if array.ndim == 0:
+        raise ValueError(f"{name} must be 1-D labels or 2-D scores, got a scalar {array!r}")
+    if array.ndim == 2 and array.shape[1] == 1:
+        return array[:, 0]
+    if array.ndim == 2:
+        return np.argmax(array, axis=1)
+    if array.ndim > 2:
+        raise ValueError(
+            f"{name} must be 1-D labels or 2-D (samples, classes) scores, got shape "
+            f"{array.shape}; reshape or take the arg-max over the class axis first"
+        )
+    return array
+
+
+def _label_key(label: Any) -> str:
+    """``recall_<label>`` suffix: integers print without numpy decoration."""
+    if isinstance(label, np.generic):
+        label = label.item()
+    if isinstance(label, float) and label.is_integer():
+        label = int(label)
+    return str(label)
+
+
+def classification_metrics(
+    y_true: Any, y_pred: Any, *, labels: Sequence[Any] | None = None
+) -> dict[str, float]:
+    """Accuracy, macro precision / recall / F1, weighted F1 and per-class recall.
+
+    Classes absent from both arrays but listed in ``labels`` count as zero
+    (scikit-learn's ``zero_division=0``), so a model that never predicts a
+    class is penalised rather than ignored.
+
+    Args:
+        y_true: true labels: 1-D class ids or one-hot 2-D rows (arg-max taken).
+        y_pred: predictions: 1-D class ids, or 2-D probabilities / logits with
+            one column per class (arg-max taken).
+        labels: the classes to score, in order. Defaults to the sorted union of
+            the classes seen in ``y_true`` and ``y_pred``.
+
+    Returns:
+        A dict with keys ``accuracy``, ``macro_precision``, ``macro_recall``,
+        ``macro_f1``, ``weighted_f1`` and ``recall_<label>`` for each label, all
+        plain Python floats.
+
+    Raises:
+        ValueError: if the two arrays hold different numbers of samples, or are empty.
+    """
+    true_ids = to_class_ids(y_true, name="y_true")
+    pred_ids = to_class_ids(y_pred, name="y_pred")
+    if true_ids.shape[0] != pred_ids.shape[0]:
+        raise ValueError(
+            f"y_true has {true_ids.shape[0]} samples but y_pred has {pred_ids.shape[0]}; "
+            "pass predictions for exactly the labelled samples"
+        )
+    if true_ids.shape[0] == 0:
+        raise ValueError("y_true and y_pred are empty; metrics need at least one sample")
+    if labels is None:
+        labels = np.union1d(true_ids, pred_ids)
+    labels = list(labels)
+
+    precision, recall, f1, _ = sk_metrics.precision_recall_fscore_support(
+        true_ids, pred_ids, labels=labels, average="macro", zero_division=0
+    )
+    result = {
+        "accuracy": float(sk_metrics.accuracy_score(true_ids, pred_ids)),
+        "macro_precision": float(precision),
+        "macro_recall": float(recall),
+        "macro_f1": float(f1),
+        "weighted_f1": float(
+            sk_metrics.f1_score(
+                true_ids, pred_ids, labels=labels, average="weighted", zero_division=0
+            )
+        ),
+    }
+    per_class = sk_metrics.recall_score(
+        true_ids, pred_ids, labels=labels, average=None, zero_division=0
+    )
+    for label, value in zip(labels, per_class, strict=True):
+        result[f"recall_{_label_key(label)}"] = float(value)
+    return result
+
+
+def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
+    """Mean squared error, mean absolute error and root mean squared error.
+
+    Args:
+        y_true: true targets, shape ``(n,)`` or ``(n, outputs)``.
+        y_pred: predictions with the same number of values; a ``(n, 1)`` model
+            output against ``(n,)`` targets is reshaped, nothing else is.
+            Multi-output errors are averaged uniformly over outputs.
+
+    Returns:
+        A dict with keys ``mse``, ``mae`` and ``rmse`` (plain Python floats).
+
+    Raises:
+        ValueError: if the shapes cannot be matched, or the arrays are empty.
+    """
+    true = np.asarray(y_true, dtype=float)
+    pred = np.asarray(y_pred, dtype=float)
+    if pred.shape != true.shape:
+        if pred.size == true.size and pred.squeeze().shape == true.squeeze().shape:
+            pred = pred.reshape(true.shape)
+        else:
+            raise ValueError(
+                f"y_true has shape {true.shape} but y_pred has shape {pred.shape}; "
+                "predict one value per target"
+            )
+    if true.size == 0:
+        raise ValueError("y_true and y_pred are empty; metrics need at least one sample")
+    mse = float(sk_metrics.mean_squared_error(true, pred))
+    return {
+        "mse": mse,
+        "mae": float(sk_metrics.mean_absolute_error(true, pred)),
+        "rmse": float(np.sqrt(mse)),
+    }
+
+
+def metric_direction(name: str) -> str:
+    """``"min"`` for losses and errors, ``"max"`` for every other metric.
+
+    A name is minimised when it contains ``loss``, ``mse``, ``mae`` or ``rmse``
+    (so ``val_loss`` and ``test_rmse`` are, ``val_macro_f1`` is not).
+
+    Args:
+        name: a metric name, with or without a ``val_`` / ``test_`` prefix.
+
+    Returns:
+        ``"min"`` or ``"max"``.
+    """
+    lowered = name.lower()
+    return "min" if any(marker in lowered for marker in _MINIMISED_MARKERS) else "max"
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+def _windows(X: Any, *, channel: int) -> np.ndarray:
+    """``(n, window)`` series of one channel from ``(n, window)`` or ``(n, window, channels)``."""
+    array = np.asarray(X, dtype=float)
+    if array.ndim == 2:
+        if channel not in (0, -1):
+            raise ValueError(
+                f"X has shape {array.shape} (one channel) but channel={channel} was asked; "
+                "use channel=0 or pass (samples, window, channels)"
+            )
+        return array
+    if array.ndim != 3:
+        raise ValueError(
+            f"X must be (samples, window) or (samples, window, channels), got shape {array.shape}"
+        )
+    if not -array.shape[2] <= channel < array.shape[2]:
+        raise ValueError(
+            f"channel {channel} is out of range for X with {array.shape[2]} channels; "
+            f"use a channel in 0..{array.shape[2] - 1}"
+        )
+    return array[:, :, channel]
+
+
+def persistence_forecast(X: Any, *, channel: int = 0) -> np.ndarray:
+    """Forecasts that the target keeps its last observed value.
+
+    Args:
+        X: input windows, ``(samples, window)`` or ``(samples, window, channels)``.
+        channel: the channel that holds the forecast variable.
+
+    Returns:
+        A ``(samples,)`` array: the last reading of each window.
+
+    Raises:
+        ValueError: if ``X`` has the wrong number of dimensions or ``channel``
+            does not exist.
+    """
+    return _windows(X, channel=channel)[:, -1].copy()
+
+
+def window_mean_forecast(X: Any, *, channel: int = 0) -> np.ndarray:
+    """Forecasts the mean of the input window.
+
+    Args:
+        X: input windows, ``(samples, window)`` or ``(samples, window, channels)``.
+        channel: the channel that holds the forecast variable.
+
+    Returns:
+        A ``(samples,)`` array: the mean of each window.
+
+    Raises:
+        ValueError: if ``X`` has the wrong number of dimensions or ``channel``
+            does not exist.
+    """
+    return _windows(X, channel=channel).mean(axis=1)
+
+
+def _flatten(X: Any, *, name: str) -> np.ndarray:
+    """``(samples, features)`` view of windows of any rank (a copy only if needed)."""
+    array = np.asarray(X)
+    if array.ndim < 1 or array.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one sample, got shape {array.shape}")
+    return array.reshape(array.shape[0], -1)
+
+
+def _check_pair(X_train: np.ndarray, X_test: np.ndarray, y_train: np.ndarray) -> None:
+    if X_train.shape[0] != y_train.shape[0]:
+        raise ValueError(
+            f"X_train has {X_train.shape[0]} samples but y_train has {y_train.shape[0]}; "
+            "pass one target per training window"
+        )
+    if X_train.shape[1] != X_test.shape[1]:
+        raise ValueError(
+            f"X_train has {X_train.shape[1]} features per sample after flattening but X_test "
+            f"has {X_test.shape[1]}; use windows of the same length and channels"
+        )
+
+
+def linear_regression_baseline(X_train: Any, y_train: Any, X_test: Any) -> np.ndarray:
+    """Ordinary least squares on the flattened lags (all readings of all channels).
+
+    Args:
+        X_train: training windows, ``(samples, window[, channels])``.
+        y_train: training targets, ``(samples,)`` or ``(samples, outputs)``.
+        X_test: windows to predict, same window length and channels as ``X_train``.
+
+    Returns:
+        Predictions for ``X_test``, shaped like ``y_train`` minus its first axis.
+
+    Raises:
+        ValueError: if sample counts or window shapes do not match.
+    """
+    from sklearn.linear_model import LinearRegression
+
+    train = _flatten(X_train, name="X_train")
+    test = _flatten(X_test, name="X_test")
+    target = np.asarray(y_train, dtype=float)
+    _check_pair(train, test, target)
+    return LinearRegression().fit(train, target).predict(test)
+
+
+def majority_class_baseline(y_train: Any, n: int) -> np.ndarray:
+    """Predicts the most frequent training class for every sample.
+
+    Ties go to the smallest class id (as scikit-learn's ``DummyClassifier``).
+
+    Args:
+        y_train: training labels, 1-D ids or one-hot rows.
+        n: how many predictions to return.
+
+    Returns:
+        A ``(n,)`` array filled with the majority class.
+
+    Raises:
+        ValueError: if ``y_train`` is empty or ``n`` is negative.
+    """
+    ids = to_class_ids(y_train, name="y_train")
+    if ids.size == 0:
+        raise ValueError("y_train is empty; the majority class needs at least one label")
+    if n < 0:
+        raise ValueError(f"n must be a non-negative number of predictions, got {n}")
+    classes, counts = np.unique(ids, return_counts=True)
+    return np.full(n, classes[np.argmax(counts)], dtype=ids.dtype)
+
+
+def gradient_boosting_baseline(
+    X_train: Any, y_train: Any, X_test: Any, *, seed: int = 0, **params: Any
+) -> np.ndarray:
+    """Histogram gradient boosting on flattened windows (scikit-learn).
+
+    Args:
+        X_train: training windows or feature rows, ``(samples, ...)``.
+        y_train: training class ids (or one-hot rows).
+        X_test: rows to predict, same per-sample shape as ``X_train``.
+        seed: ``random_state`` of the classifier (it subsamples for early stopping).
+        **params: further ``HistGradientBoostingClassifier`` arguments
+            (``max_iter``, ``learning_rate``, ``class_weight`` ...).
+
+    Returns:
+        The predicted class ids for ``X_test``.
+
+    Raises:
+        ValueError: if sample counts or window shapes do not match.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    train = _flatten(X_train, name="X_train")
+    test = _flatten(X_test, name="X_test")
+    target = to_class_ids(y_train, name="y_train")
+    _check_pair(train, test, target)
+    model = HistGradientBoostingClassifier(random_state=seed, **params)
+    return model.fit(train, target).predict(test)
+
+
+def random_forest_baseline(
+    X_train: Any,
+    y_train: Any,
+    X_test: Any,
+    *,
+    seed: int = 0,
+    n_estimators: int = 100,
+    n_jobs: int | None = 1,
+    **params: Any,
+) -> np.ndarray:
+    """Random forest on flattened windows (scikit-learn).
+
+    Args:
+        X_train: training windows or feature rows, ``(samples, ...)``.
+        y_train: training class ids (or one-hot rows).
+        X_test: rows to predict, same per-sample shape as ``X_train``.
+        seed: ``random_state`` of the forest.
+        n_estimators: number of trees.
+        n_jobs: parallel jobs (``-1``: all cores).
+        **params: further ``RandomForestClassifier`` arguments.
+
+    Returns:
+        The predicted class ids for ``X_test``.
+
+    Raises:
+        ValueError: if sample counts or window shapes do not match.
+    """
+    from sklearn.ensemble import RandomForestClassifier
+
+    train = _flatten(X_train, name="X_train")
+    test = _flatten(X_test, name="X_test")
+    target = to_class_ids(y_train, name="y_train")
+    _check_pair(train, test, target)
+    model = RandomForestClassifier(
+        n_estimators=n_estimators, random_state=seed, n_jobs=n_jobs, **params
+    )
+    return model.fit(train, target).predict(test)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def comparison_table(
+    rows: Mapping[str, Mapping[str, Any]],
+    *,
+    columns: Sequence[str] | None = None,
+    index_name: str = "model",
+) -> pd.DataFrame:
+    """One row per model (original study, baselines, this run), one column per metric.
+
+    Args:
+        rows: ``{row name: {metric name: value}}``; rows may have different
+            metrics (missing cells are NaN).
+        columns: the columns to keep, in order. Defaults to every metric in
+            first-seen order.
+        index_name: name of the index.
+
+    Returns:
+        A ``pandas.DataFrame`` indexed by row name.
+
+    Raises:
+        ValueError: if ``rows`` is empty or ``columns`` names a metric no row has.
+    """
+    if not rows:
+        raise ValueError("rows is empty; pass {model name: {metric: value}}")
+    seen: dict[str, None] = {}
+    for metrics in rows.values():
+        seen.update(dict.fromkeys(metrics))
+    if columns is None:
+        columns = list(seen)
+    else:
+        missing = [column for column in columns if column not in seen]
+        if missing:
+            raise ValueError(
+                f"columns {missing} appear in no row; available metrics: {list(seen)}"
+            )
+    frame = pd.DataFrame.from_dict(
+        {name: dict(metrics) for name, metrics in rows.items()}, orient="index"
+    )
+    frame = frame.reindex(columns=list(columns))
+    frame.index.name = index_name
+    return frame

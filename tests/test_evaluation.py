@@ -1,0 +1,201 @@
+"""Tests of lib.evaluation: metrics against scikit-learn / numpy, baselines, tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as sk_metrics
+
+from lib import evaluation
+
+METRIC_KEYS = {"accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1"}
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def test_classification_metrics_match_sklearn():
+    rng = np.random.default_rng(1)
+    y_true = rng.integers(0, 4, size=200)
+    y_pred = np.where(rng.random(200) < 0.7, y_true, rng.integers(0, 4, size=200))
+    result = evaluation.classification_metrics(y_true, y_pred)
+
+    assert set(result) == METRIC_KEYS | {f"recall_{k}" for k in range(4)}
+    assert result["accuracy"] == pytest.approx(sk_metrics.accuracy_score(y_true, y_pred))
+    assert result["macro_precision"] == pytest.approx(
+        sk_metrics.precision_score(y_true, y_pred, average="macro")
+    )
+    assert result["macro_recall"] == pytest.approx(
+        sk_metrics.recall_score(y_true, y_pred, average="macro")
+    )
+    assert result["macro_f1"] == pytest.approx(sk_metrics.f1_score(y_true, y_pred, average="macro"))
+    assert result["weighted_f1"] == pytest.approx(
+        sk_metrics.f1_score(y_true, y_pred, average="weighted")
+    )
+    per_class = sk_metrics.recall_score(y_true, y_pred, average=None)
+    for label in range(4):
+        assert result[f"recall_{label}"] == pytest.approx(per_class[label])
+    assert all(type(value) is float for value in result.values())
+
+
+def test_classification_metrics_takes_argmax_of_scores_and_one_hot_labels():
+    rng = np.random.default_rng(2)
+    y_true = rng.integers(0, 3, size=50)
+    scores = rng.random((50, 3))
+    one_hot = np.eye(3)[y_true]
+    from_scores = evaluation.classification_metrics(one_hot, scores)
+    from_ids = evaluation.classification_metrics(y_true, scores.argmax(axis=1))
+    assert from_scores == from_ids
+
+
+def test_classification_metrics_labels_include_never_seen_class():
+    result = evaluation.classification_metrics([0, 0, 1, 1], [0, 1, 1, 1], labels=[0, 1, 2])
+    assert result["recall_0"] == pytest.approx(0.5)
+    assert result["recall_1"] == pytest.approx(1.0)
+    assert result["recall_2"] == 0.0
+    # class 2 is averaged in as zero: macro recall = (0.5 + 1 + 0) / 3
+    assert result["macro_recall"] == pytest.approx(0.5)
+
+
+def test_classification_metrics_default_labels_are_union_of_both_arrays():
+    result = evaluation.classification_metrics([0, 0, 1], [0, 2, 1])
+    assert {"recall_0", "recall_1", "recall_2"} <= set(result)
+
+
+def test_classification_metrics_rejects_bad_input():
+    with pytest.raises(ValueError, match="samples"):
+        evaluation.classification_metrics([0, 1, 2], [0, 1])
+    with pytest.raises(ValueError, match="shape"):
+        evaluation.classification_metrics(np.zeros((2, 3, 4)), [0, 1])
+    with pytest.raises(ValueError, match="empty"):
+        evaluation.classification_metrics([], [])
+
+
+# --------------------------------------------------------------------------- regression
+
+
+def test_regression_metrics_match_numpy_and_reshape_column_output():
+    rng = np.random.default_rng(3)
+    y_true = rng.normal(size=40)
+    y_pred = y_true + rng.normal(scale=0.3, size=40)
+    result = evaluation.regression_metrics(y_true, y_pred[:, None])
+    error = y_pred - y_true
+    assert set(result) == {"mse", "mae", "rmse"}
+    assert result["mse"] == pytest.approx(np.mean(error**2))
+    assert result["mae"] == pytest.approx(np.mean(np.abs(error)))
+    assert result["rmse"] == pytest.approx(np.sqrt(np.mean(error**2)))
+
+
+def test_regression_metrics_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="shape"):
+        evaluation.regression_metrics(np.zeros(4), np.zeros(5))
+
+
+@pytest.mark.parametrize(
+    ("name", "direction"),
+    [
+        ("val_loss", "min"),
+        ("test_rmse", "min"),
+        ("val_mae", "min"),
+        ("mse", "min"),
+        ("val_accuracy", "max"),
+        ("val_weighted_f1", "max"),
+        ("test_recall_3", "max"),
+    ],
+)
+def test_metric_direction(name, direction):
+    assert evaluation.metric_direction(name) == direction
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+def test_persistence_and_window_mean_forecasts():
+    X = np.arange(2 * 4 * 3, dtype=float).reshape(2, 4, 3)
+    np.testing.assert_array_equal(evaluation.persistence_forecast(X, channel=1), X[:, -1, 1])
+    np.testing.assert_allclose(evaluation.window_mean_forecast(X, channel=2), X[:, :, 2].mean(1))
+    flat = X[:, :, 0]
+    np.testing.assert_array_equal(evaluation.persistence_forecast(flat), flat[:, -1])
+    with pytest.raises(ValueError, match="channel 3"):
+        evaluation.persistence_forecast(X, channel=3)
+    with pytest.raises(ValueError, match="one channel"):
+        evaluation.window_mean_forecast(flat, channel=1)
+    with pytest.raises(ValueError, match="shape"):
+        evaluation.persistence_forecast(np.zeros(5))
+
+
+def test_linear_regression_baseline_recovers_a_linear_target():
+    rng = np.random.default_rng(4)
+    X_train = rng.normal(size=(60, 5, 2))
+    X_test = rng.normal(size=(10, 5, 2))
+    weights = rng.normal(size=10)
+    y_train = X_train.reshape(60, -1) @ weights + 0.5
+    predictions = evaluation.linear_regression_baseline(X_train, y_train, X_test)
+    np.testing.assert_allclose(predictions, X_test.reshape(10, -1) @ weights + 0.5, atol=1e-8)
+    with pytest.raises(ValueError, match="features"):
+        evaluation.linear_regression_baseline(X_train, y_train, X_test[:, :4])
+    with pytest.raises(ValueError, match="samples"):
+        evaluation.linear_regression_baseline(X_train, y_train[:-1], X_test)
+
+
+def test_majority_class_baseline():
+    np.testing.assert_array_equal(evaluation.majority_class_baseline([2, 1, 2, 0], 3), [2, 2, 2])
+    # ties go to the smallest class, as DummyClassifier(strategy="most_frequent")
+    np.testing.assert_array_equal(evaluation.majority_class_baseline([3, 1, 3, 1], 2), [1, 1])
+    one_hot = np.eye(3)[[1, 1, 0]]
+    np.testing.assert_array_equal(evaluation.majority_class_baseline(one_hot, 2), [1, 1])
+    with pytest.raises(ValueError, match="empty"):
+        evaluation.majority_class_baseline([], 2)
+
+
+def _separable(seed: int):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, size=150)
+    X = rng.normal(scale=0.3, size=(150, 4, 2)) + y[:, None, None]
+    return X[:120], y[:120], X[120:], y[120:]
+
+
+@pytest.mark.parametrize(
+    "baseline", [evaluation.gradient_boosting_baseline, evaluation.random_forest_baseline]
+)
+def test_tree_baselines_learn_separable_classes_reproducibly(baseline):
+    X_train, y_train, X_test, y_test = _separable(5)
+    kwargs = {"max_iter": 10} if baseline is evaluation.gradient_boosting_baseline else {
+        "n_estimators": 20
+    }
+    first = baseline(X_train, y_train, X_test, seed=3, **kwargs)
+    second = baseline(X_train, y_train, X_test, seed=3, **kwargs)
+    assert first.shape == y_test.shape
+    np.testing.assert_array_equal(first, second)
+    assert np.mean(first == y_test) > 0.9
+    with pytest.raises(ValueError, match="features"):
+        baseline(X_train, y_train, X_test[:, :2], seed=3, **kwargs)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def test_comparison_table():
+    table = evaluation.comparison_table(
+        {
+            "original study": {"accuracy": 0.9},
+            "majority class": {"accuracy": 0.3, "macro_f1": 0.1},
+        }
+    )
+    assert list(table.columns) == ["accuracy", "macro_f1"]
+    assert list(table.index) == ["original study", "majority class"]
+    assert table.index.name == "model"
+    assert np.isnan(table.loc["original study", "macro_f1"])
+    assert table.loc["majority class", "macro_f1"] == 0.1
+
+    ordered = evaluation.comparison_table(
+        {"a": {"x": 1, "y": 2}}, columns=["y", "x"], index_name="run"
+    )
+    pd.testing.assert_frame_equal(
+        ordered, pd.DataFrame({"y": [2], "x": [1]}, index=pd.Index(["a"], name="run"))
+    )
+    with pytest.raises(ValueError, match="appear in no row"):
+        evaluation.comparison_table({"a": {"x": 1}}, columns=["z"])
+    with pytest.raises(ValueError, match="empty"):
+        evaluation.comparison_table({})
