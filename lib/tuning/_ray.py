@@ -1,0 +1,282 @@
+"""Ray Tune backend of :func:`lib.tuning.search` (HyperOpt TPE or random search, ASHA).
+
+See the package docstring for cluster use. Each finished Ray trial is appended to the same
+``trials.jsonl`` as the KerasTuner backend (by a Tune callback in the driver), so the result
+frame and resume work the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from lib.tuning import _trial
+
+_HYPERMODELS: dict[str, Any] = {}  # per Ray worker process: unpickled hypermodels by digest
+
+
+def to_ray_space(space: Any) -> dict[str, Any]:
+    """Translates a KerasTuner search space into a Ray Tune ``param_space``.
+
+    Choice -> ``tune.choice``; Int -> ``tune.qrandint`` (linear, with its step) or
+    ``tune.lograndint``; Float -> ``tune.uniform`` / ``tune.quniform`` (with a step) /
+    ``tune.loguniform`` (log and reverse_log sampling); Boolean -> ``tune.choice([False,
+    True])``; Fixed -> its value. Conditional hyperparameters are flattened (all get values).
+
+    Args:
+        space: ``keras_tuner.HyperParameters``.
+
+    Returns:
+        A dict hp name -> Ray domain or constant.
+
+    Raises:
+        TypeError: for a hyperparameter type with no translation.
+    """
+    from ray import tune
+
+    translated: dict[str, Any] = {}
+    for hp in space.space:
+        kind = type(hp).__name__
+        config = hp.get_config()
+        if kind == "Choice":
+            translated[hp.name] = tune.choice(list(config["values"]))
+        elif kind == "Boolean":
+            translated[hp.name] = tune.choice([False, True])
+        elif kind == "Fixed":
+            translated[hp.name] = config["value"]
+        elif kind == "Int":
+            low, high, step = config["min_value"], config["max_value"], config["step"] or 1
+            if config.get("sampling") in ("log", "reverse_log"):
+                translated[hp.name] = tune.lograndint(low, high + 1)
+            else:
+                translated[hp.name] = tune.qrandint(low, high, step)
+        elif kind == "Float":
+            low, high, step = config["min_value"], config["max_value"], config["step"]
+            if config.get("sampling") in ("log", "reverse_log"):
+                translated[hp.name] = tune.loguniform(low, high)
+            elif step:
+                translated[hp.name] = tune.quniform(low, high, step)
+            else:
+                translated[hp.name] = tune.uniform(low, high)
+        else:
+            raise TypeError(
+                f"hyperparameter {hp.name!r} of type {kind} has no Ray Tune translation; use "
+                "Choice, Int, Float, Boolean or Fixed"
+            )
+    return translated
+
+
+def _config_seed(seed: int, values: dict) -> int:
+    text = json.dumps(values, sort_keys=True, default=str)
+    return _trial.trial_seed(seed, int(hashlib.sha256(text.encode()).hexdigest()[:8], 16))
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _trainable(
+    config: dict, *, hypermodel_blob: bytes, arrays: dict, splits: Any, space_config: dict,
+    settings: dict, seed: int, asha: bool,
+) -> None:
+    """Ray Tune function trainable: one trial, one TensorFlow thread."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _trial.set_threads(1)
+    from ray import tune
+
+    digest = hashlib.sha256(hypermodel_blob).hexdigest()
+    if digest not in _HYPERMODELS:
+        from lib.tuning._trial import cloudpickle
+
+        _HYPERMODELS.clear()
+        _HYPERMODELS[digest] = cloudpickle.loads(hypermodel_blob)
+    hypermodel = _HYPERMODELS[digest]
+    values = {k: _plain(v) for k, v in config.items() if not k.startswith("__")}
+    objective = settings["objective"]
+
+    hook = None
+    if asha:
+        def hook(epoch: int, logs: dict, model: Any, x_val: Any, y_val: Any) -> None:
+            if objective in logs:
+                value = float(logs[objective])
+            else:
+                metrics = _trial.score(
+                    settings["task"], y_val, _trial.predict(model, x_val),
+                    labels=settings.get("labels"),
+                )
+                value = metrics[objective]
+            tune.report({"objective": value, "epoch": epoch + 1})
+
+    record = _trial.run_trial(
+        hypermodel, values, arrays, splits, dict(settings, checkpoint_path=None),
+        seed=_config_seed(seed, values), space=space_config, epoch_hook=hook,
+    )
+    record["status"] = "COMPLETED"
+    tune.report({"objective": record["objective"], "record": json.dumps(record)})
+
+
+def _recorder(store: Any, settings: dict, seed: int, first_index: int, verbose: int) -> Any:
+    from ray import tune
+
+    objective = settings["objective"]
+
+    class Recorder(tune.Callback):
+        """Appends every finished Ray trial to trials.jsonl (in the driver)."""
+
+        def __init__(self) -> None:
+            self.next_index = first_index
+            self.started: dict[str, float] = {}
+            self.best = None
+
+        def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.started[trial.trial_id] = time.perf_counter()
+
+        def _write(self, trial: Any, status: str, error: str | None = None) -> None:
+            result = trial.last_result or {}
+            values = {k: _plain(v) for k, v in trial.config.items() if not k.startswith("__")}
+            index = trial.config.get("__trial")
+            if index is None:
+                index = self.next_index
+                self.next_index += 1
+            wall = time.perf_counter() - self.started.pop(trial.trial_id, time.perf_counter())
+            record: dict[str, Any] = {}
+            if "record" in result and status == "COMPLETED":
+                record.update(json.loads(result["record"]))
+                record["overhead_seconds"] = wall - float(record.get("fit_seconds", 0.0))
+            else:
+                if status == "COMPLETED":
+                    status = "EARLY_STOPPED"
+                record["objective"] = result.get("objective", float("nan"))
+                record["epochs_run"] = result.get("epoch")
+                record["seconds"] = wall
+                record["overhead_seconds"] = None
+                record["error"] = error
+            record.update(
+                trial=int(index), trial_id=trial.trial_id, hyperparameters=values,
+                seed=_config_seed(seed, values), status=status, wall_seconds=wall,
+            )
+            store.append(record)
+            if verbose:
+                print(
+                    f"trial {index + 1} {objective}={record['objective']:.4g} {status} "
+                    f"{wall:.1f}s", flush=True,
+                )
+
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self._write(trial, "COMPLETED")
+
+        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self._write(trial, "FAILED", error=str(getattr(trial, "error_msg", None) or "error"))
+
+    return Recorder()
+
+
+def run(
+    hypermodel: Any, arrays: dict, splits: Any, space: Any, settings: dict, *, store: Any,
+    tuner: str, max_trials: int | None, budget_seconds: float | None, seed: int,
+    max_concurrent_trials: int, asha: bool | dict, ray_address: str | None,
+    num_cpus: int | None, options: dict, verbose: int,
+) -> None:
+    """Runs the remaining trials of a Ray Tune search, appending each to ``store``."""
+    from lib.tuning._trial import cloudpickle
+    import ray
+    from ray import tune
+
+    options = dict(options)
+    runtime_env = options.pop("runtime_env", None)
+    finished = store.load()
+    total = max_trials if max_trials is not None else 10**6
+    remaining = total - len(finished)
+    if remaining <= 0:
+        return
+    if asha and splits is not None:
+        raise ValueError("asha=True needs a validation set, not folds (epochs of folds mix)")
+    direction = settings["direction"]
+    param_space = to_ray_space(space)
+
+    if tuner == "ray-random":
+        from ray.tune.search.basic_variant import BasicVariantGenerator
+
+        given = options.pop("points_to_evaluate", None)
+        if given is not None:  # explicit configurations, run in this order
+            configs = [dict(c, __trial=i) for i, c in enumerate(given)][:total]
+        else:
+            rng = np.random.default_rng(seed)
+            configs = []
+            for index in range(total if max_trials is not None else len(finished) + 10**4):
+                config = {
+                    k: _plain(v.sample(random_state=rng)) if hasattr(v, "sample") else v
+                    for k, v in param_space.items()
+                }
+                configs.append(dict(config, __trial=index))
+        done = {r["trial"] for r in finished}
+        todo = [c for c in configs if c["__trial"] not in done][:remaining]
+        if not todo:
+            return
+        search_alg = BasicVariantGenerator(
+            points_to_evaluate=todo, max_concurrent=max_concurrent_trials, **options
+        )
+        num_samples = len(todo)
+    else:
+        from ray.tune.search.hyperopt import HyperOptSearch
+
+        # HyperOptSearch cannot be told about trials evaluated elsewhere: a resumed search
+        # runs only the remaining trials, from a searcher seeded with (seed, finished count).
+        search_alg = HyperOptSearch(
+            metric="objective", mode=direction,
+            random_state_seed=_trial.trial_seed(seed, len(finished)), **options,
+        )
+        num_samples = remaining
+
+    scheduler = None
+    if asha:
+        from ray.tune.schedulers import ASHAScheduler
+
+        asha_options = {"grace_period": 1, "reduction_factor": 2}
+        asha_options.update(asha if isinstance(asha, dict) else {})
+        # one report per epoch plus the final one
+        scheduler = ASHAScheduler(
+            metric="objective", mode=direction, max_t=int(settings["epochs"]) + 1, **asha_options
+        )
+
+    started = False
+    if not ray.is_initialized():
+        init = {"include_dashboard": False, "log_to_driver": verbose > 1,
+                "configure_logging": verbose > 1}
+        if runtime_env:
+            init["runtime_env"] = runtime_env
+        if ray_address:
+            ray.init(address=ray_address, **init)
+        else:
+            ray.init(num_cpus=num_cpus or max_concurrent_trials, **init)
+        started = True
+    try:
+        trainable = tune.with_parameters(
+            _trainable, hypermodel_blob=cloudpickle.dumps(hypermodel), arrays=arrays,
+            splits=splits, space_config=space.get_config(), settings=settings, seed=seed,
+            asha=bool(asha),
+        )
+        trainable = tune.with_resources(trainable, {"cpu": 1})
+        first_index = max((r["trial"] for r in finished), default=-1) + 1
+        tuner_object = tune.Tuner(
+            trainable,
+            param_space=param_space,
+            tune_config=tune.TuneConfig(
+                search_alg=search_alg, scheduler=scheduler, num_samples=num_samples,
+                max_concurrent_trials=max_concurrent_trials, reuse_actors=True,
+                time_budget_s=budget_seconds,
+            ),
+            run_config=tune.RunConfig(
+                name="ray", storage_path=os.path.abspath(os.path.join(store.directory, "ray")),
+                verbose=0, callbacks=[_recorder(store, settings, seed, first_index, verbose)],
+            ),
+        )
+        tuner_object.fit()
+    finally:
+        if started:
+            ray.shutdown()

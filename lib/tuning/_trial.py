@@ -1,0 +1,528 @@
+"""One trial: build, (resample,) fit and score a hypermodel with fixed hyperparameters.
+
+This module is the single fit path shared by the in-process runner, the recycled worker
+processes, the Ray Tune trainable and :func:`lib.tuning.fit_final`, so a configuration is
+trained the same way wherever it runs. It imports Keras lazily: the parent process of a
+search never needs to build a model.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+# Values of the "resampling" hyperparameter that mean "leave the training fold alone".
+NO_RESAMPLING = (None, False, "none", "None", "")
+
+# Names of hyperparameters the Hyperband oracle adds to every trial.
+HYPERBAND_PREFIX = "tuner/"
+
+
+def trial_seed(seed: int, index: int) -> int:
+    """Deterministic 31-bit seed of trial ``index`` of a search seeded with ``seed``."""
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0] % (2**31 - 1))
+
+
+def make_hyperparameters(values: dict[str, Any], space: Any = None) -> Any:
+    """A ``keras_tuner.HyperParameters`` whose lookups return ``values``.
+
+    Args:
+        values: hyperparameter name -> value.
+        space: optional ``HyperParameters`` (or its config dict) holding the search
+            space; copied so conditional scopes behave as during the search.
+
+    Returns:
+        A ``keras_tuner.HyperParameters``.
+    """
+    import keras_tuner
+
+    if space is None:
+        hp = keras_tuner.HyperParameters()
+    elif isinstance(space, dict):
+        hp = keras_tuner.HyperParameters.from_config(space)
+    else:
+        hp = space.copy()
+    hp.values = dict(values)
+    return hp
+
+
+def _overrides(hypermodel: Any, name: str) -> bool:
+    """True when ``hypermodel`` is a KerasTuner HyperModel that overrides method ``name``."""
+    import keras_tuner
+
+    if not isinstance(hypermodel, keras_tuner.HyperModel):
+        return False
+    method = getattr(type(hypermodel), name, None)
+    return callable(method) and method is not getattr(keras_tuner.HyperModel, name, None)
+
+
+def build(hypermodel: Any, hp: Any) -> Any:
+    """Calls ``hypermodel.build(hp)`` (HyperModel) or ``hypermodel(hp)`` (plain callable)."""
+    import keras_tuner
+
+    if isinstance(hypermodel, keras_tuner.HyperModel):
+        model = hypermodel.build(hp)
+    elif callable(hypermodel):
+        model = hypermodel(hp)
+    else:
+        raise TypeError(
+            f"hypermodel must be a keras_tuner.HyperModel or a callable build(hp), got "
+            f"{type(hypermodel).__name__}; wrap your builder in a function of hp"
+        )
+    if model is None or not hasattr(model, "fit"):
+        raise TypeError(
+            f"the hypermodel's build(hp) returned {type(model).__name__}, expected a compiled "
+            "keras.Model; return the model at the end of build()"
+        )
+    return model
+
+
+class _DryModel:
+    """Stands in for a model during space discovery: ``fit`` records nothing and trains nothing."""
+
+    def __init__(self, model: Any):
+        self._model = model
+
+    def fit(self, *args: Any, **kwargs: Any) -> Any:
+        import keras
+
+        history = keras.callbacks.History()
+        history.history = {}
+        return history
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+def discover_space(
+    hypermodel: Any, x_sample: np.ndarray, y_sample: np.ndarray, *, batch_size: int = 32
+) -> Any:
+    """Finds every hyperparameter of a hypermodel (KerasTuner's dry builds, conditions included).
+
+    Builds the model with default values, calls ``callbacks(hp)`` and ``fit(hp, ...)`` (with a
+    model whose ``fit`` does nothing, so hyperparameters declared there, such as a batch size,
+    are found), and repeats with values that switch on conditional scopes not yet active, as
+    ``keras_tuner.Tuner`` does before a search.
+
+    Args:
+        hypermodel: a ``keras_tuner.HyperModel`` or a callable ``build(hp)``.
+        x_sample: a few training rows (only passed to a custom ``fit``).
+        y_sample: their targets.
+        batch_size: batch size passed to a custom ``fit`` during the dry call.
+
+    Returns:
+        The ``keras_tuner.HyperParameters`` search space.
+    """
+    import keras
+    import keras_tuner
+
+    space = keras_tuner.HyperParameters()
+    if isinstance(hypermodel, keras_tuner.HyperModel):
+        hypermodel.declare_hyperparameters(space)
+
+    def merge(hp: Any) -> None:
+        new = [h for h in hp.space if not space._exists(h.name, h.conditions)]
+        space.merge(new)
+
+    never_active: list = []
+    once_active: list = []
+    hp = space.copy()
+    for _ in range(100):
+        model = build(hypermodel, hp)
+        if _overrides(hypermodel, "callbacks"):
+            hypermodel.callbacks(hp)
+        if _overrides(hypermodel, "fit"):
+            kwargs = {"epochs": 1, "verbose": 0}
+            if "batch_size" not in hp.values:
+                kwargs["batch_size"] = batch_size
+            hypermodel.fit(hp, _DryModel(model), x_sample, y_sample, **kwargs)
+        del model
+        keras.backend.clear_session()
+        merge(hp)
+        for conditions in hp.active_scopes:
+            if conditions not in once_active:
+                once_active.append(copy.deepcopy(conditions))
+            if conditions in never_active:
+                never_active.remove(conditions)
+        for conditions in hp.inactive_scopes:
+            if conditions not in once_active and conditions not in never_active:
+                never_active.append(copy.deepcopy(conditions))
+        if not never_active:
+            break
+        hp = space.copy()
+        for condition in never_active[0]:
+            hp.values[condition.name] = condition.values[0]
+        hp.ensure_active_values()
+    gc.collect()
+    return space
+
+
+class _BestWeights:
+    """Keras callback factory: keeps the weights of the best epoch and restores them at the end."""
+
+    @staticmethod
+    def make(monitor: str, mode: str) -> Any:
+        import keras
+
+        class BestWeights(keras.callbacks.Callback):
+            def __init__(self) -> None:
+                super().__init__()
+                self.best = math.inf if mode == "min" else -math.inf
+                self.best_epoch = None
+                self.weights = None
+
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                value = (logs or {}).get(monitor)
+                if value is None or not np.isfinite(value):
+                    return
+                better = value < self.best if mode == "min" else value > self.best
+                if better or self.weights is None:
+                    self.best, self.best_epoch = float(value), epoch
+                    self.weights = self.model.get_weights()
+
+            def on_train_end(self, logs: dict | None = None) -> None:
+                if self.weights is not None:
+                    self.model.set_weights(self.weights)
+                self.weights = None
+
+        return BestWeights()
+
+
+def class_weights(y: np.ndarray, spec: Any) -> dict | None:
+    """Class weights for a training fold: None, ``"balanced"`` (scikit-learn) or a dict."""
+    if spec is None:
+        return None
+    if isinstance(spec, dict):
+        return {int(k): float(v) for k, v in spec.items()}
+    if spec == "balanced":
+        from sklearn.utils.class_weight import compute_class_weight
+
+        labels = np.asarray(y)
+        if labels.ndim == 2:
+            labels = labels.argmax(axis=1)
+        classes = np.unique(labels)
+        weights = compute_class_weight("balanced", classes=classes, y=labels)
+        return {int(c): float(w) for c, w in zip(classes, weights, strict=True)}
+    raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {spec!r}")
+
+
+def predict(model: Any, x: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
+    """Model outputs on ``x`` in large batches, as numpy (no tf.function tracing per model)."""
+    outputs = []
+    for start in range(0, len(x), batch_size):
+        batch = np.asarray(x[start : start + batch_size])
+        out = model(batch, training=False)
+        if isinstance(out, (list, tuple)):
+            out = out[0]
+        outputs.append(np.asarray(out))
+    return np.concatenate(outputs, axis=0) if outputs else np.empty((0,))
+
+
+def score(
+    task: str, y_true: np.ndarray, outputs: np.ndarray, *, labels: Sequence | None = None
+) -> dict[str, float]:
+    """``val_``-prefixed metrics from :mod:`lib.evaluation` for one validation set."""
+    from lib.evaluation import classification_metrics, regression_metrics
+
+    if task == "classification":
+        metrics = classification_metrics(np.asarray(y_true), outputs, labels=labels)
+    else:
+        metrics = regression_metrics(np.asarray(y_true), outputs)
+    return {f"val_{k}": float(v) for k, v in metrics.items()}
+
+
+def fit_once(
+    hypermodel: Any,
+    hp: Any,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    *,
+    validation_data: tuple | None = None,
+    epochs: int = 10,
+    batch_size: int = 32,
+    seed: int = 0,
+    monitor: str | None = "val_loss",
+    monitor_mode: str = "min",
+    early_stopping: int | None = None,
+    reduce_lr: dict | None = None,
+    class_weight: Any = None,
+    callbacks: Sequence | None = None,
+    verbose: int = 0,
+) -> tuple[Any, Any, dict]:
+    """Resamples the training data, builds, and fits one model (the engine's only fit path).
+
+    Args:
+        hypermodel: a ``keras_tuner.HyperModel`` or callable ``build(hp)``.
+        hp: ``keras_tuner.HyperParameters`` holding the trial's values.
+        x_train: training inputs (full feature set; feature selection is the model's job).
+        y_train: training targets.
+        validation_data: ``(x_val, y_val)`` or None.
+        epochs: maximum number of epochs.
+        batch_size: used when the space has no ``batch_size`` hyperparameter.
+        seed: seeds Keras (weights, shuffling) and the resampler.
+        monitor: history key for early stopping and best weights; None keeps the last epoch.
+        monitor_mode: ``"min"`` or ``"max"``.
+        early_stopping: patience in epochs, or None.
+        reduce_lr: keyword arguments of ``keras.callbacks.ReduceLROnPlateau``, or None.
+        class_weight: None, ``"balanced"`` or a dict.
+        callbacks: extra Keras callbacks.
+        verbose: Keras verbosity.
+
+    Returns:
+        ``(model, history_dict, info)`` with ``info`` holding ``best_epoch`` (1-based),
+        ``epochs_run``, ``fit_seconds`` and ``train_rows`` (after resampling).
+    """
+    import keras
+
+    method = hp.values.get("resampling")
+    if method not in NO_RESAMPLING:
+        from lib.resampling import resample
+
+        x_train, y_train = resample(x_train, y_train, method=str(method), seed=int(seed))
+    else:
+        x_train, y_train = np.asarray(x_train), np.asarray(y_train)
+
+    keras.utils.set_random_seed(int(seed))
+    model = build(hypermodel, hp)
+
+    all_callbacks = list(callbacks or [])
+    best = None
+    if monitor is not None and validation_data is not None:
+        best = _BestWeights.make(monitor, monitor_mode)
+        all_callbacks.append(best)
+        if early_stopping:
+            all_callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor=monitor, mode=monitor_mode, patience=int(early_stopping)
+                )
+            )
+    if reduce_lr:
+        options = {"monitor": "val_loss" if validation_data is not None else "loss"}
+        options.update(reduce_lr)
+        all_callbacks.append(keras.callbacks.ReduceLROnPlateau(**options))
+    if _overrides(hypermodel, "callbacks"):
+        all_callbacks.extend(hypermodel.callbacks(hp) or [])
+
+    kwargs: dict[str, Any] = {
+        "epochs": int(epochs),
+        "callbacks": all_callbacks,
+        "verbose": verbose,
+        "class_weight": class_weights(y_train, class_weight),
+    }
+    if validation_data is not None:
+        kwargs["validation_data"] = (
+            np.asarray(validation_data[0]),
+            np.asarray(validation_data[1]),
+        )
+    custom_fit = _overrides(hypermodel, "fit")
+    if not (custom_fit and "batch_size" in hp.values):
+        kwargs["batch_size"] = int(hp.values.get("batch_size", batch_size))
+
+    start = time.perf_counter()
+    if custom_fit:
+        history = hypermodel.fit(hp, model, x_train, y_train, **kwargs)
+    else:
+        history = model.fit(x_train, y_train, **kwargs)
+    fit_seconds = time.perf_counter() - start
+
+    if history is None:
+        history = getattr(model, "history", None)
+    hist = dict(getattr(history, "history", None) or {})
+    hist = {k: [float(v) for v in values] for k, values in hist.items()}
+    epochs_run = max((len(v) for v in hist.values()), default=int(epochs))
+    best_epoch = epochs_run
+    if best is not None and best.best_epoch is not None:
+        best_epoch = best.best_epoch + 1
+    info = {
+        "best_epoch": int(best_epoch),
+        "epochs_run": int(epochs_run),
+        "fit_seconds": fit_seconds,
+        "train_rows": int(len(x_train)),
+    }
+    return model, hist, info
+
+
+def run_trial(
+    hypermodel: Any,
+    values: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    splits: list[tuple[np.ndarray, np.ndarray]] | None,
+    settings: dict[str, Any],
+    *,
+    seed: int,
+    space: Any = None,
+    epoch_hook: Callable | None = None,
+    clear: bool = True,
+) -> dict[str, Any]:
+    """Runs one trial and returns its record (metrics, epochs, timings, history).
+
+    Args:
+        hypermodel: a ``keras_tuner.HyperModel`` or callable ``build(hp)``.
+        values: the trial's hyperparameter values.
+        arrays: ``x_train``, ``y_train`` and (without ``splits``) ``x_val``, ``y_val``.
+        splits: list of ``(train_idx, val_idx)`` into ``x_train``, or None.
+        settings: engine settings (epochs, batch_size, objective, monitor, task, labels, ...).
+        seed: the trial's seed (fold ``i`` uses ``seed + i``).
+        space: the search space (HyperParameters or config) the values belong to.
+        epoch_hook: optional ``hook(epoch, logs, model, x_val, y_val)`` called after each epoch
+            (the Ray backend reports to ASHA from it).
+        clear: clear the Keras session after each fold (worker processes).
+
+    Returns:
+        A dict with ``objective``, the ``val_*`` metrics (fold means), with folds
+        ``<objective>_std`` and ``<objective>_fold<i>``, ``best_epoch``, ``epochs_run``,
+        ``fit_seconds``, ``seconds``, ``history``.
+    """
+    import keras
+
+    start = time.perf_counter()
+    hp = make_hyperparameters(values, space)
+    objective = settings["objective"]
+    epochs = int(values.get(HYPERBAND_PREFIX + "epochs", settings["epochs"]))
+    if splits is None:
+        folds = [(arrays["x_train"], arrays["y_train"], arrays["x_val"], arrays["y_val"])]
+    else:
+        x, y = arrays["x_train"], arrays["y_train"]
+        folds = [(x[tr], y[tr], x[va], y[va]) for tr, va in splits]
+
+    fold_metrics, histories, infos = [], [], []
+    for index, (x_tr, y_tr, x_va, y_va) in enumerate(folds):
+        extra = []
+        if epoch_hook is not None:
+            extra.append(_hook_callback(epoch_hook, x_va, y_va))
+        model, hist, info = fit_once(
+            hypermodel,
+            hp,
+            x_tr,
+            y_tr,
+            validation_data=(x_va, y_va),
+            epochs=epochs,
+            batch_size=settings["batch_size"],
+            seed=seed + index,
+            monitor=settings["monitor"],
+            monitor_mode=settings["monitor_mode"],
+            early_stopping=settings.get("early_stopping"),
+            reduce_lr=settings.get("reduce_lr"),
+            class_weight=settings.get("class_weight"),
+            callbacks=extra,
+            verbose=settings.get("fit_verbose", 0),
+        )
+        metrics = score(settings["task"], y_va, predict(model, x_va), labels=settings.get("labels"))
+        if objective not in metrics:
+            if objective not in hist:
+                available = sorted(set(metrics) | set(hist))
+                raise ValueError(
+                    f"objective {objective!r} is neither an engine metric nor reported by the "
+                    f"model; available: {available}. Pick one of these or add the metric to "
+                    "the model's compile()"
+                )
+            series = hist[objective]
+            metrics[objective] = float(series[info["best_epoch"] - 1])
+        fold_metrics.append(metrics)
+        histories.append(hist)
+        infos.append(info)
+        if settings.get("checkpoint_path") and splits is None:
+            _maybe_checkpoint(model, metrics[objective], settings)
+        del model
+        if clear:
+            keras.backend.clear_session()
+    if clear:
+        gc.collect()
+
+    record: dict[str, Any] = {}
+    keys = [k for k in fold_metrics[0] if all(k in m for m in fold_metrics)]
+    for key in keys:
+        record[key] = float(np.mean([m[key] for m in fold_metrics]))
+    values_per_fold = [m[objective] for m in fold_metrics]
+    record["objective"] = float(np.mean(values_per_fold))
+    if splits is not None:
+        record[f"{objective}_std"] = float(np.std(values_per_fold))
+        for index, value in enumerate(values_per_fold):
+            record[f"{objective}_fold{index}"] = float(value)
+    record["best_epoch"] = int(round(float(np.median([i["best_epoch"] for i in infos]))))
+    record["epochs_run"] = int(round(float(np.median([i["epochs_run"] for i in infos]))))
+    record["fit_seconds"] = float(sum(i["fit_seconds"] for i in infos))
+    history = dict(histories[0])
+    for index, hist in enumerate(histories[1:], start=1):
+        history.update({f"fold{index}/{k}": v for k, v in hist.items()})
+    record["history"] = history
+    record["seconds"] = time.perf_counter() - start
+    return record
+
+
+def _hook_callback(hook: Callable, x_val: np.ndarray, y_val: np.ndarray) -> Any:
+    import keras
+
+    class EpochHook(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            hook(epoch, dict(logs or {}), self.model, x_val, y_val)
+
+    return EpochHook()
+
+
+def _maybe_checkpoint(model: Any, value: float, settings: dict) -> None:
+    """Saves ``model`` atomically when ``value`` beats ``settings['checkpoint_best']``."""
+    best = settings.get("checkpoint_best")
+    if value is None or not np.isfinite(value):
+        return
+    if best is not None and np.isfinite(best):
+        better = value < best if settings["direction"] == "min" else value > best
+        if not better:
+            return
+    path = settings["checkpoint_path"]
+    tmp = f"{path[: -len('.keras')]}.tmp-{os.getpid()}.keras"
+    model.save(tmp)
+    os.replace(tmp, path)
+    settings["checkpoint_best"] = float(value)
+
+
+def set_threads(threads: int | None) -> None:
+    """Pins TensorFlow's intra- and inter-op thread pools (before any op runs in this process)."""
+    if not threads:
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+    except RuntimeError:  # the runtime is already initialised: keep its pools
+        pass
+
+
+def dry_history_keys(
+    hypermodel: Any, space: Any, arrays: dict, splits: list | None, settings: dict
+) -> list[str]:
+    """History keys a 1-epoch fit on a few rows reports (to check a Keras-metric objective)."""
+    import keras
+
+    if splits is None:
+        x_tr, y_tr = arrays["x_train"][:32], arrays["y_train"][:32]
+        x_va, y_va = arrays["x_val"][:32], arrays["y_val"][:32]
+    else:
+        tr, va = splits[0]
+        x_tr, y_tr = arrays["x_train"][tr[:32]], arrays["y_train"][tr[:32]]
+        x_va, y_va = arrays["x_train"][va[:32]], arrays["y_train"][va[:32]]
+    values = {hp.name: hp.default for hp in space.space if space.is_active(hp)}
+    hp = make_hyperparameters(values, space)
+    hp.values.pop("resampling", None)
+    model, hist, _ = fit_once(
+        hypermodel, hp, x_tr, y_tr, validation_data=(x_va, y_va), epochs=1,
+        batch_size=settings["batch_size"], monitor=None,
+    )
+    del model
+    keras.backend.clear_session()
+    gc.collect()
+    return sorted(hist)
+
+
+try:  # a dependency of Ray; Ray also vendors a copy
+    import cloudpickle
+except ImportError:  # pragma: no cover
+    from ray import cloudpickle

@@ -1,0 +1,253 @@
+"""Tests of lib.tuning on tiny data: the result frame, resume, folds, errors, workers."""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import keras_tuner as kt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from lib.evaluation import classification_metrics  # noqa: E402
+from lib.tuning import (  # noqa: E402
+    Data,
+    best_hyperparameters,
+    best_trial,
+    build_model,
+    fit_final,
+    search,
+)
+from lib.tuning import _trial  # noqa: E402
+
+FEATURES, CLASSES = 25, 3
+
+
+class TinyMLP(kt.HyperModel):
+    """1-2 layer MLP on 25 features / 3 classes; optional resampling and feature-subset hps."""
+
+    def __init__(self, *, resampling=False, subsets=False, layers=False):
+        super().__init__()
+        self.resampling, self.subsets, self.layers = resampling, subsets, layers
+
+    def build(self, hp):
+        units = hp.Choice("units", [4, 8])
+        inputs = keras.Input((FEATURES,))
+        x = inputs
+        if self.subsets:
+            columns = {"first10": list(range(10)), "all": list(range(FEATURES))}[
+                hp.Choice("features", ["first10", "all"])
+            ]
+            x = keras.layers.Lambda(lambda t, c=columns: keras.ops.take(t, c, axis=1))(x)
+        for _ in range(hp.Int("layers", 1, 2) if self.layers else 1):
+            x = keras.layers.Dense(units, activation="relu")(x)
+        if self.resampling:
+            hp.Choice("resampling", ["random_over"])
+        outputs = keras.layers.Dense(CLASSES, activation="softmax")(x)
+        model = keras.Model(inputs, outputs)
+        model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+
+
+class TinyRegressor(kt.HyperModel):
+    def build(self, hp):
+        model = keras.Sequential([
+            keras.Input((FEATURES,)),
+            keras.layers.Dense(hp.Choice("units", [2, 4]), activation="relu"),
+            keras.layers.Dense(1),
+        ])
+        model.compile(keras.optimizers.Adam(hp.Choice("lr", [0.01])), "mse")
+        return model
+
+
+def _classification(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, FEATURES)).astype("float32")
+    y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.8).astype(int)
+    return x, y
+
+
+def _split(x, y, n_train=80):
+    return dict(x_train=x[:n_train], y_train=y[:n_train], x_val=x[n_train:], y_val=y[n_train:])
+
+
+def test_grid_search_returns_documented_frame(tmp_path):
+    x, y = _classification()
+    frame = search(
+        TinyMLP(), _split(x, y), tuner="grid", objective="val_accuracy", epochs=2,
+        early_stopping=1, reduce_lr={"patience": 1}, class_weight="balanced",
+        directory=tmp_path / "grid", workers=0, seed=3, verbose=0,
+    )
+    assert list(frame["trial"]) == [0, 1]
+    assert sorted(frame["units"]) == [4, 8]
+    for column in ["objective", "val_accuracy", "val_macro_recall", "val_macro_f1",
+                   "val_weighted_f1", "best_epoch", "epochs_run", "seconds",
+                   "overhead_seconds", "status", "history"]:
+        assert column in frame.columns, column
+    assert (frame["status"] == "COMPLETED").all()
+    np.testing.assert_allclose(frame["objective"], frame["val_accuracy"])
+    assert ((frame["best_epoch"] >= 1) & (frame["best_epoch"] <= frame["epochs_run"])).all()
+    assert (frame["epochs_run"] <= 2).all()
+    assert (frame["overhead_seconds"] >= 0).all()
+    history = frame["history"].iloc[0]
+    assert len(history["val_loss"]) == frame["epochs_run"].iloc[0]
+    assert frame.attrs["direction"] == "max" and frame.attrs["objective"] == "val_accuracy"
+    assert best_trial(frame)["objective"] == frame["objective"].max()
+    assert (tmp_path / "grid" / "best_model.keras").exists()
+
+    # The engine's metric is classification_metrics on the restored best-epoch weights:
+    # retrain trial 0 through the same fit path with its seed and recompute it.
+    row = frame.iloc[0]
+    model, _ = fit_final(
+        TinyMLP(), {"units": int(row["units"])}, x[:80], y[:80], validation_data=(x[80:], y[80:]),
+        epochs=2, seed=_trial.trial_seed(3, 0), early_stopping=1, reduce_lr={"patience": 1},
+        class_weight="balanced",
+    )
+    expected = classification_metrics(y[80:], model.predict(x[80:], verbose=0), labels=[0, 1, 2])
+    assert row["val_accuracy"] == pytest.approx(expected["accuracy"])
+    assert row["val_macro_f1"] == pytest.approx(expected["macro_f1"])
+
+
+def test_resume_skips_finished_trials_and_matches_uninterrupted(tmp_path):
+    x, y = _classification()
+    kwargs = dict(tuner="random", objective="val_macro_f1", epochs=1, workers=0, seed=1,
+                  verbose=0)
+    model = TinyMLP(layers=True)
+    full = search(model, _split(x, y), max_trials=3, directory=tmp_path / "full", **kwargs)
+
+    part = search(model, _split(x, y), max_trials=1, directory=tmp_path / "part", **kwargs)
+    assert len(part) == 1
+    # a kill during a write leaves a torn line: it must be ignored
+    with open(tmp_path / "part" / "trials.jsonl", "a") as handle:
+        handle.write('{"trial": 1, "hyperpa')
+    resumed = search(model, _split(x, y), max_trials=3, directory=tmp_path / "part", **kwargs)
+    assert len(resumed) == 3
+    # finished trials were read back, not rerun (their timings are the stored ones)
+    np.testing.assert_array_equal(resumed["seconds"].iloc[:1], part["seconds"])
+    lines = (tmp_path / "part" / "trials.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and all(line.endswith("}") for line in lines)
+    columns = ["units", "layers"]
+    assert resumed[columns].to_dict("records") == full[columns].to_dict("records")
+    assert best_trial(resumed)["trial"] == best_trial(full)["trial"]
+
+    # nothing left to do: no trial runs again
+    again = search(model, _split(x, y), max_trials=3, directory=tmp_path / "part", **kwargs)
+    np.testing.assert_array_equal(again["seconds"], resumed["seconds"])
+
+
+def test_resume_refuses_a_different_search_space(tmp_path):
+    x, y = _classification()
+    search(TinyMLP(), _split(x, y), epochs=1, max_trials=1, directory=tmp_path, workers=0,
+           verbose=0)
+    with pytest.raises(ValueError, match="different search space"):
+        search(TinyMLP(layers=True), _split(x, y), epochs=1, max_trials=1, directory=tmp_path,
+               workers=0, verbose=0)
+    with pytest.raises(ValueError, match="resume=True"):
+        search(TinyMLP(), _split(x, y), epochs=1, max_trials=1, directory=tmp_path,
+               workers=0, resume=False, verbose=0)
+
+
+def test_folds_resample_training_rows_only(tmp_path, monkeypatch):
+    import lib.resampling
+
+    x, y = _classification(n=90)
+    x[:, -1] = np.arange(len(x))  # row id in the last column (not used by the subset model)
+    seen = []
+
+    def spy(features, targets, *, method, seed=0, **kwargs):
+        seen.append(np.asarray(features)[:, -1].astype(int).copy())
+        return features, targets
+
+    monkeypatch.setattr(lib.resampling, "resample", spy)
+    folds = [(np.arange(0, 60), np.arange(60, 90)), (np.arange(30, 90), np.arange(0, 30))]
+    frame = search(
+        TinyMLP(resampling=True), {"x_train": x, "y_train": y}, folds=folds, max_trials=1,
+        objective="val_accuracy", epochs=1, directory=tmp_path, workers=0, verbose=0,
+    )
+    assert len(seen) == 2
+    for ids, (train, val) in zip(seen, folds, strict=True):
+        np.testing.assert_array_equal(np.sort(ids), train)
+        assert not np.intersect1d(ids, val).size
+    per_fold = frame[["val_accuracy_fold0", "val_accuracy_fold1"]].to_numpy()[0]
+    assert frame["objective"].iloc[0] == pytest.approx(per_fold.mean())
+    assert frame["val_accuracy_std"].iloc[0] == pytest.approx(per_fold.std())
+
+
+def test_kfold_int_is_stratified_and_feature_subsets_get_full_x(tmp_path):
+    x, y = _classification(n=90)
+    frame = search(
+        TinyMLP(subsets=True), Data(x_train=x, y_train=y), folds=2, objective="val_weighted_f1",
+        epochs=1, max_trials=2, directory=tmp_path, workers=0, verbose=0,
+    )
+    assert set(frame["features"]) == {"first10", "all"}
+    assert {"val_weighted_f1_fold0", "val_weighted_f1_fold1", "val_weighted_f1_std"} <= set(
+        frame.columns
+    )
+    assert "fold1/val_loss" in frame["history"].iloc[0]
+
+
+def test_regression_objective_is_minimised(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, FEATURES)).astype("float32")
+    y = (x[:, :3].sum(axis=1) + 0.1 * rng.normal(size=100)).astype("float32")
+    frame = search(TinyRegressor(), _split(x, y), objective="val_mse", epochs=1,
+                   directory=tmp_path, workers=0, verbose=0)
+    assert frame.attrs["task"] == "regression" and frame.attrs["direction"] == "min"
+    assert {"val_mse", "val_mae", "val_rmse"} <= set(frame.columns)
+    assert best_trial(frame)["objective"] == frame["objective"].min()
+    assert best_hyperparameters(frame) == {
+        "units": int(frame.loc[frame["objective"].idxmin(), "units"]), "lr": 0.01
+    }
+    model = build_model(TinyRegressor(), {"units": 4})
+    assert model.layers[0].units == 4
+
+
+def test_errors_are_clear(tmp_path):
+    x, y = _classification()
+    data = _split(x, y)
+    with pytest.raises(ValueError, match="unknown tuner 'gird'.*grid"):
+        search(TinyMLP(), data, tuner="gird", directory=tmp_path / "a", workers=0)
+
+    def fixed(hp):
+        model = keras.Sequential([keras.Input((FEATURES,)), keras.layers.Dense(CLASSES)])
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    with pytest.raises(ValueError, match="empty search space"):
+        search(fixed, data, epochs=1, directory=tmp_path / "b", workers=0, verbose=0)
+    with pytest.raises(ValueError, match="val_auc.*available.*val_accuracy"):
+        search(TinyMLP(), data, objective="val_auc", epochs=1, directory=tmp_path / "c",
+               workers=0, verbose=0)
+    with pytest.raises(ValueError, match="no validation data"):
+        search(TinyMLP(), {"x_train": x, "y_train": y}, directory=tmp_path / "d", workers=0)
+    with pytest.raises(ValueError, match="max_trials or budget_seconds"):
+        search(TinyMLP(), data, tuner="bayesian", directory=tmp_path / "e", workers=0)
+
+
+def test_keras_history_objective(tmp_path):
+    x, y = _classification()
+    frame = search(TinyMLP(), _split(x, y), objective="val_loss", epochs=2, max_trials=1,
+                   directory=tmp_path, workers=0, verbose=0)
+    history = frame["history"].iloc[0]
+    assert frame["objective"].iloc[0] == pytest.approx(min(history["val_loss"]))
+    assert frame.attrs["direction"] == "min"
+
+
+def test_worker_processes_are_recycled_and_match_in_process(tmp_path):
+    x, y = _classification()
+    kwargs = dict(tuner="random", max_trials=2, objective="val_accuracy", epochs=1, seed=5,
+                  threads=1, verbose=0)
+    spawned = search(TinyMLP(layers=True), _split(x, y), workers=1, trials_per_worker=1,
+                     directory=tmp_path / "w", **kwargs)
+    local = search(TinyMLP(layers=True), _split(x, y), workers=0, directory=tmp_path / "l",
+                   **kwargs)
+    assert (spawned["status"] == "COMPLETED").all()
+    columns = ["units", "layers"]
+    assert spawned[columns].to_dict("records") == local[columns].to_dict("records")
+    np.testing.assert_allclose(spawned["objective"], local["objective"], atol=0.05)
+    records = [json.loads(line) for line in (tmp_path / "w" / "trials.jsonl").open()]
+    assert [r["trial"] for r in records] == [0, 1]
