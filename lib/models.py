@@ -1378,6 +1378,8 @@ class FeatureSubsetMLPHyperModel(_StudyHyperModel):
         feature_names: the input columns, in the order of ``X``'s columns.
         num_classes: number of poses (3 in the hand-poses data).
         min_features: the fewest features a model may use.
+        search_features: False declares no ``use_<name>`` booleans and uses every
+            feature (e.g. a coarse grid over the other hyperparameters only).
         seed: seeds the built models.
         **space: overrides of ``DEFAULT_SPACE`` entries.
     """
@@ -1398,9 +1400,11 @@ class FeatureSubsetMLPHyperModel(_StudyHyperModel):
         num_classes: int = 3,
         *,
         min_features: int = 2,
+        search_features: bool = True,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        self.search_features = search_features
         self.feature_names = [str(name) for name in feature_names]
         if len(set(self.feature_names)) != len(self.feature_names):
             raise ValueError(f"feature_names has duplicates: {self.feature_names}")
@@ -1436,8 +1440,9 @@ class FeatureSubsetMLPHyperModel(_StudyHyperModel):
         return [name for name, on in zip(self.feature_names, used, strict=True) if on]
 
     def _build_model(self, hp):
-        for name in self.feature_names:
-            hp.Boolean(f"use_{name}", default=True)
+        if self.search_features:
+            for name in self.feature_names:
+                hp.Boolean(f"use_{name}", default=True)
         chosen = set(self.selected_features(hp))
         indices = [i for i, name in enumerate(self.feature_names) if name in chosen]
         return build_mlp(

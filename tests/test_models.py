@@ -414,6 +414,12 @@ def test_feature_subset_selection_and_repair():
     assert np.isfinite(history.history["loss"][0])
     with pytest.raises(ValueError, match="duplicates"):
         models.FeatureSubsetMLPHyperModel(["a", "a"])
+    fixed = models.FeatureSubsetMLPHyperModel(FEATURES, search_features=False)
+    hp = kt.HyperParameters()
+    model = fixed.build(hp)
+    assert not any(name.startswith("use_") for name in hp.values)
+    assert fixed.selected_features(hp) == list(FEATURES)
+    assert model.get_layer("select_features").indices == list(range(9))
 
 
 def test_keras_tuner_search_runs_a_hypermodel(tmp_path):

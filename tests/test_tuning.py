@@ -93,6 +93,10 @@ def test_grid_search_returns_documented_frame(tmp_path):
     assert ((frame["best_epoch"] >= 1) & (frame["best_epoch"] <= frame["epochs_run"])).all()
     assert (frame["epochs_run"] <= 2).all()
     assert (frame["overhead_seconds"] >= 0).all()
+    # sequential trials: the wall clock of trial k's end covers every trial before it
+    elapsed = frame["elapsed_seconds"].to_numpy()
+    assert np.all(np.diff(elapsed) > 0)
+    assert elapsed[-1] >= frame["seconds"].sum() - 1e-6
     history = frame["history"].iloc[0]
     assert len(history["val_loss"]) == frame["epochs_run"].iloc[0]
     assert frame.attrs["direction"] == "max" and frame.attrs["objective"] == "val_accuracy"

@@ -120,6 +120,35 @@ def _trainable(
     tune.report({"objective": record["objective"], "record": json.dumps(record)})
 
 
+def init_ray(attempts: int = 3, **init: Any) -> None:
+    """``ray.init(**init)``, tried up to ``attempts`` times.
+
+    On a loaded machine a local Ray can fail to start because its raylet waits a fixed
+    15 s for the dashboard agent (ray-project/ray#65983: "The current node timed out during
+    startup"); a second try usually succeeds. A Ray that is already initialised is reused by
+    :func:`run`, so a notebook can also call this once and share Ray between searches.
+
+    Raises:
+        RuntimeError: Ray did not start after ``attempts`` tries (the last error chained).
+    """
+    import ray
+
+    last: Exception | None = None
+    for attempt in range(attempts):
+        try:
+            ray.init(**init)
+            return
+        except Exception as error:  # Ray raises bare Exception on a startup time-out
+            last = error
+            ray.shutdown()
+            time.sleep(2.0 * (attempt + 1))
+    raise RuntimeError(
+        f"Ray did not start after {attempts} tries ({last}); on a loaded machine retry later, "
+        "start Ray yourself (`ray start --head`) and pass ray_address='auto', or use a "
+        "KerasTuner tuner ('bayesian', 'random')"
+    ) from last
+
+
 def _recorder(store: Any, settings: dict, seed: int, first_index: int, verbose: int) -> Any:
     from ray import tune
 
@@ -251,9 +280,10 @@ def run(
         if runtime_env:
             init["runtime_env"] = runtime_env
         if ray_address:
-            ray.init(address=ray_address, **init)
+            init["address"] = ray_address
         else:
-            ray.init(num_cpus=num_cpus or max_concurrent_trials, **init)
+            init["num_cpus"] = num_cpus or max_concurrent_trials
+        init_ray(**init)
         started = True
     try:
         trainable = tune.with_parameters(

@@ -281,6 +281,7 @@ class TrialStore:
                 os.fsync(handle.fileno())
 
     def append(self, record: dict) -> None:
+        record.setdefault("finished_at", time.time())  # wall clock, for best-so-far vs time
         line = json.dumps(_jsonable(record), allow_nan=True)
         with open(self.trials_path, "a") as handle:
             handle.write(line + "\n")
@@ -584,8 +585,10 @@ def search(
         one column per hyperparameter, ``objective``, the ``val_*`` metrics (fold means), with
         folds ``<objective>_std`` and ``<objective>_fold<i>``, ``best_epoch`` (1-based epoch
         whose weights were scored), ``epochs_run``, ``seconds`` (fit + evaluation),
-        ``overhead_seconds`` (trial wall time in the parent minus fit time), ``status``,
-        ``error`` and ``history`` (dict of per-epoch lists; fold i > 0 under ``fold<i>/``).
+        ``overhead_seconds`` (trial wall time in the parent minus fit time),
+        ``elapsed_seconds`` (wall clock from the search's first trial start to this trial's
+        end: with parallel trials, the x axis for best-so-far against time; a pause between
+        an interruption and the resume counts too), ``status``, ``error`` and ``history`` (dict of per-epoch lists; fold i > 0 under ``fold<i>/``).
         ``frame.attrs`` holds ``objective``, ``direction``, ``hyperparameters``, ``task``,
         ``tuner`` and ``directory``.
 
@@ -880,6 +883,11 @@ def results_frame(records: list[dict], *, space: Any = None, objective: str = ""
         for name in record.get("hyperparameters", {}):
             if name not in hp_names:
                 hp_names.append(name)
+    starts = [
+        r["finished_at"] - float(r.get("wall_seconds", r.get("seconds", 0.0)) or 0.0)
+        for r in records if r.get("finished_at") is not None
+    ]
+    first_start = min(starts, default=math.nan)
     rows = []
     for record in records:
         row = {"trial": record["trial"]}
@@ -892,10 +900,13 @@ def results_frame(records: list[dict], *, space: Any = None, objective: str = ""
             row[key] = record[key]
         for key in ("best_epoch", "epochs_run", "seconds", "overhead_seconds", "status", "error"):
             row[key] = record.get(key)
+        finished = record.get("finished_at")
+        row["elapsed_seconds"] = finished - first_start if finished is not None else math.nan
         row["history"] = record.get("history", {})
         rows.append(row)
     base = ["trial", *hp_names, "objective"]
-    tail = ["best_epoch", "epochs_run", "seconds", "overhead_seconds", "status", "error", "history"]
+    tail = ["best_epoch", "epochs_run", "seconds", "overhead_seconds", "elapsed_seconds",
+            "status", "error", "history"]
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=base + tail)
