@@ -907,6 +907,19 @@ def build_mlp(
 # --------------------------------------------------------------------------- hypermodels
 
 
+class _ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
+    """``ReduceLROnPlateau`` on ``val_loss``, or on ``loss`` when the fit has no validation
+    data (a final fit on all training data), instead of warning every epoch."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(monitor="val_loss", **kwargs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and "val_loss" not in logs and "loss" in logs:
+            self.monitor = "loss"
+        super().on_epoch_end(epoch, logs)
+
+
 class _StudyHyperModel(keras_tuner.HyperModel):
     """Base of the study hypermodels: space overrides, batch size in ``fit``, callbacks.
 
@@ -970,11 +983,7 @@ class _StudyHyperModel(keras_tuner.HyperModel):
         if self.space.get("reduce_lr_factor") is None:
             return []
         factor = self._hp(hp, "reduce_lr_factor")
-        return [
-            keras.callbacks.ReduceLROnPlateau(
-                monitor="val_loss", factor=factor, patience=self.reduce_lr_patience, verbose=0
-            )
-        ]
+        return [_ReduceLROnPlateau(factor=factor, patience=self.reduce_lr_patience, verbose=0)]
 
     def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args, **kwargs):
         """Fits with the trial's batch size and hyperparameter callbacks.

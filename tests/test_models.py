@@ -438,3 +438,17 @@ def test_keras_tuner_search_runs_a_hypermodel(tmp_path):
     assert len(trials) == 2
     assert all(trial.hyperparameters["batch_size"] in (8, 12) for trial in trials)
     assert all(np.isfinite(trial.score) for trial in trials)
+
+
+def test_reduce_lr_callback_falls_back_to_training_loss_without_validation():
+    hypermodel = models.CNN1DResNetGRUHyperModel(filters=4)
+    hp = kt.HyperParameters()
+    hypermodel.build(hp)
+    (callback,) = hypermodel.callbacks(hp)
+    callback.min_delta = 1e9  # every epoch is a plateau
+    callback.patience = 0
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    model.fit(np.ones((8, 3)), np.ones(8), epochs=2, verbose=0, callbacks=[callback])
+    assert callback.monitor == "loss"
+    assert float(model.optimizer.learning_rate) < 0.1

@@ -53,6 +53,22 @@ class TinyMLP(kt.HyperModel):
         return model
 
 
+class ConditionalMLP(kt.HyperModel):
+    """A second layer whose width exists only when ``layers == 2`` (conditional hp)."""
+
+    def build(self, hp):
+        layers = hp.Choice("layers", [1, 2])
+        x = inputs = keras.Input((FEATURES,))
+        x = keras.layers.Dense(4, activation="relu")(x)
+        with hp.conditional_scope("layers", [2]):
+            if layers == 2:
+                x = keras.layers.Dense(hp.Choice("units_2", [2, 3]), activation="relu")(x)
+        outputs = keras.layers.Dense(CLASSES, activation="softmax")(x)
+        model = keras.Model(inputs, outputs)
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+
 class TinyRegressor(kt.HyperModel):
     def build(self, hp):
         model = keras.Sequential([
@@ -141,6 +157,19 @@ def test_resume_skips_finished_trials_and_matches_uninterrupted(tmp_path):
     # nothing left to do: no trial runs again
     again = search(model, _split(x, y), max_trials=3, directory=tmp_path / "part", **kwargs)
     np.testing.assert_array_equal(again["seconds"], resumed["seconds"])
+
+
+def test_conditional_hyperparameters_are_stored_and_resumed(tmp_path):
+    x, y = _classification()
+    arguments = dict(tuner="grid", epochs=1, directory=tmp_path / "conditional", workers=0,
+                     seed=0, verbose=0)
+    frame = search(ConditionalMLP(), _split(x, y), **arguments)
+    assert len(frame) == 3  # layers=1, then layers=2 with units_2 in {2, 3}
+    assert frame.loc[frame["layers"] == 1, "units_2"].isna().all()
+    assert sorted(frame.loc[frame["layers"] == 2, "units_2"]) == [2, 3]
+    again = search(ConditionalMLP(), _split(x, y), **arguments)  # resume: nothing to rerun
+    assert list(again["trial"]) == list(frame["trial"])
+    np.testing.assert_allclose(again["objective"], frame["objective"])
 
 
 def test_resume_refuses_a_different_search_space(tmp_path):

@@ -59,11 +59,16 @@ def mhealth(
     rng = np.random.default_rng(seed)
     columns = ALL_CHANNELS if all_channels else CHANNELS
     n_channels = len(columns)
-    # Activity signatures (row 0 is the null class): dominant frequency, per-channel amplitude/offset.
-    frequency = np.concatenate([[0.3], rng.uniform(0.2, 3.0, size=12)])
-    amplitude = rng.uniform(0.2, 2.0, size=(13, n_channels))
-    amplitude[0] *= 0.3
-    offset = rng.normal(0.0, 1.5, size=(13, n_channels))
+    # Activity signatures (row 0 is the null class). Postures (1-3) differ only by small
+    # offsets (orientation); movements share overlapping frequency bands, so activities
+    # overlap the way real ones do and subjects differ by more than some activities.
+    frequency = np.concatenate([[0.3], rng.uniform(0.05, 0.2, size=3), rng.uniform(0.8, 2.5, size=9)])
+    amplitude = np.concatenate([
+        rng.uniform(0.1, 0.4, size=(1, n_channels)),
+        rng.uniform(0.02, 0.1, size=(3, n_channels)),
+        rng.uniform(0.3, 1.2, size=(9, n_channels)),
+    ])
+    offset = rng.normal(0.0, 0.35, size=(13, n_channels))
 
     lengths, labels, owners = [], [], []
     for subject in range(1, subjects + 1):  # 25 bouts per subject: a loop over bouts, not samples
@@ -84,15 +89,20 @@ def mhealth(
     subject = np.repeat(np.concatenate(owners), lengths)
     n = activity.size
 
-    gain = rng.uniform(0.7, 1.3, size=(subjects + 1, n_channels))
+    # Each subject: own gain and offset per channel, own tempo, and an own way of doing
+    # each activity (subject x activity offsets).
+    gain = rng.uniform(0.6, 1.4, size=(subjects + 1, n_channels))
     shift = rng.normal(0.0, 0.5, size=(subjects + 1, n_channels))
+    tempo = rng.uniform(0.8, 1.2, size=subjects + 1)
+    style = rng.normal(0.0, 0.25, size=(subjects + 1, 13, n_channels))
     phase = rng.uniform(0, 2 * np.pi, size=n_channels)
     t = np.arange(n) / RATE_HZ
-    wave = np.sin(2 * np.pi * frequency[activity][:, None] * t[:, None] + phase[None, :])
+    cycles = (frequency[activity] * tempo[subject])[:, None] * t[:, None]
+    wave = np.sin(2 * np.pi * cycles + phase[None, :])
     values = (
-        offset[activity] + shift[subject]
+        offset[activity] + shift[subject] + style[subject, activity]
         + gain[subject] * amplitude[activity] * wave
-        + rng.normal(0.0, 0.6, size=(n, n_channels))
+        + rng.normal(0.0, 0.5, size=(n, n_channels))
     ).astype(np.float32)
     frame = pd.DataFrame(values, columns=list(columns))
     frame["activity"] = activity.astype(np.int8)

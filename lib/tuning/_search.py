@@ -687,7 +687,7 @@ def search(
             _raise_from(found, "discovering the search space failed")
         import keras_tuner as kt
 
-        space = kt.HyperParameters.from_config(found["space"])
+        space = _trial.space_from_config(found["space"])
         if not space.space:
             raise ValueError(
                 "the hypermodel declares no hyperparameters (empty search space); use hp.Choice"

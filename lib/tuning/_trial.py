@@ -30,6 +30,15 @@ def trial_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0] % (2**31 - 1))
 
 
+def space_from_config(config: dict) -> Any:
+    """``keras_tuner.HyperParameters.from_config`` on a copy: KerasTuner turns the config's
+    ``conditions`` into ``Parent`` objects in place, which would make the stored config
+    unserialisable (conditional hyperparameters, e.g. ``conditional_scope``)."""
+    import keras_tuner
+
+    return keras_tuner.HyperParameters.from_config(copy.deepcopy(config))
+
+
 def make_hyperparameters(values: dict[str, Any], space: Any = None) -> Any:
     """A ``keras_tuner.HyperParameters`` whose lookups return ``values``.
 
@@ -46,7 +55,7 @@ def make_hyperparameters(values: dict[str, Any], space: Any = None) -> Any:
     if space is None:
         hp = keras_tuner.HyperParameters()
     elif isinstance(space, dict):
-        hp = keras_tuner.HyperParameters.from_config(space)
+        hp = space_from_config(space)
     else:
         hp = space.copy()
     hp.values = dict(values)

@@ -73,7 +73,7 @@ def _worker_main(conn: Any, setup_blob: bytes) -> None:
                 if space is None:
                     import keras_tuner
 
-                    space = keras_tuner.HyperParameters.from_config(payload["space"])
+                    space = _trial.space_from_config(payload["space"])
                 record = _trial.run_trial(
                     hypermodel,
                     payload["values"],
@@ -114,7 +114,15 @@ class Worker:
         self.process = context.Process(
             target=_worker_main, args=(child, setup_blob), daemon=True, name="lib-tuning-worker"
         )
-        self.process.start()
+        # The child imports TensorFlow before _worker_main runs: hand it a quiet log level
+        # through the environment it inherits, then restore the caller's environment.
+        previous = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = previous or "2"
+        try:
+            self.process.start()
+        finally:
+            if previous is None:
+                del os.environ["TF_CPP_MIN_LOG_LEVEL"]
         child.close()
         self.tasks_done = 0
         self.busy = False
