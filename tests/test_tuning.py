@@ -15,13 +15,13 @@ import pytest  # noqa: E402
 from lib.evaluation import classification_metrics  # noqa: E402
 from lib.tuning import (  # noqa: E402
     Data,
+    _trial,  # noqa: E402
     best_hyperparameters,
     best_trial,
     build_model,
     fit_final,
     search,
 )
-from lib.tuning import _trial  # noqa: E402
 
 FEATURES, CLASSES = 25, 3
 

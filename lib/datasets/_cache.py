@@ -18,12 +18,11 @@ import contextlib
 import hashlib
 import os
 import shutil
-import socket
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 PROJECT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 DOWNLOAD_TIMEOUT_S = 20.0
@@ -207,6 +206,6 @@ def fetch(
         return download(url, cache_dir() / relative, sha256=sha256)
     except ChecksumError:
         raise
-    except (urllib.error.URLError, socket.timeout, TimeoutError, OSError) as error:
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
         raise not_available(dataset, looked_for=looked_for, url=url,
                             reason=str(getattr(error, "reason", error)), how_to=how_to) from error

@@ -26,7 +26,6 @@ Goldberger et al. (2000).
 from __future__ import annotations
 
 import hashlib
-import socket
 import urllib.error
 import warnings
 import zipfile
@@ -392,7 +391,7 @@ def mitdb_dir(
     archive = target / url.rsplit("/", 1)[-1]
     try:
         _cache.download(url, archive)
-    except (urllib.error.URLError, socket.timeout, TimeoutError, OSError) as error:
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
         raise _cache.not_available(
             _DATASET, looked_for=looked_for, url=url,
             reason=str(getattr(error, "reason", error)), how_to=how_to,

@@ -9,8 +9,8 @@ Students drop their files into ``data/mice_sleep/`` (or pass paths).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd

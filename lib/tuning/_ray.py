@@ -212,9 +212,10 @@ def run(
     num_cpus: int | None, options: dict, verbose: int,
 ) -> None:
     """Runs the remaining trials of a Ray Tune search, appending each to ``store``."""
-    from lib.tuning._trial import cloudpickle
     import ray
     from ray import tune
+
+    from lib.tuning._trial import cloudpickle
 
     options = dict(options)
     runtime_env = options.pop("runtime_env", None)

@@ -588,7 +588,8 @@ def search(
         ``overhead_seconds`` (trial wall time in the parent minus fit time),
         ``elapsed_seconds`` (wall clock from the search's first trial start to this trial's
         end: with parallel trials, the x axis for best-so-far against time; a pause between
-        an interruption and the resume counts too), ``status``, ``error`` and ``history`` (dict of per-epoch lists; fold i > 0 under ``fold<i>/``).
+        an interruption and the resume counts too), ``status``, ``error`` and ``history``
+        (dict of per-epoch lists; fold i > 0 under ``fold<i>/``).
         ``frame.attrs`` holds ``objective``, ``direction``, ``hyperparameters``, ``task``,
         ``tuner`` and ``directory``.
 
@@ -685,8 +686,6 @@ def search(
         pool.slot(0).tasks_done = 0  # discovery does not count towards trials_per_worker
         if found["status"] != "OK":
             _raise_from(found, "discovering the search space failed")
-        import keras_tuner as kt
-
         space = _trial.space_from_config(found["space"])
         if not space.space:
             raise ValueError(

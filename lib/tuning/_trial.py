@@ -531,7 +531,7 @@ def dry_history_keys(
     return sorted(hist)
 
 
-try:  # a dependency of Ray; Ray also vendors a copy
-    import cloudpickle
+try:  # pickles hypermodels defined in notebooks and tests (pinned in requirements.txt)
+    import cloudpickle  # noqa: F401  (imported from here by the workers and the Ray backend)
 except ImportError:  # pragma: no cover
-    from ray import cloudpickle
+    from ray import cloudpickle  # noqa: F401  (Ray vendors a copy)

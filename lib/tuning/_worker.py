@@ -71,8 +71,6 @@ def _worker_main(conn: Any, setup_blob: bytes) -> None:
                 result = {"status": "OK", "space": found.get_config(), "history_keys": keys}
             elif kind == "trial":
                 if space is None:
-                    import keras_tuner
-
                     space = _trial.space_from_config(payload["space"])
                 record = _trial.run_trial(
                     hypermodel,
