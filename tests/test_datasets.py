@@ -267,6 +267,13 @@ def test_mice_sleep_reader_and_loader(tmp_cache):
     frame = load_mice_sleep()
     assert frame["mouse"].tolist() == ["EEG_mouse_data_1"] * 4 + ["EEG_mouse_data_2"] * 2
     assert frame["state"].tolist() == ["w", "n", "r", "w", "n", "n"]
+    pd.read_csv(folder / "EEG_mouse_data_2.csv").drop(columns="state").to_csv(
+        folder / "test_mouse.csv", index=False)
+    with pytest.raises(ValueError, match="no 'state' column"):
+        load_mice_sleep()
+    frame = load_mice_sleep(require_state=False)
+    assert frame.loc[frame["mouse"] == "test_mouse", "state"].isna().all()
+    assert len(frame) == 8
 
 
 def test_mice_sleep_bad_states_and_missing_columns(tmp_path):

@@ -86,12 +86,16 @@ def find_mice_sleep_files() -> list[Path]:
     return [files[name] for name in sorted(files)]
 
 
-def load_mice_sleep(paths: Iterable[str | Path] | None = None) -> pd.DataFrame:
+def load_mice_sleep(
+    paths: Iterable[str | Path] | None = None, *, require_state: bool = True
+) -> pd.DataFrame:
     """Loads the course CSVs, one mouse per file.
 
     Args:
         paths: the CSV files; default: every ``*.csv`` under ``data/mice_sleep/``
             (or the mirror's ``mice_sleep/``).
+        require_state: False accepts an unlabelled test mouse (no ``state``
+            column; its ``state`` is NaN in the result).
 
     Returns:
         One table: ``mouse``, ``state`` and the amplitude columns.
@@ -114,7 +118,7 @@ def load_mice_sleep(paths: Iterable[str | Path] | None = None) -> pd.DataFrame:
                 "as a clearly labelled stand-in."
             ),
         )
-    frames = [read_mice_sleep_file(p) for p in paths]
+    frames = [read_mice_sleep_file(p, require_state=require_state) for p in paths]
     return pd.concat(frames, ignore_index=True)
 
 
