@@ -60,7 +60,7 @@ def main() -> None:
     import numpy as np
     import ray
 
-    from lib.tuning import search
+    from lib.tuning import init_ray, search
 
     rng = np.random.default_rng(0)
     n = args.rows
@@ -81,7 +81,7 @@ def main() -> None:
     sequential_s = time.perf_counter() - began
 
     began = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
     ray_init_s = time.perf_counter() - began
     began = time.perf_counter()
     parallel = search(SmallMLP(), data, tuner="ray-random", max_concurrent_trials=2,

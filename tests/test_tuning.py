@@ -284,3 +284,49 @@ def test_worker_processes_are_recycled_and_match_in_process(tmp_path):
     np.testing.assert_allclose(spawned["objective"], local["objective"], atol=0.05)
     records = [json.loads(line) for line in (tmp_path / "w" / "trials.jsonl").open()]
     assert [r["trial"] for r in records] == [0, 1]
+
+
+def test_to_ray_space_translates_each_kind():
+    pytest.importorskip("ray")
+    from ray.tune.search.sample import Categorical, Float, Integer
+
+    from lib.tuning._ray import to_ray_space
+
+    hp = kt.HyperParameters()
+    hp.Choice("units", [4, 8])
+    hp.Int("layers", 1, 3)
+    hp.Float("lr", 1e-4, 1e-2, sampling="log")
+    hp.Float("dropout", 0.0, 0.4, step=0.1)
+    hp.Boolean("norm")
+    hp.Fixed("epochs", 3)
+    space = to_ray_space(hp)
+    assert isinstance(space["units"], Categorical) and space["units"].categories == [4, 8]
+    assert isinstance(space["layers"], Integer)
+    assert (space["layers"].lower, space["layers"].upper) == (1, 3)
+    assert isinstance(space["lr"], Float) and space["lr"].lower == 1e-4
+    assert space["dropout"].sampler.q == 0.1
+    assert space["norm"].categories == [False, True]
+    assert space["epochs"] == 3
+
+
+def test_ray_random_runs_given_configurations_and_resumes(tmp_path):
+    pytest.importorskip("ray")
+    import ray
+
+    x, y = _classification()
+    configs = [{"units": 4}, {"units": 8}]
+    kwargs = dict(
+        tuner="ray-random", objective="val_accuracy", max_trials=2, epochs=1, batch_size=32,
+        seed=0, verbose=0, checkpoint=False, max_concurrent_trials=2,
+        tuner_options={"points_to_evaluate": configs}, directory=str(tmp_path / "ray"),
+    )
+    try:
+        frame = search(TinyMLP(), _split(x, y), **kwargs)
+        assert sorted(frame["units"]) == [4, 8]
+        assert sorted(frame["trial"]) == [0, 1]
+        assert (frame["status"] == "COMPLETED").all()
+        assert frame["val_accuracy"].between(0, 1).all()
+        again = search(TinyMLP(), _split(x, y), **kwargs)  # resume: nothing left to run
+        np.testing.assert_array_equal(again["seconds"], frame["seconds"])
+    finally:
+        ray.shutdown()

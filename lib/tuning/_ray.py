@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from typing import Any
 
@@ -120,6 +121,29 @@ def _trainable(
     tune.report({"objective": record["objective"], "record": json.dumps(record)})
 
 
+def _kill_new_children(before: set[int]) -> None:
+    """Kills processes this driver started since ``before`` (what a failed local start left)."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - Ray depends on psutil
+        return
+    children = [c for c in psutil.Process().children(recursive=True) if c.pid not in before]
+    for child in children:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(children, timeout=10)
+
+
+def _children() -> set[int]:
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover
+        return set()
+    return {c.pid for c in psutil.Process().children(recursive=True)}
+
+
 def init_ray(attempts: int = 3, **init: Any) -> None:
     """``ray.init(**init)``, tried up to ``attempts`` times.
 
@@ -127,20 +151,36 @@ def init_ray(attempts: int = 3, **init: Any) -> None:
     15 s for the dashboard agent (ray-project/ray#65983: "The current node timed out during
     startup"); a second try usually succeeds. A Ray that is already initialised is reused by
     :func:`run`, so a notebook can also call this once and share Ray between searches.
+    For a local start (no ``address``) the workers get the driver's ``sys.path`` as
+    ``PYTHONPATH`` (merged into ``runtime_env``), so hypermodels defined in a module next to
+    the script unpickle in them; processes left by a failed try are killed before the next.
 
     Raises:
         RuntimeError: Ray did not start after ``attempts`` tries (the last error chained).
     """
     import ray
 
+    if not init.get("address"):
+        # Local workers get the driver's import path (as multiprocessing's spawn does), so a
+        # hypermodel defined in a module next to the script or notebook unpickles there too.
+        runtime_env = dict(init.get("runtime_env") or {})
+        env_vars = dict(runtime_env.get("env_vars") or {})
+        paths = [p for p in sys.path if p and os.path.isdir(p)]
+        if env_vars.get("PYTHONPATH"):
+            paths.insert(0, env_vars["PYTHONPATH"])
+        env_vars["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+        runtime_env["env_vars"] = env_vars
+        init = dict(init, runtime_env=runtime_env)
     last: Exception | None = None
     for attempt in range(attempts):
+        before = _children()
         try:
             ray.init(**init)
             return
         except Exception as error:  # Ray raises bare Exception on a startup time-out
             last = error
             ray.shutdown()
+            _kill_new_children(before)
             time.sleep(2.0 * (attempt + 1))
     raise RuntimeError(
         f"Ray did not start after {attempts} tries ({last}); on a loaded machine retry later, "
@@ -248,6 +288,9 @@ def run(
         todo = [c for c in configs if c["__trial"] not in done][:remaining]
         if not todo:
             return
+        # the trial index travels in the config; Ray only accepts preset keys that exist in
+        # the space (a range holding every index, so no "invalid pre-set value" warnings)
+        param_space["__trial"] = tune.randint(0, 2**31 - 1)
         search_alg = BasicVariantGenerator(
             points_to_evaluate=todo, max_concurrent=max_concurrent_trials, **options
         )
