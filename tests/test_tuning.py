@@ -321,7 +321,12 @@ def test_ray_random_runs_given_configurations_and_resumes(tmp_path):
         tuner_options={"points_to_evaluate": configs}, directory=str(tmp_path / "ray"),
     )
     try:
-        frame = search(TinyMLP(), _split(x, y), **kwargs)
+        try:
+            frame = search(TinyMLP(), _split(x, y), **kwargs)
+        except RuntimeError as error:  # only a local Ray that cannot start (loaded machine)
+            if "Ray did not start" not in str(error):
+                raise
+            pytest.skip(str(error))
         assert sorted(frame["units"]) == [4, 8]
         assert sorted(frame["trial"]) == [0, 1]
         assert (frame["status"] == "COMPLETED").all()
