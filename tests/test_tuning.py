@@ -335,3 +335,43 @@ def test_ray_random_runs_given_configurations_and_resumes(tmp_path):
         np.testing.assert_array_equal(again["seconds"], frame["seconds"])
     finally:
         ray.shutdown()
+
+
+def test_grid_oracle_hands_out_the_next_points_before_trials_finish():
+    from lib.tuning._search import _create_trial, _make_oracle
+
+    space = kt.HyperParameters()
+    space.Choice("a", [1, 2])
+    space.Choice("b", ["x", "y", "z"])
+    make = lambda: _make_oracle("grid", "val_accuracy", "max", max_trials=None, seed=0,  # noqa: E731
+                                epochs=1, space=space, options={})
+    sequential, oracle = [], make()
+    for number in range(6):  # one worker: each trial ends before the next is asked for
+        trial = _create_trial(oracle, "grid", number)
+        sequential.append(dict(trial.hyperparameters.values))
+        oracle.update_trial(trial.trial_id, {"val_accuracy": 0.5})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    assert len({tuple(sorted(v.items())) for v in sequential}) == 6
+    oracle = make()
+    running = [_create_trial(oracle, "grid", number) for number in range(3)]  # none finished
+    assert [t.status for t in running] == ["RUNNING"] * 3
+    assert [dict(t.hyperparameters.values) for t in running] == sequential[:3]
+
+
+def test_grid_search_keeps_two_workers_busy_in_the_sequential_order(tmp_path):
+    x, y = _classification()
+    kwargs = dict(tuner="grid", objective="val_accuracy", epochs=1, seed=2, threads=1, verbose=0)
+    parallel = search(TinyMLP(layers=True), _split(x, y), workers=2, directory=tmp_path / "p",
+                      **kwargs)
+    local = search(TinyMLP(layers=True), _split(x, y), workers=0, directory=tmp_path / "l",
+                   **kwargs)
+    columns = ["units", "layers"]
+    assert len(parallel) == 4 and (parallel["status"] == "COMPLETED").all()
+    assert parallel[columns].to_dict("records") == local[columns].to_dict("records")
+    records = sorted((json.loads(line) for line in (tmp_path / "p" / "trials.jsonl").open()),
+                     key=lambda r: r["trial"])
+    finished = [r["finished_at"] for r in records]
+    started = [r["finished_at"] - r["wall_seconds"] for r in records]
+    # before the fix, trial k started only once trial k - 1 had finished
+    assert any(started[k] < finished[k - 1] for k in range(2, len(records)))

@@ -71,6 +71,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lib.tuning._ray import init_ray  # imports Ray only when called
 from lib.tuning._search import TUNERS, Data, results_frame, search
 
 __all__ = [
@@ -84,18 +85,6 @@ __all__ = [
     "fit_final",
     "init_ray",
 ]
-
-
-def init_ray(attempts: int = 3, **init: Any) -> None:
-    """Starts (or connects to) Ray for the Ray tuners; see :func:`lib.tuning._ray.init_ray`.
-
-    Example: ``init_ray(num_cpus=2, include_dashboard=False)`` once in a notebook, then every
-    ``search(..., tuner="ray-hyperopt")`` reuses it; ``init_ray(address="auto")`` joins a
-    running cluster.
-    """
-    from lib.tuning._ray import init_ray as _init_ray
-
-    _init_ray(attempts, **init)
 
 
 def best_trial(

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import numpy as np
+import psutil  # a dependency of Ray
 
 from lib.tuning import _trial
 
@@ -123,10 +124,6 @@ def _trainable(
 
 def _kill_new_children(before: set[int]) -> None:
     """Kills processes this driver started since ``before`` (what a failed local start left)."""
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover - Ray depends on psutil
-        return
     children = [c for c in psutil.Process().children(recursive=True) if c.pid not in before]
     for child in children:
         try:
@@ -134,14 +131,6 @@ def _kill_new_children(before: set[int]) -> None:
         except psutil.Error:
             pass
     psutil.wait_procs(children, timeout=10)
-
-
-def _children() -> set[int]:
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover
-        return set()
-    return {c.pid for c in psutil.Process().children(recursive=True)}
 
 
 def init_ray(attempts: int = 3, **init: Any) -> None:
@@ -173,7 +162,7 @@ def init_ray(attempts: int = 3, **init: Any) -> None:
         init = dict(init, runtime_env=runtime_env)
     last: Exception | None = None
     for attempt in range(attempts):
-        before = _children()
+        before = {c.pid for c in psutil.Process().children(recursive=True)}
         try:
             ray.init(**init)
             return

@@ -468,6 +468,21 @@ def _make_oracle(
     return oracle
 
 
+def _create_trial(oracle: Any, tuner: str, number: int) -> Any:
+    """The oracle's next trial; for the grid, its successor is queued at once.
+
+    KerasTuner's grid oracle derives the next point only from *finished* trials, so with
+    several workers it handed out one trial at a time (the others sat idle). The walk is fixed
+    by the space (discovered before the search), so the new trial's successor can be queued
+    now: the order of the points stays that of a sequential search, and the oracle skips a
+    point already tried when the finished trial is queued again.
+    """
+    trial = oracle.create_trial(f"trial-{number}")
+    if tuner == "grid" and trial.status == "RUNNING":
+        oracle._populate_next.append(trial.trial_id)
+    return trial
+
+
 def _end_trial(oracle: Any, trial: Any, record: dict, objective: str) -> None:
     value = record.get("objective")
     if record.get("status") == "COMPLETED" and value is not None and np.isfinite(value):
@@ -770,7 +785,7 @@ def _run_oracle(
     index = 0
     last = max(finished, default=-1)
     while index <= last:
-        trial = oracle.create_trial(f"trial-{index}")
+        trial = _create_trial(oracle, tuner, index)
         if trial.status != "RUNNING":
             break
         record = finished.get(index)
@@ -803,7 +818,7 @@ def _run_oracle(
                 if total is not None and created >= total:
                     stopping = True
                     break
-                trial = oracle.create_trial(f"trial-{created}")
+                trial = _create_trial(oracle, tuner, created)
                 if trial.status == "STOPPED":
                     stopping = True
                     break
