@@ -3,12 +3,16 @@
 The same ``--trials`` small-MLP configurations (a grid) run once through ``lib.tuning.search``
 with one worker process (``tuner="grid"``, one TensorFlow thread) and once through the Ray
 backend (``tuner="ray-random"`` given exactly these configurations, two concurrent trials, one
-CPU and one thread each). Ray is started before the timed Ray search (as in a notebook or on a
+CPU and one thread each), and, for contrast, through the lib's own pool with two worker
+processes (``workers=2``, no Ray). Ray is started before the timed Ray search (as in a notebook or on a
 cluster, where it is already up); its start-up time is reported as ``ray_init_s``. Both timed
 figures include starting the worker processes that import TensorFlow.
 
 Prints one JSON line: ``sequential_s``, ``ray_s``, ``speedup`` (sequential_s / ray_s),
-``speedup_with_init`` (counting ``ray_init_s`` against Ray) and ``ray_init_s``.
+``speedup_with_init`` (counting ``ray_init_s`` against Ray), ``ray_init_s``,
+``workers2_s`` / ``workers2_speedup`` (the lib pool at 2 workers), and the steady-state
+speed-ups ``*_steady_speedup``: trials finished per second between the first and the last
+finished trial, relative to the sequential run (start-up and the last straggler excluded).
 
 Usage::
 
@@ -90,6 +94,15 @@ def main() -> None:
     ray_s = time.perf_counter() - began
     ray.shutdown()
 
+    began = time.perf_counter()
+    pooled = search(SmallMLP(), data, tuner="grid", workers=2, threads=1,
+                    directory=tempfile.mkdtemp(prefix="bench-pool-"), **common)
+    workers2_s = time.perf_counter() - began
+
+    def steady_rate(frame):  # trials per second from the first finish to the last
+        ends = np.sort(frame["elapsed_seconds"].to_numpy(dtype=float))
+        return (len(ends) - 1) / (ends[-1] - ends[0])
+
     names = ["units", "dropout", "learning_rate"]
     same = sorted(map(tuple, sequential[names].to_numpy().tolist())) == sorted(
         map(tuple, parallel[names].to_numpy().tolist())
@@ -103,6 +116,11 @@ def main() -> None:
         "speedup": round(sequential_s / ray_s, 2),
         "ray_init_s": round(ray_init_s, 1),
         "speedup_with_init": round(sequential_s / (ray_s + ray_init_s), 2),
+        "workers2_s": round(workers2_s, 1),
+        "workers2_speedup": round(sequential_s / workers2_s, 2),
+        "ray_steady_speedup": round(steady_rate(parallel) / steady_rate(sequential), 2),
+        "workers2_steady_speedup": round(steady_rate(pooled) / steady_rate(sequential), 2),
+        "workers2_fit_s_median": round(float(pooled["seconds"].median()), 2),
         "sequential_fit_s_median": round(float(sequential["seconds"].median()), 2),
         "ray_fit_s_median": round(float(parallel["seconds"].median()), 2),
         "loadavg_1m_end": round(os.getloadavg()[0], 2),

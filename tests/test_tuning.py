@@ -375,3 +375,25 @@ def test_grid_search_keeps_two_workers_busy_in_the_sequential_order(tmp_path):
     started = [r["finished_at"] - r["wall_seconds"] for r in records]
     # before the fix, trial k started only once trial k - 1 had finished
     assert any(started[k] < finished[k - 1] for k in range(2, len(records)))
+
+
+def test_a_script_without_a_main_guard_gets_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from tests.test_tuning import TinyMLP, _classification, _split\n"
+        "from lib.tuning import search\n"
+        "x, y = _classification()\n"
+        f"search(TinyMLP(), _split(x, y), epochs=1, max_trials=1, workers=1, verbose=0,\n"
+        f"       directory={str(tmp_path / 'run')!r})\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode != 0
+    assert 'if __name__ == "__main__":' in done.stderr
+    assert "workers=0" in done.stderr

@@ -136,9 +136,17 @@ class Worker:
             result = self.conn.recv()
         except (EOFError, OSError):
             self.process.join(timeout=5)
+            error = f"worker process died (exit code {self.process.exitcode})"
+            if self.tasks_done == 0:  # died before its first result: usually at start-up
+                error += (
+                    " before its first task ended; the worker's own error is printed above. "
+                    "Workers are spawned and re-import the calling script, so a script must "
+                    "call search() under `if __name__ == \"__main__\":`; or pass workers=0 to "
+                    "run the trials in this process"
+                )
             result = {
                 "status": "FAILED",
-                "error": f"worker process died (exit code {self.process.exitcode})",
+                "error": error,
                 "traceback": "",
                 "exception": None,
                 "worker_died": True,
