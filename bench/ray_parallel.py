@@ -4,9 +4,9 @@ The same ``--trials`` small-MLP configurations (a grid) run once through ``lib.t
 with one worker process (``tuner="grid"``, one TensorFlow thread) and once through the Ray
 backend (``tuner="ray-random"`` given exactly these configurations, two concurrent trials, one
 CPU and one thread each), and, for contrast, through the lib's own pool with two worker
-processes (``workers=2``, no Ray). Ray is started before the timed Ray search (as in a notebook or on a
-cluster, where it is already up); its start-up time is reported as ``ray_init_s``. Both timed
-figures include starting the worker processes that import TensorFlow.
+processes (``workers=2``, no Ray). Ray is started before the timed Ray search (as in a
+notebook or on a cluster, where it is already up); its start-up time is reported as
+``ray_init_s``. The timed figures include starting the worker processes that import TensorFlow.
 
 Prints one JSON line: ``sequential_s``, ``ray_s``, ``speedup`` (sequential_s / ray_s),
 ``speedup_with_init`` (counting ``ray_init_s`` against Ray), ``ray_init_s``,

@@ -186,7 +186,8 @@ def _mhealth_log(rows: int, seed: int) -> str:
     rng = np.random.default_rng(seed)
     values = rng.normal(size=(rows, 23)).round(4)
     labels = np.repeat([0, 1, 0, 12], rows // 4 + 1)[:rows]
-    return "\n".join("\t".join(map(str, [*v, lab])) for v, lab in zip(values, labels)) + "\n"
+    lines = ("\t".join(map(str, [*v, lab])) for v, lab in zip(values, labels, strict=True))
+    return "\n".join(lines) + "\n"
 
 
 def test_mhealth_log_parser_picks_study_channels():
@@ -255,7 +256,8 @@ def test_mhealth_kaggle_csv(tmp_path):
 
 
 def _mouse_csv(path, states=("w", "n", "r", "w")):
-    columns = {f"amplitude_around_{h}_Hertz": np.linspace(1, 2, len(states)) * h for h in range(1, 31)}
+    columns = {f"amplitude_around_{h}_Hertz": np.linspace(1, 2, len(states)) * h
+               for h in range(1, 31)}
     pd.DataFrame({"state": list(states), **columns}).to_csv(path, index=False)
 
 

@@ -167,12 +167,14 @@ def not_available(
         f"Looked for {', '.join(looked_for)} in: {folders}.",
     ]
     if url:
-        lines.append(f"Download from {url} " + (f"failed: {reason}." if reason else "was not tried."))
+        outcome = f"failed: {reason}." if reason else "was not tried."
+        lines.append(f"Download from {url} {outcome}")
     elif reason:
         lines.append(reason)
     lines.append(
         how_to
-        or f"Place the files by hand under {cache_dir()} (or set LIB_DATA_DIR to a mirror holding them)."
+        or f"Place the files by hand under {cache_dir()} "
+        "(or set LIB_DATA_DIR to a mirror holding them)."
     )
     return DatasetNotAvailableError(" ".join(lines))
 

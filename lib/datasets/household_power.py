@@ -69,7 +69,8 @@ def parse_household_power_text(source: str | os.PathLike | io.IOBase) -> pd.Data
     )
     if tuple(frame.columns) != HEADER:
         raise ValueError(
-            f"expected the UCI header {';'.join(HEADER)!r}, found {';'.join(map(str, frame.columns))!r}; "
+            f"expected the UCI header {';'.join(HEADER)!r}, "
+            f"found {';'.join(map(str, frame.columns))!r}; "
             "is this household_power_consumption.txt?"
         )
     try:

@@ -63,7 +63,8 @@ HOW_TO = (
     "Without internet, download the zip on another machine from "
     f"{URL}, unzip it and copy MHEALTHDATASET/mHealth_subject1.log ... mHealth_subject10.log "
     "into data/mhealth/ (or a mirror's mhealth/ folder named by LIB_DATA_DIR). "
-    "The 12-channel Kaggle export mhealth_raw_data.csv is accepted at data/mhealth/mhealth_raw_data.csv "
+    "The 12-channel Kaggle export mhealth_raw_data.csv is accepted at "
+    "data/mhealth/mhealth_raw_data.csv "
     "(it lacks subject 10 and part of subject 9)."
 )
 

@@ -55,14 +55,18 @@ def mhealth(
         with ``attrs["synthetic"] = True``.
     """
     if subjects < 1 or duration_scale <= 0:
-        raise ValueError(f"need subjects >= 1 and duration_scale > 0, got {subjects}, {duration_scale}")
+        raise ValueError(
+            f"need subjects >= 1 and duration_scale > 0, got {subjects}, {duration_scale}"
+        )
     rng = np.random.default_rng(seed)
     columns = ALL_CHANNELS if all_channels else CHANNELS
     n_channels = len(columns)
     # Activity signatures (row 0 is the null class). Postures (1-3) differ only by small
     # offsets (orientation); movements share overlapping frequency bands, so activities
     # overlap the way real ones do and subjects differ by more than some activities.
-    frequency = np.concatenate([[0.3], rng.uniform(0.05, 0.2, size=3), rng.uniform(0.8, 2.5, size=9)])
+    frequency = np.concatenate(
+        [[0.3], rng.uniform(0.05, 0.2, size=3), rng.uniform(0.8, 2.5, size=9)]
+    )
     amplitude = np.concatenate([
         rng.uniform(0.1, 0.4, size=(1, n_channels)),
         rng.uniform(0.02, 0.1, size=(3, n_channels)),
