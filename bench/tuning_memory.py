@@ -7,7 +7,9 @@ trial the bench records the resident memory summed over every process of the sea
 and workers) and the trial's overhead: the wall time from the end of the previous trial to
 the end of this one, minus the time spent inside ``model.fit``.
 
-Prints one JSON line: ``rss_mb_trial10``, ``rss_mb_trial100`` (the last trial, N),
+Prints one JSON line: ``rss_mb_trial10``, ``rss_mb_trial100`` (the last trial, N), the peak
+RSS over the first and over the last ``--trials-per-worker`` trials (a recycled worker makes
+RSS a saw-tooth of that period), the parent process's own RSS at trial 10 and trial N,
 ``overhead_s_first10_median``, ``overhead_s_last10_median``, their ratio and growth, and the
 same figures for KerasTuner prefixed ``kt_``.
 
@@ -79,17 +81,19 @@ def make_data(seed: int = 0):
     return x[:8000], y[:8000], x[8000:], y[8000:]
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(RSS of the process and all its children, RSS of the process alone), in MB."""
     import psutil
 
     process = psutil.Process(pid)
-    total = process.memory_info().rss
+    own = process.memory_info().rss
+    total = own
     for child in process.children(recursive=True):
         try:
             total += child.memory_info().rss
         except psutil.Error:
             pass
-    return total / 2**20
+    return total / 2**20, own / 2**20
 
 
 def run_ours(args) -> dict:
@@ -172,7 +176,12 @@ def run_keras_tuner(args) -> dict:
     return {"start": start, "ends": ends, "fit": fit, "rss": rss}
 
 
-def summarise(run: dict, trials: int) -> dict:
+def summarise(run: dict, trials: int, period: int = 25) -> dict:
+    """Figures of one run; ``period`` is the worker's lifetime in trials (``--trials-per-worker``).
+
+    With recycled workers RSS is a saw-tooth of that period, so besides trial 10 vs trial N the
+    peaks of the first and the last ``period`` trials are compared, and the parent process alone.
+    """
     from statistics import median
 
     ends = [run["start"]] + run["ends"]
@@ -181,11 +190,18 @@ def summarise(run: dict, trials: int) -> dict:
     n = len(overhead)
     first = median(overhead[1:11]) if n > 11 else median(overhead[:10])  # trial 0: start-up
     last = median(overhead[-10:])
+    total = [t for t, _ in run["rss"]]
+    parent = [p for _, p in run["rss"]]
+    at10, atn = min(9, n - 1), min(trials, n) - 1
     return {
         "trials": n,
-        "rss_mb_trial10": round(run["rss"][min(9, n - 1)], 1),
-        "rss_mb_trial100": round(run["rss"][min(trials, n) - 1], 1),
-        "rss_growth_mb": round(run["rss"][min(trials, n) - 1] - run["rss"][min(9, n - 1)], 1),
+        "rss_mb_trial10": round(total[at10], 1),
+        "rss_mb_trial100": round(total[atn], 1),
+        "rss_growth_mb": round(total[atn] - total[at10], 1),
+        "rss_mb_peak_first_period": round(max(total[:period]), 1),
+        "rss_mb_peak_last_period": round(max(total[-period:]), 1),
+        "parent_rss_mb_trial10": round(parent[at10], 1),
+        "parent_rss_mb_trial100": round(parent[atn], 1),
         "overhead_s_first10_median": round(first, 3),
         "overhead_s_last10_median": round(last, 3),
         "overhead_ratio": round(last / first, 3) if first > 0 else None,
@@ -205,7 +221,7 @@ def main() -> None:
         parser.error("--trials must be at least 10")
     if args.only:
         run = run_ours(args) if args.only == "ours" else run_keras_tuner(args)
-        print(json.dumps(summarise(run, args.trials)))
+        print(json.dumps(summarise(run, args.trials, args.trials_per_worker)))
         return
     result = {"trials": args.trials, "epochs": args.epochs, "threads": args.threads,
               "trials_per_worker": args.trials_per_worker}
