@@ -20,6 +20,7 @@ from lib.tuning import (  # noqa: E402
     best_trial,
     build_model,
     fit_final,
+    load_best_model,
     search,
 )
 
@@ -118,6 +119,11 @@ def test_grid_search_returns_documented_frame(tmp_path):
     assert frame.attrs["direction"] == "max" and frame.attrs["objective"] == "val_accuracy"
     assert best_trial(frame)["objective"] == frame["objective"].max()
     assert (tmp_path / "grid" / "best_model.keras").exists()
+    saved = load_best_model(frame)
+    score = classification_metrics(y[80:], saved.predict(x[80:], verbose=0), labels=[0, 1, 2])
+    assert score["accuracy"] == pytest.approx(frame["objective"].max())
+    with pytest.raises(FileNotFoundError, match="checkpoint=True"):
+        load_best_model(tmp_path)
 
     # The engine's metric is classification_metrics on the restored best-epoch weights:
     # retrain trial 0 through the same fit path with its seed and recompute it.
@@ -375,6 +381,11 @@ def test_grid_search_keeps_two_workers_busy_in_the_sequential_order(tmp_path):
     started = [r["finished_at"] - r["wall_seconds"] for r in records]
     # before the fix, trial k started only once trial k - 1 had finished
     assert any(started[k] < finished[k - 1] for k in range(2, len(records)))
+    # concurrent trials: the saved model is the best trial's, whichever finished last
+    saved = load_best_model(tmp_path / "p")
+    score = classification_metrics(y[80:], saved.predict(x[80:], verbose=0), labels=[0, 1, 2])
+    assert score["accuracy"] == pytest.approx(best_trial(parallel)["objective"])
+    assert not [p for p in os.listdir(tmp_path / "p") if p.startswith(".trial-")]
 
 
 def test_a_script_without_a_main_guard_gets_a_clear_error(tmp_path):

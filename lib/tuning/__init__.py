@@ -82,6 +82,7 @@ __all__ = [
     "best_trial",
     "best_hyperparameters",
     "build_model",
+    "load_best_model",
     "fit_final",
     "init_ray",
 ]
@@ -154,6 +155,46 @@ def build_model(hypermodel: Any, hparams: dict[str, Any]) -> Any:
     from lib.tuning import _trial
 
     return _trial.build(hypermodel, _trial.make_hyperparameters(hparams))
+
+
+def load_best_model(source: Any) -> Any:
+    """The best trial's model as :func:`search` saved it (``directory/best_model.keras``).
+
+    Args:
+        source: the frame :func:`search` returned (its ``attrs["directory"]``) or the search
+            directory.
+
+    Returns:
+        The ``keras.Model`` with the weights of the best trial's best epoch.
+
+    Raises:
+        FileNotFoundError: no model was saved there (the search ran with ``checkpoint=False``,
+            with ``folds``, on a Ray backend, or finished no trial).
+    """
+    import os
+
+    import keras
+
+    import lib.models  # noqa: F401  (registers the custom layers and losses for loading)
+
+    if isinstance(source, pd.DataFrame):
+        directory = source.attrs.get("directory")
+        if not directory:
+            raise FileNotFoundError(
+                "this frame carries no search directory (frame.attrs['directory']); pass the "
+                "directory given to search() instead"
+            )
+    else:
+        directory = os.fspath(source)
+    path = os.path.join(directory, "best_model.keras")
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"no saved model at {path}: search() saves the best trial's model only with "
+            "checkpoint=True, without folds (a k-fold trial has one model per fold) and on the "
+            "KerasTuner tuners (not Ray). Rebuild it with fit_final(hypermodel, "
+            "best_hyperparameters(frame), x, y, ...)"
+        )
+    return keras.saving.load_model(path)
 
 
 def fit_final(

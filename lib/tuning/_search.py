@@ -654,6 +654,7 @@ def search(
         )
     os.makedirs(directory, exist_ok=True)
     store.repair()
+    _clear_trial_checkpoints(directory)
 
     settings = {
         "objective": objective,
@@ -829,7 +830,7 @@ def _run_oracle(
             values = dict(trial.hyperparameters.values)
             payload = {
                 "values": values, "seed": _trial.trial_seed(seed, number),
-                "settings": settings, "space": space.get_config(),
+                "settings": _trial_settings(settings, number), "space": space.get_config(),
             }
             began = time.perf_counter()
             pool.slot(slot_index).submit("trial", payload)
@@ -844,9 +845,13 @@ def _run_oracle(
             store.append(record)
             _end_trial(oracle, trial, record, objective)
             pool.after_task(slot_index, result)
+            improved = record["status"] == "COMPLETED" and _better(
+                record["objective"], best, direction
+            )
+            _settle_checkpoint(settings, number, keep=improved)
             if record["status"] == "COMPLETED":
                 failures = 0
-                if _better(record["objective"], best, direction):
+                if improved:
                     best = record["objective"]
                     settings["checkpoint_best"] = best
             else:
@@ -864,6 +869,39 @@ def _run_oracle(
                     f"{record.get('seconds', 0):.1f}s {record['status']}",
                     flush=True,
                 )
+
+
+def _trial_checkpoint(settings: dict, number: int) -> str | None:
+    path = settings.get("checkpoint_path")
+    if not path:
+        return None
+    return os.path.join(os.path.dirname(path), f".trial-{number:05d}.keras")
+
+
+def _trial_settings(settings: dict, number: int) -> dict:
+    """The settings a trial runs with: its model is saved to its own file (if better than the
+    best known when it started); only the parent, one result at a time, promotes that file to
+    ``best_model.keras``, so concurrent trials cannot overwrite a better model."""
+    path = _trial_checkpoint(settings, number)
+    return settings if path is None else dict(settings, checkpoint_path=path)
+
+
+def _settle_checkpoint(settings: dict, number: int, *, keep: bool) -> None:
+    """Promotes trial ``number``'s saved model to ``best_model.keras`` (``keep``) or deletes it."""
+    path = _trial_checkpoint(settings, number)
+    if path is None or not os.path.exists(path):
+        return
+    if keep:
+        os.replace(path, settings["checkpoint_path"])
+    else:
+        os.remove(path)
+
+
+def _clear_trial_checkpoints(directory: str) -> None:
+    """Deletes per-trial model files an interrupted run left behind."""
+    for name in os.listdir(directory):
+        if name.startswith(".trial-") and name.endswith(".keras"):
+            os.remove(os.path.join(directory, name))
 
 
 def _record(number: int, trial: Any, result: dict, wall: float, seed: int) -> dict:
