@@ -57,11 +57,12 @@ Ray's ``time_budget_s`` (running trials are stopped at the budget).
 
 Example::
 
-    from lib.tuning import search, best_hyperparameters, fit_final
+    from lib.tuning import search, best_hyperparameters, fit_final, load_best_model
     frame = search(MyHyperModel(), dict(x_train=x, y_train=y, x_val=xv, y_val=yv),
                    tuner="grid", objective="val_macro_f1", epochs=20, early_stopping=3,
                    directory="runs/mhealth_grid", seed=0)
     model, history = fit_final(MyHyperModel(), best_hyperparameters(frame), x, y, epochs=20)
+    best = load_best_model(frame)  # the best trial's model as saved during the search
 """
 
 from __future__ import annotations
