@@ -214,7 +214,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--trials-per-worker", type=int, default=25)
+    parser.add_argument("--trials-per-worker", type=int, default=10)
     parser.add_argument("--only", choices=["ours", "kt"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.trials < 10:

@@ -524,7 +524,7 @@ def search(
     resume: bool = True,
     overwrite: bool = False,
     workers: int = 1,
-    trials_per_worker: int | None = 25,
+    trials_per_worker: int | None = 10,
     max_worker_memory_mb: float | None = None,
     threads: int | None = None,
     checkpoint: bool = True,
@@ -581,6 +581,9 @@ def search(
             process (debugging: no memory isolation, clears the Keras session between
             trials). With more than one, results can depend on which trial finishes first.
         trials_per_worker: a worker process is replaced after this many trials (None: never).
+            A worker's memory creeps up by a few MB per trial (TensorFlow), so this bounds
+            it; replacing one costs a few seconds (about 2 % of a 100-trial bench of 2 s
+            trials at 10, see ``bench/tuning_memory.py``).
         max_worker_memory_mb: also replace a worker whose resident memory exceeds this.
         threads: TensorFlow intra/inter-op threads per worker (default
             ``cpu_count // workers``); pin it to compare timings or reproduce metrics exactly.
