@@ -176,7 +176,7 @@ def run_keras_tuner(args) -> dict:
     return {"start": start, "ends": ends, "fit": fit, "rss": rss}
 
 
-def summarise(run: dict, trials: int, period: int = 25) -> dict:
+def summarise(run: dict, trials: int, period: int) -> dict:
     """Figures of one run; ``period`` is the worker's lifetime in trials (``--trials-per-worker``).
 
     With recycled workers RSS is a saw-tooth of that period, so besides trial 10 vs trial N the

@@ -67,6 +67,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -172,8 +173,6 @@ def load_best_model(source: Any) -> Any:
         FileNotFoundError: no model was saved there (the search ran with ``checkpoint=False``,
             with ``folds``, on a Ray backend, or finished no trial).
     """
-    import os
-
     import keras
 
     import lib.models  # noqa: F401  (registers the custom layers and losses for loading)
