@@ -114,6 +114,42 @@ def test_build_cnn1d_resnet_gru_adamw():
     assert model.optimizer.weight_decay == pytest.approx(0.01)
 
 
+def test_build_cnn1d_resnet_pools_every_block_and_trains():
+    model = models.build_cnn1d_resnet(
+        input_shape=(32, 1), num_classes=5, filters=4, kernel_size=3, residual_blocks=3,
+        dense_units=4, dense_layers=2, dropout=0.1,
+    )
+    assert model.output_shape == (None, 5)
+    assert len(_layers_of(model, keras.layers.Add)) == 3
+    pools = _layers_of(model, keras.layers.MaxPooling1D)
+    assert [tuple(p.output.shape[1:]) for p in pools] == [(16, 4), (8, 4), (4, 4)]
+    assert {layer.filters for layer in _layers_of(model, keras.layers.Conv1D)} == {4}
+    assert len(_layers_of(model, keras.layers.Dropout)) == 2
+    assert len(_layers_of(models.build_cnn1d_resnet(
+        input_shape=(32, 1), filters=2, residual_blocks=1), keras.layers.Dropout)) == 0
+    _train_one_step(model, RNG.normal(size=(8, 32, 1)), RNG.integers(0, 5, size=8))
+    with pytest.raises(ValueError, match="residual_blocks >= 0"):
+        models.build_cnn1d_resnet(residual_blocks=-1)
+
+
+def test_cnn1d_resnet_hypermodel_space_is_overridable():
+    hp = kt.HyperParameters()
+    hypermodel = models.CNN1DResNetHyperModel(input_shape=(32, 1), seed=0)
+    model = hypermodel.build(hp)
+    assert hp.values["filters"] == 32 and hp.values["residual_blocks"] == 5
+    assert _values(_space(hp)["resampling"]) == ["smote", "random_over"]
+    assert len(_layers_of(model, keras.layers.Add)) == 5
+    assert hypermodel.data_hyperparameters == ("resampling",)
+
+    hp2 = kt.HyperParameters()
+    searched = models.CNN1DResNetHyperModel(input_shape=(32, 1), filters=(4, 8),
+                                            residual_blocks=models.Range(1, 2))
+    model2 = searched.build(hp2)
+    assert _values(_space(hp2)["filters"]) == [4, 8]
+    assert _values(_space(hp2)["residual_blocks"]) == (1, 2, 1)
+    assert {layer.filters for layer in _layers_of(model2, keras.layers.Conv1D)} == {4}
+
+
 @pytest.mark.parametrize(("reshape_to", "image"), [(None, (12, 1, 1)), ((3, 4), (3, 4, 1))])
 def test_build_cnn2d_resnet_shapes_and_training(reshape_to, image):
     model = models.build_cnn2d_resnet(
