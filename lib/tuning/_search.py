@@ -9,6 +9,7 @@ import math
 import os
 import pickle
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -679,7 +680,11 @@ def search(
 
     from lib.tuning._trial import cloudpickle
 
-    in_process = int(workers) <= 0
+    # Ray runs the trials itself: a worker process spawned only to discover the space costs a
+    # TensorFlow import (seconds) before Ray starts. When the caller already imported Keras,
+    # the space is discovered here (one small build; the parent's thread pools are left alone).
+    discover_here = tuner in RAY_TUNERS and "keras" in sys.modules
+    in_process = int(workers) <= 0 or discover_here
     if not in_process:
         store.save_data(arrays, splits, {"data": data_digest, "folds": folds_digest})
     setup = {
@@ -693,7 +698,9 @@ def search(
         trials_per_worker=trials_per_worker,
         max_worker_memory_mb=max_worker_memory_mb,
         setup=None if in_process else setup,
-        in_process=(hypermodel, arrays, splits, threads) if in_process else None,
+        in_process=(
+            (hypermodel, arrays, splits, None if discover_here else threads) if in_process else None
+        ),
     )
     try:
         # Discover the space (and, for a Keras-metric objective, the history keys).
