@@ -552,14 +552,27 @@ def build_gru(
     )
 
 
-def _residual_block(x, *, conv: type[layers.Layer], filters: int, kernel_size: Any, seeds: _Seeds):
-    """conv-BN-ReLU-conv-BN, add the input, ReLU (ResNet basic block, same width)."""
+def _residual_block(
+    x,
+    *,
+    conv: type[layers.Layer],
+    filters: int,
+    kernel_size: Any,
+    seeds: _Seeds,
+    batch_norm: bool = True,
+):
+    """conv-BN-ReLU-conv-BN, add the input, ReLU (ResNet basic block, same width).
+
+    ``batch_norm=False`` leaves out both BatchNormalization layers (Kachuee et al.'s block).
+    """
     shortcut = x
     y = conv(filters, kernel_size, padding="same", **seeds.kernel())(x)
-    y = layers.BatchNormalization()(y)
+    if batch_norm:
+        y = layers.BatchNormalization()(y)
     y = layers.Activation("relu")(y)
     y = conv(filters, kernel_size, padding="same", **seeds.kernel())(y)
-    y = layers.BatchNormalization()(y)
+    if batch_norm:
+        y = layers.BatchNormalization()(y)
     y = layers.Add()([shortcut, y])
     return layers.Activation("relu")(y)
 
@@ -703,11 +716,10 @@ def build_cnn1d_resnet(
     inputs = keras.Input(shape=shape, name="beat")
     x = layers.Conv1D(filters, kernel_size, padding="same", **seeds.kernel())(inputs)
     for _ in range(residual_blocks):
-        y = layers.Conv1D(
-            filters, kernel_size, padding="same", activation="relu", **seeds.kernel()
-        )(x)
-        y = layers.Conv1D(filters, kernel_size, padding="same", **seeds.kernel())(y)
-        x = layers.Activation("relu")(layers.Add()([x, y]))
+        x = _residual_block(
+            x, conv=layers.Conv1D, filters=filters, kernel_size=kernel_size, seeds=seeds,
+            batch_norm=False,
+        )
         x = layers.MaxPooling1D(pool_size, strides=pool_strides, padding="same")(x)
     x = layers.Flatten()(x)
     for _ in range(dense_layers):

@@ -125,6 +125,7 @@ def test_build_cnn1d_resnet_pools_every_block_and_trains():
     assert [tuple(p.output.shape[1:]) for p in pools] == [(16, 4), (8, 4), (4, 4)]
     assert {layer.filters for layer in _layers_of(model, keras.layers.Conv1D)} == {4}
     assert len(_layers_of(model, keras.layers.Dropout)) == 2
+    assert not _layers_of(model, keras.layers.BatchNormalization)  # Kachuee et al.'s block
     assert len(_layers_of(models.build_cnn1d_resnet(
         input_shape=(32, 1), filters=2, residual_blocks=1), keras.layers.Dropout)) == 0
     _train_one_step(model, RNG.normal(size=(8, 32, 1)), RNG.integers(0, 5, size=8))
