@@ -35,6 +35,7 @@ __all__ = [
     "window_starts",
     "WindowFeed",
     "ChannelScaler",
+    "standardize_groups",
 ]
 
 _POLICIES = ("max", "last", "majority")
@@ -561,3 +562,50 @@ class ChannelScaler(TransformerMixin, BaseEstimator):
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Undoes :meth:`transform` (e.g. to report errors in original units)."""
         return self._apply(X, "inverse_transform")
+
+
+def standardize_groups(x: Any, groups: Any, *, eps: float = 1e-8) -> np.ndarray:
+    """Standardises every group's rows per channel: zero mean, unit standard deviation.
+
+    Per-subject standardisation for subject-independent models: it removes each person's
+    sensor gain and offset (placement, body size) before windowing. Unlike
+    :class:`ChannelScaler`, whose statistics come from the training part only, each group
+    here is scaled with **its own** statistics, so a held-out subject is scaled with its own
+    (unlabelled) recording: a calibration step a deployed model needs too, which a report
+    should state. Labels are never used.
+
+    Args:
+        x: ``(time, channels)`` readings (or ``(time,)``).
+        groups: one group id per row (e.g. the subject column).
+        eps: floor of the standard deviation (a constant channel becomes 0, not NaN).
+
+    Returns:
+        float32 (or float64 for float64 input) array of ``x``'s shape.
+
+    Raises:
+        ValueError: ``x`` not 1-D/2-D, lengths differ, or ``x`` holds NaN/inf.
+    """
+    values = np.asarray(x)
+    if values.ndim not in (1, 2):
+        raise ValueError(
+            f"expected readings shaped (time, channels) or (time,); got shape {values.shape}; "
+            "standardise before windowing"
+        )
+    groups = np.asarray(groups)
+    if groups.shape != (len(values),):
+        raise ValueError(
+            f"groups must hold one id per row: {len(values)} rows, got groups of shape "
+            f"{groups.shape}"
+        )
+    dtype = np.result_type(values.dtype, np.float32)
+    flat = values.reshape(len(values), -1).astype(np.float64)
+    if not np.isfinite(flat).all():
+        raise ValueError("x holds NaN or inf; fill or drop those readings first")
+    _, codes = np.unique(groups, return_inverse=True)
+    counts = np.bincount(codes).astype(np.float64)[:, None]
+    sums = np.stack([np.bincount(codes, weights=column) for column in flat.T], axis=1)
+    mean = sums / counts
+    centred = flat - mean[codes]
+    var = np.stack([np.bincount(codes, weights=column**2) for column in centred.T], axis=1)
+    std = np.maximum(np.sqrt(var / counts), eps)
+    return (centred / std[codes]).astype(dtype).reshape(values.shape)

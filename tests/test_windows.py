@@ -19,6 +19,7 @@ from lib.windows import (
     segment_windows,
     sliding_windows,
     sliding_windows_segments,
+    standardize_groups,
     window_starts,
 )
 
@@ -173,7 +174,7 @@ def test_sliding_windows_segments_equal_reference(n, length, horizon, stride, se
     ids = np.repeat(rng.integers(0, 3, n // 5 + 1), 5)[:n]
     expected = ref_segments(x, length, horizon, ids, stride)
     if expected.size == 0:
-        with pytest.raises(ValueError, match="no run"):
+        with pytest.raises(ValueError, match="no run|exceeds series length"):
             sliding_windows_segments(x, length, horizon=horizon, segments=ids, stride=stride)
         return
     X, y, starts = sliding_windows_segments(x, length, horizon=horizon, segments=ids, stride=stride)
@@ -384,3 +385,49 @@ def test_channel_scaler_errors():
         scaler.transform(np.zeros(4))
     with pytest.raises(ValueError, match="scaler must be one of"):
         ChannelScaler("zscore").fit(np.zeros((4, 3, 2)))
+
+
+# --------------------------------------------------------------------------- per-group scaling
+
+
+def test_standardize_groups_gives_each_group_zero_mean_unit_std():
+    rng = np.random.default_rng(0)
+    groups = np.repeat([7, 3, 5], [40, 25, 60])[rng.permutation(125)]  # interleaved rows
+    x = (rng.normal(size=(125, 4)) * [1, 5, 0.1, 2] + [0, -3, 10, 1]).astype(np.float32)
+    out = standardize_groups(x, groups)
+    assert out.shape == x.shape and out.dtype == np.float32
+    for g in (3, 5, 7):
+        rows = out[groups == g]
+        np.testing.assert_allclose(rows.mean(axis=0), 0, atol=1e-5)
+        np.testing.assert_allclose(rows.std(axis=0), 1, atol=1e-5)
+    # the same as scaling each group on its own
+    for g in (3, 5, 7):
+        rows = x[groups == g].astype(np.float64)
+        expected = (rows - rows.mean(axis=0)) / rows.std(axis=0)
+        np.testing.assert_allclose(out[groups == g], expected, atol=1e-5)
+
+
+def test_standardize_groups_removes_a_per_group_gain_and_offset():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(200, 3))
+    groups = np.repeat([1, 2], 100)
+    shifted = base.copy()
+    shifted[100:] = base[:100] * [2.0, 0.5, 3.0] + [1.0, -4.0, 0.2]  # group 2 = group 1, rescaled
+    shifted[:100] = base[:100]
+    out = standardize_groups(shifted, groups)
+    np.testing.assert_allclose(out[100:], out[:100], atol=1e-10)
+    assert out.dtype == np.float64  # float64 in, float64 out
+
+
+def test_standardize_groups_constant_channel_and_errors():
+    x = np.column_stack([np.ones(6), np.arange(6.0)])
+    out = standardize_groups(x, [0, 0, 0, 1, 1, 1])
+    assert np.isfinite(out).all() and (out[:, 0] == 0).all()
+    assert standardize_groups(np.arange(4.0), [0, 0, 1, 1]).shape == (4,)
+    with pytest.raises(ValueError, match="one id per row"):
+        standardize_groups(x, [0, 1])
+    with pytest.raises(ValueError, match="before windowing"):
+        standardize_groups(np.zeros((2, 3, 4)), [0, 1])
+    x[2, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        standardize_groups(x, [0] * 6)
