@@ -315,9 +315,11 @@ def test_to_ray_space_translates_each_kind():
     assert space["epochs"] == 3
 
 
-def test_ray_random_runs_given_configurations_and_resumes(tmp_path):
+def test_ray_random_runs_given_configurations_and_resumes(tmp_path, monkeypatch):
     pytest.importorskip("ray")
     import ray
+
+    monkeypatch.delenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", raising=False)
 
     x, y = _classification()
     configs = [{"units": 4}, {"units": 8}]
@@ -337,6 +339,13 @@ def test_ray_random_runs_given_configurations_and_resumes(tmp_path):
         assert sorted(frame["trial"]) == [0, 1]
         assert (frame["status"] == "COMPLETED").all()
         assert frame["val_accuracy"].between(0, 1).all()
+        # trials.jsonl is the record: Tune's automatic per-trial loggers stay off, and the
+        # switch is put back afterwards
+        written = {p.name for p in (tmp_path / "ray").rglob("*")}
+        assert "trials.jsonl" in written
+        assert not {"progress.csv", "result.json"} & written
+        assert not any(name.startswith("events.out.tfevents") for name in written)
+        assert "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS" not in os.environ
         again = search(TinyMLP(), _split(x, y), **kwargs)  # resume: nothing left to run
         np.testing.assert_array_equal(again["seconds"], frame["seconds"])
     finally:

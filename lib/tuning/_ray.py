@@ -339,7 +339,18 @@ def run(
                 verbose=0, callbacks=[_recorder(store, settings, seed, first_index, verbose)],
             ),
         )
-        tuner_object.fit()
+        # Every finished trial is already in trials.jsonl (the Recorder); Tune's automatic
+        # CSV / JSON / TensorBoardX loggers would write a second copy of each result and
+        # import tensorboardX in the driver. They stay off unless the caller set
+        # TUNE_DISABLE_AUTO_CALLBACK_LOGGERS (e.g. to "0" for TensorBoard) beforehand.
+        switched = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS" not in os.environ
+        if switched:
+            os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+        try:
+            tuner_object.fit()
+        finally:
+            if switched:
+                os.environ.pop("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", None)
     finally:
         if started:
             ray.shutdown()

@@ -596,7 +596,9 @@ def search(
         asha: Ray: True (or a dict of ``ASHAScheduler`` options) stops poor trials early.
         ray_address: Ray: None starts a local Ray with ``num_cpus``; ``"auto"`` or
             ``"ray://host:10001"`` connects to an existing cluster.
-        num_cpus: Ray: CPUs of the local Ray (default ``max_concurrent_trials``).
+        num_cpus: Ray: CPUs of the local Ray (default ``max_concurrent_trials``). Tune's
+            automatic per-trial CSV / JSON / TensorBoardX loggers are off (the trials are in
+            ``trials.jsonl``); set ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=0`` to keep them.
         verbose: 0 silent, 1 one line per trial.
 
     Returns:
