@@ -564,7 +564,7 @@ class ChannelScaler(TransformerMixin, BaseEstimator):
         return self._apply(X, "inverse_transform")
 
 
-def standardize_groups(x: Any, groups: Any, *, eps: float = 1e-8) -> np.ndarray:
+def standardize_groups(x: Any, groups: Any) -> np.ndarray:
     """Standardises every group's rows per channel: zero mean, unit standard deviation.
 
     Per-subject standardisation for subject-independent models: it removes each person's
@@ -572,12 +572,12 @@ def standardize_groups(x: Any, groups: Any, *, eps: float = 1e-8) -> np.ndarray:
     :class:`ChannelScaler`, whose statistics come from the training part only, each group
     here is scaled with **its own** statistics, so a held-out subject is scaled with its own
     (unlabelled) recording: a calibration step a deployed model needs too, which a report
-    should state. Labels are never used.
+    should state. Labels are never used. Each group gets its own :class:`ChannelScaler`
+    (scikit-learn's ``StandardScaler``: a constant channel becomes 0, not NaN).
 
     Args:
         x: ``(time, channels)`` readings (or ``(time,)``).
         groups: one group id per row (e.g. the subject column).
-        eps: floor of the standard deviation (a constant channel becomes 0, not NaN).
 
     Returns:
         float32 (or float64 for float64 input) array of ``x``'s shape.
@@ -597,15 +597,11 @@ def standardize_groups(x: Any, groups: Any, *, eps: float = 1e-8) -> np.ndarray:
             f"groups must hold one id per row: {len(values)} rows, got groups of shape "
             f"{groups.shape}"
         )
-    dtype = np.result_type(values.dtype, np.float32)
     flat = values.reshape(len(values), -1).astype(np.float64)
     if not np.isfinite(flat).all():
         raise ValueError("x holds NaN or inf; fill or drop those readings first")
-    _, codes = np.unique(groups, return_inverse=True)
-    counts = np.bincount(codes).astype(np.float64)[:, None]
-    sums = np.stack([np.bincount(codes, weights=column) for column in flat.T], axis=1)
-    mean = sums / counts
-    centred = flat - mean[codes]
-    var = np.stack([np.bincount(codes, weights=column**2) for column in centred.T], axis=1)
-    std = np.maximum(np.sqrt(var / counts), eps)
-    return (centred / std[codes]).astype(dtype).reshape(values.shape)
+    out = np.empty_like(flat)
+    for group in np.unique(groups):  # one scaler per group (a handful), not a loop over rows
+        rows = groups == group
+        out[rows] = ChannelScaler("standard").fit_transform(flat[rows])
+    return out.astype(np.result_type(values.dtype, np.float32)).reshape(values.shape)
