@@ -489,3 +489,38 @@ def test_reduce_lr_callback_falls_back_to_training_loss_without_validation():
     model.fit(np.ones((8, 3)), np.ones(8), epochs=2, verbose=0, callbacks=[callback])
     assert callback.monitor == "loss"
     assert float(model.optimizer.learning_rate) < 0.1
+
+
+def test_hypermodel_jit_compile_option_reaches_the_model_and_trains():
+    x = RNG.normal(size=(16, 32, 1)).astype("float32")
+    y = RNG.integers(0, 5, size=16)
+    small = dict(input_shape=(32, 1), filters=4, residual_blocks=1, dense_units=4, seed=0)
+    # "auto" keeps Keras' resolution (no XLA without an accelerator on this machine)
+    auto = models.CNN1DResNetHyperModel(**small).build(kt.HyperParameters())
+    assert auto.jit_compile == auto._resolve_auto_jit_compile()
+    off = models.CNN1DResNetHyperModel(**small, jit_compile=False).build(kt.HyperParameters())
+    assert off.jit_compile is False
+    hp = kt.HyperParameters()
+    hypermodel = models.CNN1DResNetHyperModel(**small, jit_compile=True)
+    model = hypermodel.build(hp)
+    assert model.jit_compile is True
+    history = hypermodel.fit(hp, model, x, y, epochs=2, verbose=0)  # compiled with XLA
+    assert np.all(np.isfinite(history.history["loss"]))
+    # XLA on the CPU is deterministic: two fresh builds with one seed train to the same weights
+    trained = []
+    for _ in range(2):
+        keras.utils.set_random_seed(0)
+        hp_again = kt.HyperParameters()
+        again = models.CNN1DResNetHyperModel(**small, jit_compile=True)
+        model_again = again.build(hp_again)
+        again.fit(hp_again, model_again, x, y, epochs=2, verbose=0)
+        trained.append(model_again.get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(*trained, strict=True))
+    # and training did move them away from the same seed's untrained weights
+    untrained = auto.get_weights()
+    assert not all(np.array_equal(a, b) for a, b in zip(trained[0], untrained, strict=True))
+
+
+def test_hypermodel_rejects_an_unknown_jit_compile_value():
+    with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto', got 'yes'"):
+        models.CNN2DResNetHyperModel(jit_compile="yes")
