@@ -8,9 +8,18 @@ processes (``workers=2``, no Ray). Ray is started before the timed Ray search (a
 notebook or on a cluster, where it is already up); its start-up time is reported as
 ``ray_init_s``. The timed figures include starting the worker processes that import TensorFlow.
 
+Each of the three runs is repeated with ``pin_cores=True``: every trial process pinned to a
+core of its own. A one-thread TensorFlow trial still runs the Python thread and tf.data's
+prefetching beside its op pool, so unpinned it spreads over more than one core when alone and
+two concurrent trials slow each other down; pinned, a trial gets exactly one core in both
+settings. ``ray_pinned_speedup`` compares like with like (pinned Ray against the pinned
+sequential run, one core per trial in both); ``ray_pinned_vs_unpinned_sequential`` compares
+pinned Ray with the plain sequential run a user would start by default.
+
 Prints one JSON line: ``sequential_s``, ``ray_s``, ``speedup`` (sequential_s / ray_s),
 ``speedup_with_init`` (counting ``ray_init_s`` against Ray), ``ray_init_s``,
-``workers2_s`` / ``workers2_speedup`` (the lib pool at 2 workers), and the steady-state
+``workers2_s`` / ``workers2_speedup`` (the lib pool at 2 workers), the same with ``_pinned``
+(``sequential_pinned_s``, ``ray_pinned_s``, ``workers2_pinned_s`` ...), and the steady-state
 speed-ups ``*_steady_speedup``: trials finished per second between the first and the last
 finished trial, relative to the sequential run (start-up and the last straggler excluded).
 
@@ -79,52 +88,64 @@ def main() -> None:
     common = dict(objective="val_accuracy", max_trials=args.trials, epochs=args.epochs,
                   batch_size=64, seed=0, verbose=0, checkpoint=False)
 
-    began = time.perf_counter()
-    sequential = search(SmallMLP(), data, tuner="grid", workers=1, threads=1,
-                        directory=tempfile.mkdtemp(prefix="bench-seq-"), **common)
-    sequential_s = time.perf_counter() - began
+    def timed(**options):
+        began = time.perf_counter()
+        frame = search(SmallMLP(), data, directory=tempfile.mkdtemp(prefix="bench-"), **common,
+                       **options)
+        return frame, time.perf_counter() - began
 
-    began = time.perf_counter()
-    init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    ray_init_s = time.perf_counter() - began
-    began = time.perf_counter()
-    parallel = search(SmallMLP(), data, tuner="ray-random", max_concurrent_trials=2,
-                      tuner_options={"points_to_evaluate": configs},
-                      directory=tempfile.mkdtemp(prefix="bench-ray-"), **common)
-    ray_s = time.perf_counter() - began
-    ray.shutdown()
+    # untimed: read TensorFlow and Ray from disk once, so the first timed run is not the cold one
+    import subprocess
 
-    began = time.perf_counter()
-    pooled = search(SmallMLP(), data, tuner="grid", workers=2, threads=1,
-                    directory=tempfile.mkdtemp(prefix="bench-pool-"), **common)
-    workers2_s = time.perf_counter() - began
+    subprocess.run([sys.executable, "-c", "import keras, ray.tune"], check=True,
+                   env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    runs = {}
+    for pinned in (False, True):
+        tag = "_pinned" if pinned else ""
+        runs["sequential" + tag] = timed(tuner="grid", workers=1, threads=1, pin_cores=pinned)
+        began = time.perf_counter()
+        init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        runs["ray_init" + tag] = (None, time.perf_counter() - began)
+        runs["ray" + tag] = timed(tuner="ray-random", max_concurrent_trials=2,
+                                  tuner_options={"points_to_evaluate": configs},
+                                  pin_cores=pinned)
+        ray.shutdown()
+        runs["workers2" + tag] = timed(tuner="grid", workers=2, threads=1, pin_cores=pinned)
 
     def steady_rate(frame):  # trials per second from the first finish to the last
         ends = np.sort(frame["elapsed_seconds"].to_numpy(dtype=float))
         return (len(ends) - 1) / (ends[-1] - ends[0])
 
     names = ["units", "dropout", "learning_rate"]
-    same = sorted(map(tuple, sequential[names].to_numpy().tolist())) == sorted(
-        map(tuple, parallel[names].to_numpy().tolist())
+    same = sorted(map(tuple, runs["sequential"][0][names].to_numpy().tolist())) == sorted(
+        map(tuple, runs["ray"][0][names].to_numpy().tolist())
     )
-    print(json.dumps({
-        "trials": args.trials,
-        "epochs": args.epochs,
-        "same_configurations": same,
-        "sequential_s": round(sequential_s, 1),
-        "ray_s": round(ray_s, 1),
-        "speedup": round(sequential_s / ray_s, 2),
-        "ray_init_s": round(ray_init_s, 1),
-        "speedup_with_init": round(sequential_s / (ray_s + ray_init_s), 2),
-        "workers2_s": round(workers2_s, 1),
-        "workers2_speedup": round(sequential_s / workers2_s, 2),
-        "ray_steady_speedup": round(steady_rate(parallel) / steady_rate(sequential), 2),
-        "workers2_steady_speedup": round(steady_rate(pooled) / steady_rate(sequential), 2),
-        "workers2_fit_s_median": round(float(pooled["seconds"].median()), 2),
-        "sequential_fit_s_median": round(float(sequential["seconds"].median()), 2),
-        "ray_fit_s_median": round(float(parallel["seconds"].median()), 2),
-        "loadavg_1m_end": round(os.getloadavg()[0], 2),
-    }))
+    report = {"trials": args.trials, "epochs": args.epochs, "same_configurations": same}
+    for tag in ("", "_pinned"):
+        sequential_frame, sequential_s = runs["sequential" + tag]
+        ray_frame, ray_s = runs["ray" + tag]
+        pool_frame, pool_s = runs["workers2" + tag]
+        ray_init_s = runs["ray_init" + tag][1]
+        report.update({
+            f"sequential{tag}_s": round(sequential_s, 1),
+            f"ray{tag}_s": round(ray_s, 1),
+            ("speedup" if not tag else "ray_pinned_speedup"): round(sequential_s / ray_s, 2),
+            f"ray_init{tag}_s": round(ray_init_s, 1),
+            f"speedup{tag}_with_init": round(sequential_s / (ray_s + ray_init_s), 2),
+            f"workers2{tag}_s": round(pool_s, 1),
+            f"workers2{tag}_speedup": round(sequential_s / pool_s, 2),
+            f"ray{tag}_steady_speedup": round(
+                steady_rate(ray_frame) / steady_rate(sequential_frame), 2),
+            f"workers2{tag}_steady_speedup": round(
+                steady_rate(pool_frame) / steady_rate(sequential_frame), 2),
+            f"sequential{tag}_fit_s_median": round(float(sequential_frame["seconds"].median()), 2),
+            f"ray{tag}_fit_s_median": round(float(ray_frame["seconds"].median()), 2),
+            f"workers2{tag}_fit_s_median": round(float(pool_frame["seconds"].median()), 2),
+        })
+    report["ray_pinned_vs_unpinned_sequential"] = round(
+        runs["sequential"][1] / runs["ray_pinned"][1], 2)
+    report["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":

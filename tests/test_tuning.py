@@ -327,6 +327,7 @@ def test_ray_random_runs_given_configurations_and_resumes(tmp_path, monkeypatch)
         tuner="ray-random", objective="val_accuracy", max_trials=2, epochs=1, batch_size=32,
         seed=0, verbose=0, checkpoint=False, max_concurrent_trials=2,
         tuner_options={"points_to_evaluate": configs}, directory=str(tmp_path / "ray"),
+        pin_cores=True,  # each trial process pins itself to a core of its own
     )
     try:
         try:
@@ -417,3 +418,48 @@ def test_a_script_without_a_main_guard_gets_a_clear_error(tmp_path):
     assert done.returncode != 0
     assert 'if __name__ == "__main__":' in done.stderr
     assert "workers=0" in done.stderr
+
+
+_CLAIM = """
+import json, os, sys
+from lib.tuning import _trial
+core = _trial.claim_core(sys.argv[1])
+again = _trial.claim_core(sys.argv[1])
+tasks = os.listdir("/proc/self/task")
+print(json.dumps({"core": core, "again": again, "affinity": sorted(os.sched_getaffinity(0)),
+                  "threads": [sorted(os.sched_getaffinity(int(t))) for t in tasks]}))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs Linux CPU affinity and at least two cores")
+def test_claim_core_pins_a_process_to_a_core_no_other_trial_holds(tmp_path):
+    import fcntl
+    import subprocess
+    import sys
+
+    def claim():
+        done = subprocess.run([sys.executable, "-c", _CLAIM, str(tmp_path)], check=True,
+                              capture_output=True, text=True, cwd=os.getcwd())
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    cores = sorted(os.sched_getaffinity(0))
+    alone = claim()
+    assert alone["core"] == cores[0] and alone["affinity"] == [cores[0]]
+    assert all(mask == [cores[0]] for mask in alone["threads"])  # every thread moved
+    assert alone["again"] is None  # one core per process
+    # the lock dies with the process; while this test holds the first core, the next is taken
+    held = [os.open(tmp_path / f"core{cores[0]}.lock", os.O_CREAT | os.O_RDWR)]
+    fcntl.flock(held[0], fcntl.LOCK_EX | fcntl.LOCK_NB)
+    second = claim()
+    assert second["core"] == cores[1] and second["affinity"] == [cores[1]]
+    # every core held: the process stays unpinned rather than doubling up
+    for core in cores[1:]:
+        held.append(os.open(tmp_path / f"core{core}.lock", os.O_CREAT | os.O_RDWR))
+        fcntl.flock(held[-1], fcntl.LOCK_EX | fcntl.LOCK_NB)
+    full = claim()
+    assert full["core"] is None and full["affinity"] == cores
+    for fd in held:
+        os.close(fd)
+    assert claim()["core"] == cores[0]
+    assert sorted(os.sched_getaffinity(0)) == cores  # the test process itself never pinned

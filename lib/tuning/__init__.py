@@ -33,7 +33,9 @@ space (Choice -> ``tune.choice``, Int -> ``tune.qrandint``/``lograndint``, Float
 ``tune.uniform``/``quniform``/``loguniform``, Boolean -> choice of False/True, Fixed -> the
 constant). Conditional hyperparameters are flattened: every hp gets a value, and the ones a
 build does not reach are ignored. Each trial uses one CPU and one TensorFlow thread, so two
-concurrent trials use two cores. By default a local Ray is started
+concurrent trials use two cores (``pin_cores=True`` also pins each trial process to a core of
+its own: a one-thread trial otherwise spreads over about 1.2 cores through TensorFlow's
+helper threads). By default a local Ray is started
 (``ray.init(num_cpus=num_cpus or max_concurrent_trials)``) and shut down afterwards; to use
 an existing cluster pass its address::
 

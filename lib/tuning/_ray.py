@@ -84,10 +84,12 @@ def _plain(value: Any) -> Any:
 
 def _trainable(
     config: dict, *, hypermodel_blob: bytes, arrays: dict, splits: Any, space_config: dict,
-    settings: dict, seed: int, asha: bool,
+    settings: dict, seed: int, asha: bool, pin_cores: bool = False,
 ) -> None:
-    """Ray Tune function trainable: one trial, one TensorFlow thread."""
+    """Ray Tune function trainable: one trial, one TensorFlow thread (one core if pinned)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if pin_cores:
+        _trial.claim_core()  # once per actor process (reused across trials)
     _trial.set_threads(1)
     from ray import tune
 
@@ -238,7 +240,7 @@ def run(
     hypermodel: Any, arrays: dict, splits: Any, space: Any, settings: dict, *, store: Any,
     tuner: str, max_trials: int | None, budget_seconds: float | None, seed: int,
     max_concurrent_trials: int, asha: bool | dict, ray_address: str | None,
-    num_cpus: int | None, options: dict, verbose: int,
+    num_cpus: int | None, options: dict, verbose: int, pin_cores: bool = False,
 ) -> None:
     """Runs the remaining trials of a Ray Tune search, appending each to ``store``."""
     import ray
@@ -322,7 +324,7 @@ def run(
         trainable = tune.with_parameters(
             _trainable, hypermodel_blob=cloudpickle.dumps(hypermodel), arrays=arrays,
             splits=splits, space_config=space.get_config(), settings=settings, seed=seed,
-            asha=bool(asha),
+            asha=bool(asha), pin_cores=pin_cores,
         )
         trainable = tune.with_resources(trainable, {"cpu": 1})
         first_index = max((r["trial"] for r in finished), default=-1) + 1

@@ -528,6 +528,7 @@ def search(
     trials_per_worker: int | None = 10,
     max_worker_memory_mb: float | None = None,
     threads: int | None = None,
+    pin_cores: bool = False,
     checkpoint: bool = True,
     tuner_options: dict | None = None,
     max_concurrent_trials: int = 2,
@@ -588,6 +589,15 @@ def search(
         max_worker_memory_mb: also replace a worker whose resident memory exceeds this.
         threads: TensorFlow intra/inter-op threads per worker (default
             ``cpu_count // workers``); pin it to compare timings or reproduce metrics exactly.
+        pin_cores: pin each trial process (worker or Ray trial) to a CPU core of its own
+            (``os.sched_setaffinity``; cores are shared out through lock files, so two
+            searches on one machine do not pin to the same core). With ``threads=1`` a trial
+            then uses exactly one core: TensorFlow also runs the Python thread and tf.data's
+            prefetching beside its op pools, so an unpinned one-thread trial alone spreads over
+            about 1.2 cores. Measured (``bench/ray_parallel.py``): pinning made the sequential
+            search about 20 % slower and did not make the Ray search faster end to end; use it
+            to give every trial the same, fixed resources (comparable trial times). Linux
+            only; elsewhere, or with every core taken, trials run unpinned.
         checkpoint: save the best trial's model to ``directory/best_model.keras`` whenever a
             trial improves on the best (not with folds).
         tuner_options: extra keyword arguments of the KerasTuner oracle (e.g. ``factor`` for
@@ -694,6 +704,7 @@ def search(
         "data_dir": store.data_dir,
         "array_names": sorted(arrays),
         "threads": threads,
+        "pin_cores": bool(pin_cores),
     }
     pool = _Pool(
         workers=1 if tuner in RAY_TUNERS else workers,
@@ -755,7 +766,7 @@ def search(
                 max_trials=max_trials, budget_seconds=budget_seconds, seed=seed,
                 max_concurrent_trials=max_concurrent_trials, asha=asha,
                 ray_address=ray_address, num_cpus=num_cpus, options=tuner_options or {},
-                verbose=verbose,
+                verbose=verbose, pin_cores=bool(pin_cores),
             )
         else:
             _run_oracle(

@@ -40,6 +40,8 @@ def _worker_main(conn: Any, setup_blob: bytes) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from lib.tuning import _trial
 
+    if setup.get("pin_cores"):
+        _trial.claim_core()
     _trial.set_threads(setup.get("threads"))
     from lib.tuning._trial import cloudpickle
 
