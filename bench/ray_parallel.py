@@ -21,7 +21,9 @@ Prints one JSON line: ``sequential_s``, ``ray_s``, ``speedup`` (sequential_s / r
 ``workers2_s`` / ``workers2_speedup`` (the lib pool at 2 workers), the same with ``_pinned``
 (``sequential_pinned_s``, ``ray_pinned_s``, ``workers2_pinned_s`` ...), and the steady-state
 speed-ups ``*_steady_speedup``: trials finished per second between the first and the last
-finished trial, relative to the sequential run (start-up and the last straggler excluded).
+finished trial, relative to the sequential run (start-up and the last straggler excluded), and
+``*_outside_trials_s``: the time of each search before its first trial started and after its
+last trial finished (set-up and teardown).
 
 Usage::
 
@@ -142,6 +144,11 @@ def main() -> None:
             f"ray{tag}_fit_s_median": round(float(ray_frame["seconds"].median()), 2),
             f"workers2{tag}_fit_s_median": round(float(pool_frame["seconds"].median()), 2),
         })
+        for name in ("sequential", "ray", "workers2"):
+            frame, total = runs[name + tag]
+            # before the first trial started and after the last one finished (set-up, teardown)
+            report[f"{name}{tag}_outside_trials_s"] = round(
+                total - float(frame["elapsed_seconds"].max()), 1)
     report["ray_pinned_vs_unpinned_sequential"] = round(
         runs["sequential"][1] / runs["ray_pinned"][1], 2)
     report["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
