@@ -121,11 +121,7 @@ def _trainable(
         seed=_config_seed(seed, values), space=space_config, epoch_hook=hook,
     )
     record["status"] = "COMPLETED"
-    # done=True ends the trial on this result. Without it Tune calls the trainable once more
-    # to learn that the function returned, and Ray's session then waits a fixed second
-    # (ray.air.constants._ERROR_FETCH_TIMEOUT) for an error that never comes: about 1 s of an
-    # actor's time per trial, a quarter of a 4-s trial.
-    tune.report({"objective": record["objective"], "record": json.dumps(record), "done": True})
+    tune.report({"objective": record["objective"], "record": json.dumps(record)})
 
 
 def _kill_new_children(before: set[int]) -> None:
