@@ -353,6 +353,80 @@ def test_ray_random_runs_given_configurations_and_resumes(tmp_path, monkeypatch)
         ray.shutdown()
 
 
+_FREEZE = """
+import gc, json
+from lib.tuning import _trial
+_trial.freeze_imports()
+frozen = gc.get_freeze_count()
+_trial.freeze_imports()  # once per process
+class Node:
+    pass
+a, b = Node(), Node()
+a.other, b.other = b, a  # a reference cycle made after the freeze
+del a, b
+print(json.dumps({"frozen": frozen, "again": gc.get_freeze_count(), "collected": gc.collect(),
+                  "keras": "keras" in __import__("sys").modules}))
+"""
+
+
+def test_freeze_imports_keeps_imported_objects_out_of_collections_but_collects_new_garbage():
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", _FREEZE], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3"),
+                          timeout=300, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["keras"]  # imported first, so Keras' and TensorFlow's objects are frozen
+    assert result["frozen"] > 100_000
+    assert result["again"] == result["frozen"]
+    assert result["collected"] >= 2  # garbage made after the freeze is still collected
+
+
+_QUIET = """
+import json
+import numpy as np
+import keras
+from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+from lib.tuning import _trial
+
+x = np.arange(60, dtype="float32").reshape(30, 2)
+y = np.arange(30) % 3
+
+def batches():
+    keras.utils.set_random_seed(0)
+    dataset = ArrayDataAdapter(x, y, batch_size=4, shuffle=True).get_tf_dataset()
+    return dataset, [b[1].numpy().tolist() for b in dataset]
+
+plain, before = batches()
+_trial.quiet_input_pipeline(2)  # only one-thread trials are changed
+_, two = batches()
+_trial.quiet_input_pipeline(1)
+quiet, after = batches()
+print(json.dumps({"before": before, "two": two, "after": after,
+                  "autotune": [plain.options().autotune.enabled, quiet.options().autotune.enabled],
+                  "pool": quiet.options().threading.private_threadpool_size}))
+"""
+
+
+def test_quiet_input_pipeline_turns_off_autotuning_and_keeps_the_batches():
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", _QUIET], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3"),
+                          timeout=300, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["autotune"] == [None, False]  # Keras leaves it on (unset); the trial turns it off
+    assert result["pool"] == 1
+    # same seed, same shuffled batches: the change is in scheduling, not in the data
+    assert result["after"] == result["before"] == result["two"]
+    assert sorted(v for batch in result["after"] for v in batch) == sorted(
+        (np.arange(30) % 3).tolist())
+
+
 def test_grid_oracle_hands_out_the_next_points_before_trials_finish():
     from lib.tuning._search import _create_trial, _make_oracle
 

@@ -91,6 +91,7 @@ def _trainable(
     if pin_cores:
         _trial.claim_core()  # once per actor process (reused across trials)
     _trial.set_threads(1)
+    _trial.quiet_input_pipeline(1)
     from ray import tune
 
     digest = hashlib.sha256(hypermodel_blob).hexdigest()
@@ -100,6 +101,7 @@ def _trainable(
         _HYPERMODELS.clear()
         _HYPERMODELS[digest] = cloudpickle.loads(hypermodel_blob)
     hypermodel = _HYPERMODELS[digest]
+    _trial.freeze_imports()  # once per actor process, after TensorFlow and Ray Tune
     values = {k: _plain(v) for k, v in config.items() if not k.startswith("__")}
     objective = settings["objective"]
 

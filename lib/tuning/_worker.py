@@ -43,11 +43,13 @@ def _worker_main(conn: Any, setup_blob: bytes) -> None:
     if setup.get("pin_cores"):
         _trial.claim_core()
     _trial.set_threads(setup.get("threads"))
+    _trial.quiet_input_pipeline(setup.get("threads"))
     from lib.tuning._trial import cloudpickle
 
     hypermodel = cloudpickle.loads(setup["hypermodel"])
     arrays = load_arrays(setup["data_dir"], setup["array_names"])
     splits = load_splits(setup["data_dir"])
+    _trial.freeze_imports()
     space = None
     while True:
         try:
