@@ -10,9 +10,8 @@ notebook or on a cluster, where it is already up); its start-up time is reported
 
 Each of the three runs is repeated with ``pin_cores=True``: every trial process pinned to a
 core of its own. A one-thread TensorFlow trial still runs the Python thread and tf.data's
-prefetching beside its op pool, so unpinned it spreads over more than one core when alone and
-two concurrent trials slow each other down; pinned, a trial gets exactly one core in both
-settings. ``ray_pinned_speedup`` compares like with like (pinned Ray against the pinned
+threads beside its op pool; unpinned, the threads of two concurrent trials move between the
+cores; pinned, a trial gets exactly one core in both settings. ``ray_pinned_speedup`` compares like with like (pinned Ray against the pinned
 sequential run, one core per trial in both); ``ray_pinned_vs_unpinned_sequential`` compares
 pinned Ray with the plain sequential run a user would start by default.
 

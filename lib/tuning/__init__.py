@@ -34,8 +34,8 @@ space (Choice -> ``tune.choice``, Int -> ``tune.qrandint``/``lograndint``, Float
 constant). Conditional hyperparameters are flattened: every hp gets a value, and the ones a
 build does not reach are ignored. Each trial uses one CPU and one TensorFlow thread, so two
 concurrent trials use two cores (``pin_cores=True`` also pins each trial process to a core of
-its own: a one-thread trial otherwise spreads over about 1.2 cores through TensorFlow's
-helper threads). By default a local Ray is started
+its own, so the trials' threads stop moving between cores; one-thread trial processes also
+run Keras' array pipelines with tf.data autotuning off). By default a local Ray is started
 (``ray.init(num_cpus=num_cpus or max_concurrent_trials)``) and shut down afterwards; to use
 an existing cluster pass its address::
 

@@ -592,12 +592,13 @@ def search(
         pin_cores: pin each trial process (worker or Ray trial) to a CPU core of its own
             (``os.sched_setaffinity``; cores are shared out through lock files, so two
             searches on one machine do not pin to the same core). With ``threads=1`` a trial
-            then uses exactly one core: TensorFlow also runs the Python thread and tf.data's
-            prefetching beside its op pools, so an unpinned one-thread trial alone spreads over
-            about 1.2 cores. Measured (``bench/ray_parallel.py``): pinning made the sequential
-            search about 20 % slower and did not make the Ray search faster end to end; use it
-            to give every trial the same, fixed resources (comparable trial times). Linux
-            only; elsewhere, or with every core taken, trials run unpinned.
+            then uses exactly one core, and the threads of concurrent trials (TensorFlow runs
+            the Python thread and tf.data's threads beside its op pools) stop moving between
+            cores. Measured (``bench/ray_parallel.py``, 16 trials, 2026-12-01, with one-thread
+            trials' tf.data autotuning off): sequential 22.6 s unpinned / 21.7 s pinned, Ray at
+            2 concurrent trials 15.5 / 14.9 s, ``workers=2`` 14.2 / 13.4 s. Use it to give
+            every trial the same, fixed resources (comparable trial times). Linux only;
+            elsewhere, or with every core taken, trials run unpinned.
         checkpoint: save the best trial's model to ``directory/best_model.keras`` whenever a
             trial improves on the best (not with folds).
         tuner_options: extra keyword arguments of the KerasTuner oracle (e.g. ``factor`` for
