@@ -353,6 +353,18 @@ def test_ray_random_runs_given_configurations_and_resumes(tmp_path, monkeypatch)
         ray.shutdown()
 
 
+def _run_json_script(script: str) -> dict:
+    """Runs ``script`` in a fresh Python (the repository importable) and parses its last line."""
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3"),
+                          timeout=300, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 _FREEZE = """
 import gc, json
 from lib.tuning import _trial
@@ -380,14 +392,7 @@ print(json.dumps({"frozen": frozen, "again": again, "collected": collected,
 
 
 def test_freeze_imports_keeps_imported_objects_out_of_collections_but_collects_new_garbage():
-    import subprocess
-    import sys
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    done = subprocess.run([sys.executable, "-c", _FREEZE], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3"),
-                          timeout=300, check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = _run_json_script(_FREEZE)
     assert result["keras"]  # imported first, so Keras' and TensorFlow's objects are frozen
     assert result["frozen"] > 100_000
     assert result["again"] == result["frozen"]
@@ -425,14 +430,7 @@ print(json.dumps({"before": before, "two": two, "after": after,
 
 
 def test_quiet_input_pipeline_turns_off_autotuning_and_keeps_the_batches():
-    import subprocess
-    import sys
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    done = subprocess.run([sys.executable, "-c", _QUIET], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3"),
-                          timeout=300, check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = _run_json_script(_QUIET)
     assert result["autotune"] == [None, False]  # Keras leaves it on (unset); the trial turns it off
     assert result["pool"] == 1
     # same seed, same shuffled batches: the change is in scheduling, not in the data
