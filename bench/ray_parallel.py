@@ -11,9 +11,10 @@ notebook or on a cluster, where it is already up); its start-up time is reported
 Each of the three runs is repeated with ``pin_cores=True``: every trial process pinned to a
 core of its own. A one-thread TensorFlow trial still runs the Python thread and tf.data's
 threads beside its op pool; unpinned, the threads of two concurrent trials move between the
-cores; pinned, a trial gets exactly one core in both settings. ``ray_pinned_speedup`` compares like with like (pinned Ray against the pinned
-sequential run, one core per trial in both); ``ray_pinned_vs_unpinned_sequential`` compares
-pinned Ray with the plain sequential run a user would start by default.
+cores; pinned, a trial gets exactly one core in both settings. ``ray_pinned_speedup``
+compares like with like (pinned Ray against the pinned sequential run, one core per trial
+in both); ``ray_pinned_vs_unpinned_sequential`` compares pinned Ray with the plain
+sequential run a user would start by default.
 
 Prints one JSON line: ``sequential_s``, ``ray_s``, ``speedup`` (sequential_s / ray_s),
 ``speedup_with_init`` (counting ``ray_init_s`` against Ray), ``ray_init_s``,

@@ -88,10 +88,7 @@ def _trainable(
 ) -> None:
     """Ray Tune function trainable: one trial, one TensorFlow thread (one core if pinned)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if pin_cores:
-        _trial.claim_core()  # once per actor process (reused across trials)
-    _trial.set_threads(1)
-    _trial.quiet_input_pipeline(1)
+    _trial.prepare_trial_process(1, pin_cores=pin_cores)  # the actor is reused across trials
     from ray import tune
 
     digest = hashlib.sha256(hypermodel_blob).hexdigest()
@@ -101,7 +98,6 @@ def _trainable(
         _HYPERMODELS.clear()
         _HYPERMODELS[digest] = cloudpickle.loads(hypermodel_blob)
     hypermodel = _HYPERMODELS[digest]
-    _trial.freeze_imports()  # once per actor process, after TensorFlow and Ray Tune
     values = {k: _plain(v) for k, v in config.items() if not k.startswith("__")}
     objective = settings["objective"]
 

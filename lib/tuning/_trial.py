@@ -564,8 +564,8 @@ def freeze_imports() -> None:
     collection. ``gc.freeze()`` after the imports moves those module-level objects to a
     permanent generation the collector skips; everything a trial allocates later is
     collected as before, and what survives a trial's final collection is frozen in turn
-    (:func:`run_trial`), so the collections do not lengthen as a worker ages. Called once per trial process (a worker or a Ray actor), after its
-    imports; later calls do nothing.
+    (:func:`run_trial`), so the collections do not lengthen as a worker ages. Called once per
+    trial process (a worker or a Ray actor), after its imports; later calls do nothing.
     """
     global _FROZEN
     if _FROZEN:
@@ -575,6 +575,20 @@ def freeze_imports() -> None:
     gc.collect()
     gc.freeze()
     _FROZEN = True
+
+
+def prepare_trial_process(threads: int | None, *, pin_cores: bool = False) -> None:
+    """Sets up a process the engine runs trials in (a worker or a Ray actor), once.
+
+    Pins it to a core (``pin_cores``), sizes TensorFlow's thread pools, gives one-thread
+    trials a fixed-size input pipeline and freezes the imports out of the garbage collector;
+    each step does nothing when repeated (a Ray actor calls this for every trial it runs).
+    """
+    if pin_cores:
+        claim_core()
+    set_threads(threads)
+    quiet_input_pipeline(threads)
+    freeze_imports()
 
 
 _CLAIMED: list[int] = []  # file descriptors of the core locks this process holds

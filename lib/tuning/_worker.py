@@ -40,16 +40,12 @@ def _worker_main(conn: Any, setup_blob: bytes) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from lib.tuning import _trial
 
-    if setup.get("pin_cores"):
-        _trial.claim_core()
-    _trial.set_threads(setup.get("threads"))
-    _trial.quiet_input_pipeline(setup.get("threads"))
+    _trial.prepare_trial_process(setup.get("threads"), pin_cores=bool(setup.get("pin_cores")))
     from lib.tuning._trial import cloudpickle
 
     hypermodel = cloudpickle.loads(setup["hypermodel"])
     arrays = load_arrays(setup["data_dir"], setup["array_names"])
     splits = load_splits(setup["data_dir"])
-    _trial.freeze_imports()
     space = None
     while True:
         try:
