@@ -16,6 +16,11 @@ compares like with like (pinned Ray against the pinned sequential run, one core 
 in both); ``ray_pinned_vs_unpinned_sequential`` compares pinned Ray with the plain
 sequential run a user would start by default.
 
+With ``--repeat N`` every search runs N times, interleaved (sequential, Ray, pool, then again),
+and the figures are medians (``*_s_runs`` and ``speedup_runs`` list each repeat): this VM's
+speed drifts by 10-30 % within minutes, so one sequential run alone can make the ratio.
+``--skip-pinned`` leaves out the pinned variants (half the time).
+
 Prints one JSON line: ``sequential_s``, ``ray_s``, ``speedup`` (sequential_s / ray_s),
 ``speedup_with_init`` (counting ``ray_init_s`` against Ray), ``ray_init_s``,
 ``workers2_s`` / ``workers2_speedup`` (the lib pool at 2 workers), the same with ``_pinned``
@@ -28,6 +33,7 @@ last trial finished (set-up and teardown).
 Usage::
 
     .venv/bin/python bench/ray_parallel.py --trials 12
+    .venv/bin/python bench/ray_parallel.py --trials 16 --epochs 4 --repeat 3 --skip-pinned
 """
 
 from __future__ import annotations
@@ -71,6 +77,10 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run every search this many times, interleaved; report medians")
+    parser.add_argument("--skip-pinned", action="store_true",
+                        help="only the default (unpinned) runs")
     args = parser.parse_args()
     import numpy as np
     import ray
@@ -101,33 +111,46 @@ def main() -> None:
 
     subprocess.run([sys.executable, "-c", "import keras, ray.tune"], check=True,
                    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    runs = {}
-    for pinned in (False, True):
-        tag = "_pinned" if pinned else ""
-        runs["sequential" + tag] = timed(tuner="grid", workers=1, threads=1, pin_cores=pinned)
-        began = time.perf_counter()
-        init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        runs["ray_init" + tag] = (None, time.perf_counter() - began)
-        runs["ray" + tag] = timed(tuner="ray-random", max_concurrent_trials=2,
-                                  tuner_options={"points_to_evaluate": configs},
-                                  pin_cores=pinned)
-        ray.shutdown()
-        runs["workers2" + tag] = timed(tuner="grid", workers=2, threads=1, pin_cores=pinned)
+    variants = (False,) if args.skip_pinned else (False, True)
+    runs: dict[str, list] = {}  # name -> [(frame, seconds)] in repeat order
+    for _ in range(args.repeat):  # interleaved, so a slow spell of the machine hits all runs
+        for pinned in variants:
+            tag = "_pinned" if pinned else ""
+            runs.setdefault("sequential" + tag, []).append(
+                timed(tuner="grid", workers=1, threads=1, pin_cores=pinned))
+            began = time.perf_counter()
+            init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
+            runs.setdefault("ray_init" + tag, []).append((None, time.perf_counter() - began))
+            runs.setdefault("ray" + tag, []).append(
+                timed(tuner="ray-random", max_concurrent_trials=2,
+                      tuner_options={"points_to_evaluate": configs}, pin_cores=pinned))
+            ray.shutdown()
+            runs.setdefault("workers2" + tag, []).append(
+                timed(tuner="grid", workers=2, threads=1, pin_cores=pinned))
 
     def steady_rate(frame):  # trials per second from the first finish to the last
         ends = np.sort(frame["elapsed_seconds"].to_numpy(dtype=float))
         return (len(ends) - 1) / (ends[-1] - ends[0])
 
+    def median(values):
+        return float(np.median(np.asarray(values, dtype=float)))
+
+    def seconds(name):
+        return [total for _, total in runs[name]]
+
     names = ["units", "dropout", "learning_rate"]
-    same = sorted(map(tuple, runs["sequential"][0][names].to_numpy().tolist())) == sorted(
-        map(tuple, runs["ray"][0][names].to_numpy().tolist())
+    same = all(
+        sorted(map(tuple, seq[0][names].to_numpy().tolist()))
+        == sorted(map(tuple, par[0][names].to_numpy().tolist()))
+        for seq, par in zip(runs["sequential"], runs["ray"])
     )
-    report = {"trials": args.trials, "epochs": args.epochs, "same_configurations": same}
-    for tag in ("", "_pinned"):
-        sequential_frame, sequential_s = runs["sequential" + tag]
-        ray_frame, ray_s = runs["ray" + tag]
-        pool_frame, pool_s = runs["workers2" + tag]
-        ray_init_s = runs["ray_init" + tag][1]
+    report = {"trials": args.trials, "epochs": args.epochs, "repeat": args.repeat,
+              "same_configurations": same}
+    for tag in ("", "_pinned")[: len(variants)]:
+        sequential_s, ray_s, pool_s = (median(seconds(n + tag))
+                                       for n in ("sequential", "ray", "workers2"))
+        ray_init_s = median(seconds("ray_init" + tag))
+        pairs = list(zip(seconds("sequential" + tag), seconds("ray" + tag)))
         report.update({
             f"sequential{tag}_s": round(sequential_s, 1),
             f"ray{tag}_s": round(ray_s, 1),
@@ -136,21 +159,27 @@ def main() -> None:
             f"speedup{tag}_with_init": round(sequential_s / (ray_s + ray_init_s), 2),
             f"workers2{tag}_s": round(pool_s, 1),
             f"workers2{tag}_speedup": round(sequential_s / pool_s, 2),
-            f"ray{tag}_steady_speedup": round(
-                steady_rate(ray_frame) / steady_rate(sequential_frame), 2),
-            f"workers2{tag}_steady_speedup": round(
-                steady_rate(pool_frame) / steady_rate(sequential_frame), 2),
-            f"sequential{tag}_fit_s_median": round(float(sequential_frame["seconds"].median()), 2),
-            f"ray{tag}_fit_s_median": round(float(ray_frame["seconds"].median()), 2),
-            f"workers2{tag}_fit_s_median": round(float(pool_frame["seconds"].median()), 2),
         })
+        if args.repeat > 1:
+            report[f"sequential{tag}_s_runs"] = [round(v, 1) for v in seconds("sequential" + tag)]
+            report[f"ray{tag}_s_runs"] = [round(v, 1) for v in seconds("ray" + tag)]
+            report[f"workers2{tag}_s_runs"] = [round(v, 1) for v in seconds("workers2" + tag)]
+            report[f"speedup{tag}_runs"] = [round(a / b, 2) for a, b in pairs]
+        for name in ("ray", "workers2"):
+            report[f"{name}{tag}_steady_speedup"] = round(median([
+                steady_rate(frame) / steady_rate(seq_frame)
+                for (frame, _), (seq_frame, _) in zip(runs[name + tag], runs["sequential" + tag])
+            ]), 2)
         for name in ("sequential", "ray", "workers2"):
-            frame, total = runs[name + tag]
+            report[f"{name}{tag}_fit_s_median"] = round(median(
+                [float(frame["seconds"].median()) for frame, _ in runs[name + tag]]), 2)
             # before the first trial started and after the last one finished (set-up, teardown)
-            report[f"{name}{tag}_outside_trials_s"] = round(
-                total - float(frame["elapsed_seconds"].max()), 1)
-    report["ray_pinned_vs_unpinned_sequential"] = round(
-        runs["sequential"][1] / runs["ray_pinned"][1], 2)
+            report[f"{name}{tag}_outside_trials_s"] = round(median(
+                [total - float(frame["elapsed_seconds"].max()) for frame, total in runs[name + tag]]
+            ), 1)
+    if len(variants) > 1:
+        report["ray_pinned_vs_unpinned_sequential"] = round(
+            median(seconds("sequential")) / median(seconds("ray_pinned")), 2)
     report["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(report))
 
