@@ -353,6 +353,46 @@ def test_ray_random_runs_given_configurations_and_resumes(tmp_path, monkeypatch)
         ray.shutdown()
 
 
+def test_local_ray_defaults_fill_unset_keys_and_restore(monkeypatch):
+    from lib.tuning._ray import LOCAL_RAY_ENVIRONMENT, _local_ray_defaults
+
+    for key in LOCAL_RAY_ENVIRONMENT:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("RAY_worker_niceness", "5")  # the caller's choice wins
+    with _local_ray_defaults(True):
+        assert os.environ["RAY_worker_niceness"] == "5"
+        assert os.environ["RAY_prestart_worker_first_driver"] == "0"
+    assert os.environ["RAY_worker_niceness"] == "5"
+    assert "RAY_prestart_worker_first_driver" not in os.environ
+    with _local_ray_defaults(False):  # a cluster address: nothing changed
+        assert "RAY_prestart_worker_first_driver" not in os.environ
+
+
+def test_init_ray_local_workers_keep_driver_priority():
+    pytest.importorskip("ray")
+    import ray
+
+    from lib.tuning import init_ray
+    from lib.tuning._ray import LOCAL_RAY_ENVIRONMENT
+
+    if ray.is_initialized() or any(k in os.environ for k in LOCAL_RAY_ENVIRONMENT):
+        pytest.skip("needs a fresh local Ray started by init_ray with the default environment")
+    try:
+        try:
+            init_ray(attempts=2, num_cpus=1, include_dashboard=False, log_to_driver=False)
+        except RuntimeError as error:  # only a local Ray that cannot start (loaded machine)
+            pytest.skip(str(error))
+
+        @ray.remote(num_cpus=1)
+        def niceness() -> int:
+            return os.nice(0)
+
+        assert ray.get(niceness.remote(), timeout=120) == os.nice(0)  # Ray's default: +15
+        assert not any(k in os.environ for k in LOCAL_RAY_ENVIRONMENT)  # put back
+    finally:
+        ray.shutdown()
+
+
 def _run_json_script(script: str) -> dict:
     """Runs ``script`` in a fresh Python (the repository importable) and parses its last line."""
     import subprocess
