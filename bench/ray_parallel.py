@@ -6,7 +6,10 @@ backend (``tuner="ray-random"`` given exactly these configurations, two concurre
 CPU and one thread each), and, for contrast, through the lib's own pool with two worker
 processes (``workers=2``, no Ray). Ray is started before the timed Ray search (as in a
 notebook or on a cluster, where it is already up); its start-up time is reported as
-``ray_init_s``. The timed figures include starting the worker processes that import TensorFlow.
+``ray_init_s``. Both drivers have their tuning framework imported before the timed runs
+(KerasTuner with TensorFlow at the top of this file, Ray Tune in ``main``: about 1 s of CPU
+the first time in a process, ``ray.data`` included). The timed figures include starting the
+worker processes and Ray's trial actors, which import TensorFlow (and Ray Tune) themselves.
 
 Each of the three runs is repeated with ``pin_cores=True``: every trial process pinned to a
 core of its own. A one-thread TensorFlow trial still runs the Python thread and tf.data's
@@ -84,6 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     import numpy as np
     import ray
+    import ray.tune  # noqa: F401  (see the docstring: imported before timing, as KerasTuner is)
 
     from lib.tuning import init_ray, search
 
