@@ -501,11 +501,23 @@ def test_grid_oracle_hands_out_the_next_points_before_trials_finish():
     assert [dict(t.hyperparameters.values) for t in running] == sequential[:3]
 
 
-def test_grid_search_keeps_two_workers_busy_in_the_sequential_order(tmp_path):
+def test_grid_search_keeps_two_workers_busy_in_the_sequential_order(tmp_path, monkeypatch):
+    from lib.tuning import _worker
+
+    events = []
+    for name in ("__init__", "receive"):
+        def wrapped(self, *args, _original=getattr(_worker.Worker, name), _name=name, **kw):
+            events.append(_name)
+            return _original(self, *args, **kw)
+
+        monkeypatch.setattr(_worker.Worker, name, wrapped)
     x, y = _classification()
     kwargs = dict(tuner="grid", objective="val_accuracy", epochs=1, seed=2, threads=1, verbose=0)
     parallel = search(TinyMLP(layers=True), _split(x, y), workers=2, directory=tmp_path / "p",
                       **kwargs)
+    # both workers start before the first one has discovered the space (they import
+    # TensorFlow side by side, not one after the other)
+    assert events[:3] == ["__init__", "__init__", "receive"]
     local = search(TinyMLP(layers=True), _split(x, y), workers=0, directory=tmp_path / "l",
                    **kwargs)
     columns = ["units", "layers"]

@@ -717,6 +717,10 @@ def search(
         ),
     )
     try:
+        if not in_process and tuner not in RAY_TUNERS:
+            # start every worker now: the others import TensorFlow while the first discovers
+            for index in range(min(pool.size, max_trials or pool.size)):
+                pool.slot(index)
         # Discover the space (and, for a Keras-metric objective, the history keys).
         need_keys = objective not in engine_names
         pool.slot(0).submit(
