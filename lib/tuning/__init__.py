@@ -36,8 +36,9 @@ build does not reach are ignored. Each trial uses one CPU and one TensorFlow thr
 concurrent trials use two cores (``pin_cores=True`` also pins each trial process to a core of
 its own, so the trials' threads stop moving between cores; one-thread trial processes also
 run Keras' array pipelines with tf.data autotuning off). By default a local Ray is started
-(``ray.init(num_cpus=num_cpus or max_concurrent_trials)``) and shut down afterwards; to use
-an existing cluster pass its address::
+(``ray.init(num_cpus=num_cpus or max_concurrent_trials)``, its workers at the driver's
+priority and none prestarted: see :func:`init_ray`) and shut down afterwards; to use an
+existing cluster pass its address::
 
     # on the cluster:  ray start --head --port=6379 --ray-client-server-port=10001
     frame = search(hypermodel, data, tuner="ray-hyperopt", max_trials=64,
