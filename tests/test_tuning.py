@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -315,11 +316,12 @@ def test_to_ray_space_translates_each_kind():
     assert space["epochs"] == 3
 
 
-def test_ray_random_runs_given_configurations_and_resumes(tmp_path, monkeypatch):
+def test_ray_random_runs_given_configurations_and_resumes(tmp_path, monkeypatch, capfd, caplog):
     pytest.importorskip("ray")
     import ray
 
     monkeypatch.delenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", raising=False)
+    monkeypatch.delenv("RAY_AIR_NEW_OUTPUT", raising=False)
 
     x, y = _classification()
     configs = [{"units": 4}, {"units": 8}]
@@ -347,6 +349,13 @@ def test_ray_random_runs_given_configurations_and_resumes(tmp_path, monkeypatch)
         assert not {"progress.csv", "result.json"} & written
         assert not any(name.startswith("events.out.tfevents") for name in written)
         assert "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS" not in os.environ
+        # verbose=0 is quiet: no experiment table, no warnings about the files not written
+        # or about max_concurrent_trials (the random search's generator has its own limit)
+        printed = "".join(capfd.readouterr())  # Ray's loggers write to the process' stderr
+        printed += "".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+        for noise in ("Configuration for experiment", "Failed to fetch metrics", "max_concurrent"):
+            assert noise not in printed
+        assert "RAY_AIR_NEW_OUTPUT" not in os.environ
         again = search(TinyMLP(), _split(x, y), **kwargs)  # resume: nothing left to run
         np.testing.assert_array_equal(again["seconds"], frame["seconds"])
     finally:

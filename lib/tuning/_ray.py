@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import sys
 import time
@@ -140,16 +141,28 @@ LOCAL_RAY_ENVIRONMENT = {"RAY_worker_niceness": "0", "RAY_prestart_worker_first_
 
 
 @contextlib.contextmanager
-def _local_ray_defaults(local: bool) -> Iterator[None]:
-    """Sets :data:`LOCAL_RAY_ENVIRONMENT` (where unset) while a local Ray starts."""
-    added = [k for k in LOCAL_RAY_ENVIRONMENT if local and k not in os.environ]
+def _environ_defaults(values: dict[str, str]) -> Iterator[None]:
+    """Sets the environment variables of ``values`` that are unset, and removes them after."""
+    added = [k for k in values if k not in os.environ]
     for key in added:
-        os.environ[key] = LOCAL_RAY_ENVIRONMENT[key]
+        os.environ[key] = values[key]
     try:
         yield
     finally:
         for key in added:
             os.environ.pop(key, None)
+
+
+def _local_ray_defaults(local: bool) -> contextlib.AbstractContextManager:
+    """Sets :data:`LOCAL_RAY_ENVIRONMENT` (where unset) while a local Ray starts."""
+    return _environ_defaults(LOCAL_RAY_ENVIRONMENT if local else {})
+
+
+class _NoMissingFileWarning(logging.Filter):
+    """Drops Tune's "Failed to fetch metrics" warning: the lib writes no per-trial files."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to fetch metrics")
 
 
 def init_ray(attempts: int = 3, **init: Any) -> None:
@@ -362,8 +375,10 @@ def run(
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 search_alg=search_alg, scheduler=scheduler, num_samples=num_samples,
-                max_concurrent_trials=max_concurrent_trials, reuse_actors=True,
-                time_budget_s=budget_seconds,
+                # Tune applies this to a Searcher only (and warns otherwise); the random
+                # search's BasicVariantGenerator got max_concurrent itself
+                max_concurrent_trials=None if tuner == "ray-random" else max_concurrent_trials,
+                reuse_actors=True, time_budget_s=budget_seconds,
             ),
             run_config=tune.RunConfig(
                 name="ray", storage_path=os.path.abspath(os.path.join(store.directory, "ray")),
@@ -373,15 +388,21 @@ def run(
         # Every finished trial is already in trials.jsonl (the Recorder); Tune's automatic
         # CSV / JSON / TensorBoardX loggers would write a second copy of each result and
         # import tensorboardX in the driver. They stay off unless the caller set
-        # TUNE_DISABLE_AUTO_CALLBACK_LOGGERS (e.g. to "0" for TensorBoard) beforehand.
-        switched = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS" not in os.environ
-        if switched:
-            os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+        # TUNE_DISABLE_AUTO_CALLBACK_LOGGERS (e.g. to "0" for TensorBoard) beforehand, and
+        # Tune's warning that those files are missing is dropped. At verbose=0 Tune's
+        # console output engine still prints an experiment table outside notebooks (Ray
+        # 2.60): its legacy engine, which notebooks get anyway, keeps quiet.
+        environment = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+        if not verbose:
+            environment["RAY_AIR_NEW_OUTPUT"] = "0"
+        analysis_logger = logging.getLogger("ray.tune.analysis.experiment_analysis")
+        quiet = _NoMissingFileWarning()
+        analysis_logger.addFilter(quiet)
         try:
-            tuner_object.fit()
+            with _environ_defaults(environment):
+                tuner_object.fit()
         finally:
-            if switched:
-                os.environ.pop("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", None)
+            analysis_logger.removeFilter(quiet)
     finally:
         if started:
             ray.shutdown()
