@@ -397,7 +397,8 @@ def run(
             environment["RAY_AIR_NEW_OUTPUT"] = "0"
         analysis_logger = logging.getLogger("ray.tune.analysis.experiment_analysis")
         quiet = _NoMissingFileWarning()
-        analysis_logger.addFilter(quiet)
+        if "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS" not in os.environ:  # the files are not written
+            analysis_logger.addFilter(quiet)
         try:
             with _environ_defaults(environment):
                 tuner_object.fit()
