@@ -594,11 +594,11 @@ def search(
             searches on one machine do not pin to the same core). With ``threads=1`` a trial
             then uses exactly one core, and the threads of concurrent trials (TensorFlow runs
             the Python thread and tf.data's threads beside its op pools) stop moving between
-            cores. Measured (``bench/ray_parallel.py``, 16 trials, 2026-12-01, with one-thread
-            trials' tf.data autotuning off): sequential 22.6 s unpinned / 21.7 s pinned, Ray at
-            2 concurrent trials 15.5 / 14.9 s, ``workers=2`` 14.2 / 13.4 s. Use it to give
-            every trial the same, fixed resources (comparable trial times). Linux only;
-            elsewhere, or with every core taken, trials run unpinned.
+            cores. Measured (``bench/ray_parallel.py --trials 16 --epochs 4 --repeat 3``,
+            2026-12-01, medians): sequential 24.7 s unpinned / 23.7 s pinned, Ray at 2
+            concurrent trials 14.4 / 13.6 s, ``workers=2`` 12.4 / 12.0 s. Use it to give every
+            trial the same, fixed resources (comparable trial times). Linux only; elsewhere,
+            or with every core taken, trials run unpinned.
         checkpoint: save the best trial's model to ``directory/best_model.keras`` whenever a
             trial improves on the best (not with folds).
         tuner_options: extra keyword arguments of the KerasTuner oracle (e.g. ``factor`` for
