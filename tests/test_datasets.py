@@ -7,6 +7,7 @@ import hashlib
 import io
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -133,9 +134,65 @@ def test_household_download_parse_and_cache(tmp_path, tmp_cache, monkeypatch):
 def test_household_wrong_row_count_is_refused(tmp_cache):
     frame = parse_household_power_text(io.StringIO(UCI_TEXT))
     (tmp_cache / "household_power").mkdir()
-    frame.to_parquet(tmp_cache / household_power.PARQUET)
+    path = tmp_cache / household_power.PARQUET
+    frame.to_parquet(path)
+    Path(f"{path}.sha256").write_text(_cache.sha256_file(path))  # as the loader records it
     with pytest.raises(ValueError, match="expected 2,075,259 minutes, found 3"):
         load_household_power()
+
+
+def _flip_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.chmod(0o644)
+    path.write_bytes(bytes(data))
+
+
+def test_household_cached_parquet_with_a_flipped_byte_is_refused_and_rebuilt(
+    tmp_path, tmp_cache, monkeypatch
+):
+    archive = tmp_path / "power.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr(household_power.TEXT_NAME, UCI_TEXT)
+    monkeypatch.setenv("LIB_OFFLINE", "0")
+    monkeypatch.setattr(household_power, "URL", archive.as_uri())
+    monkeypatch.setattr(household_power, "ROWS", 3)
+    original = load_household_power()
+    cached = tmp_cache / household_power.PARQUET
+    digest = Path(f"{cached}.sha256")
+    recorded = digest.read_text().strip()
+    assert recorded == _cache.sha256_file(cached)
+    _flip_byte(cached)
+    with pytest.raises(ChecksumError, match="file was deleted") as caught:
+        load_household_power()
+    assert str(cached) in str(caught.value) and recorded in str(caught.value)
+    assert not cached.exists() and not digest.exists()
+    monkeypatch.setenv("LIB_OFFLINE", "1")  # the archive is cached: rebuilt without download
+    pd.testing.assert_frame_equal(load_household_power(), original)
+
+
+def test_household_cached_parquet_without_recorded_digest_is_refused(tmp_cache):
+    frame = parse_household_power_text(io.StringIO(UCI_TEXT))
+    (tmp_cache / "household_power").mkdir()
+    path = tmp_cache / household_power.PARQUET
+    frame.to_parquet(path)
+    with pytest.raises(ChecksumError, match="minute.parquet.sha256, which is missing"):
+        load_household_power()
+    assert not path.exists()
+
+
+def test_household_mirror_parquet_is_verified_but_never_deleted(tmp_path, tmp_cache, monkeypatch):
+    mirror = tmp_path / "mirror"
+    (mirror / "household_power").mkdir(parents=True)
+    path = mirror / household_power.PARQUET
+    parse_household_power_text(io.StringIO(UCI_TEXT)).to_parquet(path)
+    Path(f"{path}.sha256").write_text(_cache.sha256_file(path))  # not trusted in a mirror
+    path.chmod(0o444)
+    monkeypatch.setenv("LIB_DATA_DIR", str(mirror))
+    with pytest.raises(ChecksumError, match="unset LIB_DATA_DIR") as caught:
+        load_household_power()
+    assert household_power.MIRROR_PARQUET_SHA256 in str(caught.value)
+    assert path.is_file()
 
 
 # --- hand poses ------------------------------------------------------------------------
