@@ -337,11 +337,122 @@ def test_mice_sleep_reader_and_loader(tmp_cache):
 
 def test_mice_sleep_bad_states_and_missing_columns(tmp_path):
     _mouse_csv(tmp_path / "bad.csv", states=("w", "x"))
-    with pytest.raises(ValueError, match="found also \\['x'\\]"):
+    with pytest.raises(ValueError, match="found \\['x'\\] on 1 lines \\(3\\)"):
         read_mice_sleep_file(tmp_path / "bad.csv")
     pd.DataFrame({"state": ["w"], "eeg": [1.0]}).to_csv(tmp_path / "other.csv", index=False)
     with pytest.raises(ValueError, match="amplitude_around_N_Hertz"):
         read_mice_sleep_file(tmp_path / "other.csv")
+
+
+HERTZ = [f"amplitude_around_{h}_Hertz" for h in range(1, 102)]
+
+
+def _course_csv(path, rows=6, *, labelled=True, seed=0) -> pd.DataFrame:
+    """A file in the real course layout: ``state`` then 101 full-precision amplitudes
+    (e.g. 9.123150377376987e-06); the test mouse's file has no ``state``."""
+    rng = np.random.default_rng(seed)
+    amplitudes = rng.lognormal(-11.0, 1.0, size=(rows, 101)) / np.arange(1, 102)
+    frame = pd.DataFrame(amplitudes, columns=HERTZ)
+    if labelled:
+        frame.insert(0, "state", rng.choice(list("wnr"), size=rows))
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def _edit_line(path, line: int, column: str, value: str) -> None:
+    """Writes ``value`` verbatim into ``column`` of CSV line ``line`` (header = 1)."""
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[line - 1].split(",")
+    cells[header.index(column)] = value
+    lines[line - 1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_mice_sleep_real_layout_round_trips_full_precision(tmp_path):
+    written = _course_csv(tmp_path / "EEG_mouse_data_1.csv")
+    assert len(written.columns) == 102
+    assert "e-0" in (tmp_path / "EEG_mouse_data_1.csv").read_text().splitlines()[1]
+    frame = read_mice_sleep_file(tmp_path / "EEG_mouse_data_1.csv")
+    assert frame.columns.tolist() == ["mouse", "state", *HERTZ]
+    np.testing.assert_array_equal(frame[HERTZ].to_numpy(), written[HERTZ].to_numpy())
+    from lib.datasets import amplitude_columns
+
+    assert amplitude_columns(frame) == HERTZ[:25]
+    assert amplitude_columns(frame, n=None) == HERTZ
+
+
+def test_mice_sleep_missing_frequency_is_named_not_shifted(tmp_path):
+    from lib.datasets import amplitude_columns
+
+    _course_csv(tmp_path / "m.csv").drop(columns="amplitude_around_13_Hertz").to_csv(
+        tmp_path / "gap.csv", index=False)
+    frame = pd.read_csv(tmp_path / "gap.csv")
+    with pytest.raises(ValueError, match="missing amplitude_around_13_Hertz"):
+        amplitude_columns(frame, n=25)
+    assert amplitude_columns(frame, n=12) == HERTZ[:12]  # below the gap is fine
+    with pytest.raises(ValueError, match="gap.csv.*missing amplitude_around_13_Hertz"):
+        read_mice_sleep_file(tmp_path / "gap.csv")
+
+
+@pytest.mark.parametrize("value", ["", "abc", "inf", " "])
+def test_mice_sleep_blank_or_non_numeric_amplitude_names_the_line(tmp_path, value):
+    path = tmp_path / "m.csv"
+    _course_csv(path, rows=8)
+    _edit_line(path, 5, "amplitude_around_7_Hertz", value)
+    with pytest.raises(ValueError, match="lines 5;.*amplitude_around_7_Hertz") as caught:
+        read_mice_sleep_file(path)
+    assert str(path) in str(caught.value) and "1 rows" in str(caught.value)
+
+
+def test_mice_sleep_blank_state_names_the_lines(tmp_path):
+    path = tmp_path / "m.csv"
+    _course_csv(path, rows=8)
+    _edit_line(path, 4, "state", "")
+    _edit_line(path, 9, "state", "x")
+    with pytest.raises(ValueError, match=r"found \['<blank>', 'x'\] on 2 lines \(4, 9\)"):
+        read_mice_sleep_file(path)
+
+
+def test_mice_sleep_empty_files_name_the_path(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ValueError, match=f"{empty} is empty"):
+        read_mice_sleep_file(empty)
+    header_only = tmp_path / "header.csv"
+    header_only.write_text(",".join(["state", *HERTZ]) + "\n")
+    with pytest.raises(ValueError, match=f"{header_only} has a header but no rows"):
+        load_mice_sleep([header_only])
+
+
+def test_mice_sleep_files_with_different_columns_are_refused(tmp_path):
+    _course_csv(tmp_path / "a.csv")
+    _course_csv(tmp_path / "b.csv", seed=1)[["state", *HERTZ[:25]]].to_csv(
+        tmp_path / "b.csv", index=False)
+    with pytest.raises(ValueError, match="b.csv has other columns than .*a.csv") as caught:
+        load_mice_sleep([tmp_path / "a.csv", tmp_path / "b.csv"])
+    assert "amplitude_around_26_Hertz" in str(caught.value)
+
+
+def test_mice_sleep_unlabelled_test_mouse_joins_labelled_ones(tmp_path):
+    _course_csv(tmp_path / "EEG_mouse_data_1.csv", rows=5)
+    _course_csv(tmp_path / "test_mouse.csv", rows=7, labelled=False, seed=2)
+    paths = [tmp_path / "EEG_mouse_data_1.csv", tmp_path / "test_mouse.csv"]
+    frame = load_mice_sleep(paths, require_state=False)
+    assert len(frame) == 12 and frame.columns.tolist() == ["mouse", "state", *HERTZ]
+    assert frame.loc[frame["mouse"] == "test_mouse", "state"].isna().all()
+    assert frame.loc[frame["mouse"] == "EEG_mouse_data_1", "state"].isin(list("wnr")).all()
+
+
+@pytest.mark.parametrize("as_type", [str, Path])
+def test_mice_sleep_single_path_is_one_file(tmp_path, as_type):
+    _course_csv(tmp_path / "EEG_mouse_data_1.csv", rows=5)
+    frame = load_mice_sleep(as_type(tmp_path / "EEG_mouse_data_1.csv"))
+    assert len(frame) == 5 and set(frame["mouse"]) == {"EEG_mouse_data_1"}
+    with pytest.raises(TypeError, match="found 3"):
+        load_mice_sleep([tmp_path / "EEG_mouse_data_1.csv", 3])
+    with pytest.raises(ValueError, match="paths is empty"):
+        load_mice_sleep([])
 
 
 def test_mice_sleep_absent_says_where_to_put_files(tmp_cache):

@@ -8,6 +8,7 @@ Students drop their files into ``data/mice_sleep/`` (or pass paths).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,27 +24,82 @@ FOLDER = "mice_sleep"
 _AMPLITUDE = re.compile(r"^amplitude_around_(\d+)_Hertz$")
 
 
+def _amplitude_name(hertz: int) -> str:
+    return f"amplitude_around_{hertz}_Hertz"
+
+
 def amplitude_columns(frame: pd.DataFrame, n: int | None = 25) -> list[str]:
-    """The ``amplitude_around_N_Hertz`` columns sorted by frequency, the first ``n``.
+    """The columns ``amplitude_around_1_Hertz`` ... ``amplitude_around_n_Hertz``, by name.
+
+    Columns are picked by their names, not by position or by counting whatever
+    amplitude columns exist, so a missing frequency is an error instead of a silent
+    shift of every later feature.
+
+    Args:
+        frame: a table in the course layout.
+        n: how many frequencies, from 1 Hz; ``None`` for every frequency 1..N the
+            frame holds without a gap.
+
+    Returns:
+        The column names in frequency order.
 
     Raises:
-        ValueError: fewer than ``n`` such columns.
+        ValueError: a column of 1..n Hz is missing (named in the message), or with
+            ``n=None`` the frame has no ``amplitude_around_1_Hertz`` or a gap.
     """
-    found = sorted(
-        (int(m.group(1)), c) for c in frame.columns if (m := _AMPLITUDE.match(str(c)))
-    )
-    columns = [c for _, c in found]
-    if n is not None:
-        if len(columns) < n:
-            raise ValueError(
-                f"expected at least {n} amplitude_around_N_Hertz columns, found {len(columns)}"
+    present = {int(m.group(1)) for c in frame.columns if (m := _AMPLITUDE.match(str(c)))}
+    if n is None:
+        top = max(present, default=0)
+    else:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive int or None; got {n!r}")
+        top = int(n)
+    missing = [_amplitude_name(h) for h in range(1, top + 1) if h not in present]
+    if missing or top == 0:
+        shown = ", ".join(missing[:5])
+        if len(missing) > 5:
+            shown += f" and {len(missing) - 5} more"
+        raise ValueError(
+            f"expected columns amplitude_around_1_Hertz ... amplitude_around_{top or 'N'}_Hertz; "
+            + (f"missing {shown}" if missing else "found none")
+            + f" (found {len(present)} amplitude columns); pass a file in the course layout "
+            "or fewer frequencies"
+        )
+    return [_amplitude_name(h) for h in range(1, top + 1)]
+
+
+def _rows(mask: np.ndarray) -> str:
+    """The CSV line numbers (header = line 1) of the True entries, the first few."""
+    lines = np.flatnonzero(mask) + 2
+    shown = ", ".join(map(str, lines[:5]))
+    return shown + (f" and {lines.size - 5} more" if lines.size > 5 else "")
+
+
+def _as_paths(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
+    if isinstance(paths, (str, os.PathLike)):  # one file, not an iterable of characters
+        return [Path(paths)]
+    if isinstance(paths, (bytes, pd.DataFrame)):
+        raise TypeError(
+            f"paths must be a path or an iterable of paths to CSV files; got {type(paths).__name__}"
+        )
+    result = []
+    for path in paths:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(
+                f"paths must hold str or os.PathLike entries; found {path!r} "
+                f"({type(path).__name__})"
             )
-        columns = columns[:n]
-    return columns
+        result.append(Path(path))
+    return result
 
 
-def read_mice_sleep_file(path, *, require_state: bool = True) -> pd.DataFrame:
+def read_mice_sleep_file(path: str | os.PathLike, *, require_state: bool = True) -> pd.DataFrame:
     """Reads and validates one course CSV.
+
+    The file must hold ``amplitude_around_1_Hertz`` ... ``amplitude_around_N_Hertz``
+    without a gap (the course files have N = 101), every amplitude a finite number,
+    and (unless ``require_state=False``) a ``state`` column of w / n / r. Problems
+    are reported with the CSV line numbers (the header is line 1).
 
     Args:
         path: the CSV.
@@ -51,25 +107,53 @@ def read_mice_sleep_file(path, *, require_state: bool = True) -> pd.DataFrame:
             ``state``; pass False to accept that.
 
     Returns:
-        The table with a ``mouse`` column (the file's stem) first.
+        The table with a ``mouse`` column (the file's stem) first; amplitudes are
+        float64.
 
     Raises:
-        ValueError: no amplitude columns, no ``state`` column, or states other
-            than w / n / r.
+        ValueError: the file is empty or has a header but no rows, an amplitude
+            column is missing (named), an amplitude is blank, non-numeric or
+            infinite (lines named), there is no ``state`` column, or a state is
+            not w / n / r (lines named).
     """
     path = Path(path)
-    frame = pd.read_csv(path)
-    if not amplitude_columns(frame, n=None):
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError as error:
         raise ValueError(
-            f"{path}: expected columns named amplitude_around_N_Hertz (N = 1..101) and 'state'; "
-            f"found {list(frame.columns)[:8]}..."
+            f"{path} is empty (no header, no rows); expected a course CSV with 'state' and "
+            "amplitude_around_N_Hertz columns: copy the file again"
+        ) from error
+    if len(frame) == 0:
+        raise ValueError(
+            f"{path} has a header but no rows; expected one row per 4-second epoch: "
+            "copy the file again"
         )
+    try:
+        columns = amplitude_columns(frame, n=None)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    values = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{path}: amplitudes must be finite numbers; {int(bad.any(axis=1).sum())} rows hold "
+            f"a blank, non-numeric or infinite one (lines {_rows(bad.any(axis=1))}; the first "
+            f"is {columns[column]} = {frame[columns[column]].iloc[row]!r}); "
+            "fix or drop those lines"
+        )
+    frame[columns] = values
     if "state" in frame.columns:
-        states = frame["state"].astype(str).str.strip().str.lower()
-        bad = sorted(set(states.unique()) - set(STATES))
-        if bad:
-            raise ValueError(f"{path}: state must be one of {list(STATES)}, found also {bad}")
-        frame["state"] = states
+        states = frame["state"].astype("string").str.strip().str.lower()
+        wrong = ~states.isin(STATES).fillna(False).to_numpy(dtype=bool)
+        if wrong.any():
+            found = sorted(map(str, states[wrong].fillna("<blank>").unique()))
+            raise ValueError(
+                f"{path}: state must be one of {list(STATES)}; found {found[:6]} on "
+                f"{int(wrong.sum())} lines ({_rows(wrong)}); fix or drop those lines"
+            )
+        frame["state"] = states.astype(object)
     elif require_state:
         raise ValueError(f"{path}: no 'state' column (w / n / r); pass require_state=False "
                          "for an unlabelled test mouse")
@@ -87,13 +171,17 @@ def find_mice_sleep_files() -> list[Path]:
 
 
 def load_mice_sleep(
-    paths: Iterable[str | Path] | None = None, *, require_state: bool = True
+    paths: str | os.PathLike | Iterable[str | os.PathLike] | None = None,
+    *,
+    require_state: bool = True,
 ) -> pd.DataFrame:
     """Loads the course CSVs, one mouse per file.
 
     Args:
-        paths: the CSV files; default: every ``*.csv`` under ``data/mice_sleep/``
-            (or the mirror's ``mice_sleep/``).
+        paths: the CSV files, or one CSV as a single ``str`` / ``os.PathLike``
+            (read as one file, never as a sequence of characters); default:
+            every ``*.csv`` under ``data/mice_sleep/`` (or the mirror's
+            ``mice_sleep/``).
         require_state: False accepts an unlabelled test mouse (no ``state``
             column; its ``state`` is NaN in the result).
 
@@ -103,22 +191,43 @@ def load_mice_sleep(
     Raises:
         DatasetNotAvailableError: no paths given and no CSV found (the data is
             not public: the message says where to put the files).
-        ValueError: a file does not have the course schema.
+        TypeError: ``paths`` is not a path nor an iterable of paths.
+        ValueError: a file does not have the course schema (see
+            :func:`read_mice_sleep_file`), ``paths`` is an empty list, or the
+            files' amplitude columns differ (``state`` may be absent from an
+            unlabelled file).
     """
-    paths = list(paths) if paths is not None else find_mice_sleep_files()
+    if paths is None:
+        paths = find_mice_sleep_files()
+        if not paths:
+            raise _cache.not_available(
+                "Mice sleep stages (course data)",
+                looked_for=[f"{FOLDER}/*.csv"],
+                url=None,
+                reason="The course data is not public.",
+                how_to=(
+                    f"Copy EEG_mouse_data_1.csv, EEG_mouse_data_2.csv (and a test mouse) into "
+                    f"{_cache.cache_dir() / FOLDER}; or use lib.datasets.synthetic.mice_sleep() "
+                    "as a clearly labelled stand-in."
+                ),
+            )
+    paths = _as_paths(paths)
     if not paths:
-        raise _cache.not_available(
-            "Mice sleep stages (course data)",
-            looked_for=[f"{FOLDER}/*.csv"],
-            url=None,
-            reason="The course data is not public.",
-            how_to=(
-                f"Copy EEG_mouse_data_1.csv, EEG_mouse_data_2.csv (and a test mouse) into "
-                f"{_cache.cache_dir() / FOLDER}; or use lib.datasets.synthetic.mice_sleep() "
-                "as a clearly labelled stand-in."
-            ),
-        )
+        raise ValueError("paths is empty; pass at least one CSV file (or None to search data/)")
     frames = [read_mice_sleep_file(p, require_state=require_state) for p in paths]
+    reference = [c for c in frames[0].columns if c != "state"]
+    for path, frame in zip(paths[1:], frames[1:], strict=True):
+        columns = [c for c in frame.columns if c != "state"]
+        if columns != reference:
+            extra = [c for c in columns if c not in reference]
+            lacking = [c for c in reference if c not in columns]
+            raise ValueError(
+                f"{path} has other columns than {paths[0]}: "
+                f"{len(columns) - 1} vs {len(reference) - 1} (besides 'mouse'); "
+                f"only in {path.name}: {extra[:5]}, only in {paths[0].name}: {lacking[:5]}"
+                + ("" if extra or lacking else " (same names in another order)")
+                + "; every mouse must have the same amplitude columns"
+            )
     return pd.concat(frames, ignore_index=True)
 
 
