@@ -29,7 +29,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from lib.windows import _check_length, _has_nan, _series, _target, _view
+from lib.windows import _bad_rows, _check_finite, _check_length, _row_list, _series, _target, _view
 
 __all__ = ["MASK_VALUE", "streaming_windows"]
 
@@ -52,12 +52,13 @@ def streaming_windows(
     """Inputs for predicting from the ``min_history``-th reading on, padded to ``length``.
 
     Args:
-        x: series ``(time,)`` or ``(time, channels)`` without NaN.
+        x: series ``(time,)`` or ``(time, channels)`` without NaN or inf.
         length: window length the model expects.
         horizon: steps from the last reading seen to the target (>= 0).
         min_history: readings needed before the first prediction (1..length).
         padding: ``"pre"`` or ``"post"``: where the filler goes in a short history.
-        value: filler; default 0.0, or :data:`MASK_VALUE` with ``mask=True``.
+        value: filler, a finite number; default 0.0, or :data:`MASK_VALUE` with
+            ``mask=True``.
         mask: pad with a value a ``keras.layers.Masking`` layer can skip (see the
             module docstring); refuses a series with a reading equal to it.
         target: as in :func:`lib.windows.sliding_windows`.
@@ -69,9 +70,10 @@ def streaming_windows(
         the number of real (unpadded) readings in each row.
 
     Raises:
-        ValueError: on NaN, wrong dimensions, a bad ``padding`` / ``min_history``,
-            a series too short for one prediction, or (with ``mask=True``) a
-            reading equal to the filler.
+        ValueError: on NaN or inf in ``x`` or in a predicted target (rows
+            named), a filler that is not a finite number, wrong dimensions, a bad
+            ``padding`` / ``min_history``, a series too short for one prediction,
+            or (with ``mask=True``) a reading equal to the filler.
     """
     x = _series(x)
     n = x.shape[0]
@@ -85,11 +87,26 @@ def streaming_windows(
             f"series of {n} readings is too short for one prediction after {min_history} "
             f"readings at horizon {horizon}; need at least {min_history + horizon}"
         )
-    if _has_nan(x):
-        raise ValueError("x contains NaN; fill the gaps before streaming evaluation")
+    _check_finite(x, "x", "Fill the gaps before streaming evaluation")
     y_all = _target(x, target)
+    bad = _bad_rows(np.asarray(y_all))
+    bad[: min_history + horizon - 1] = False  # rows before the first prediction are unused
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(
+            f"target must be finite on the rows predicted; {rows.size} rows hold NaN or inf "
+            f"(rows {_row_list(rows)}). Fill or drop those rows before streaming evaluation"
+        )
     if value is None:
         value = MASK_VALUE if mask else 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"value (the padding filler) must be a finite number; got {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(
+            f"value (the padding filler) must be finite; got {value}: a NaN or inf filler "
+            "poisons every padded window (and NaN never equals the mask value). Pass a finite "
+            f"number, e.g. the default 0.0 or MASK_VALUE={MASK_VALUE}"
+        )
     if mask:
         hits = x == value
         if (hits.all(axis=1) if hits.ndim == 2 else hits).any():

@@ -190,8 +190,8 @@ def chronological_split(
         ``round(validation * n)`` before it.
 
     Raises:
-        ValueError: on unsorted times, fractions outside [0, 1), boundaries out
-            of order, or splits that leave no training sample.
+        ValueError: on NaN / NaT or unsorted times, fractions outside [0, 1),
+            boundaries out of order, or splits that leave no training sample.
     """
     if isinstance(n_or_times, (int, np.integer)) and not isinstance(n_or_times, bool):
         n = int(n_or_times)
@@ -201,6 +201,20 @@ def chronological_split(
     else:
         times = _as_1d(n_or_times, "times")
         n = times.size
+        if times.dtype.kind in "mM":
+            missing = np.isnat(times)
+        elif times.dtype.kind in "fc":
+            missing = np.isnan(times)
+        else:
+            missing = np.zeros(n, dtype=bool)
+        if missing.any():
+            rows = np.flatnonzero(missing)
+            shown = ", ".join(map(str, rows[:5])) + (" ..." if rows.size > 5 else "")
+            raise ValueError(
+                f"times must all be present; {rows.size} are NaN/NaT (positions {shown}), "
+                "so the order and the split boundaries are undefined. Drop those samples or "
+                "fill their times first"
+            )
         if np.any(times[1:] < times[:-1]):
             raise ValueError("times must be sorted in non-decreasing order; sort the series first")
 
@@ -317,7 +331,23 @@ def time_series_kfold(
 
     Yields:
         ``(train_idx, val_idx)`` with every train index before every validation index.
+
+    Raises:
+        ValueError: ``n``, ``n_splits`` or ``test_size`` not a positive int, or
+            ``gap`` not an int >= 0 (a negative gap would make the training part
+            overlap the validation part: leakage).
     """
+    for name, value, smallest in (("n", n, 1), ("n_splits", n_splits, 2), ("gap", gap, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < smallest:
+            raise ValueError(
+                f"{name} must be an int >= {smallest}; got {value!r}"
+                + (" (a negative gap makes training and validation overlap)"
+                   if name == "gap" else "")
+            )
+    if test_size is not None and (
+        isinstance(test_size, bool) or not isinstance(test_size, (int, np.integer)) or test_size < 1
+    ):
+        raise ValueError(f"test_size must be a positive int or None; got {test_size!r}")
     splitter = TimeSeriesSplit(n_splits=n_splits, gap=gap, test_size=test_size)
     yield from splitter.split(np.empty((n, 1)))
 

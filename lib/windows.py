@@ -23,6 +23,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
@@ -73,6 +74,31 @@ def _check_stride(stride: int) -> None:
 
 def _has_nan(array: np.ndarray) -> bool:
     return array.dtype.kind in "fc" and bool(np.isnan(array).any())
+
+
+def _bad_rows(array: np.ndarray, *, nan: bool = True) -> np.ndarray:
+    """Per row (first axis): True where a value is inf (and, with ``nan``, NaN)."""
+    if array.dtype.kind not in "fc":
+        return np.zeros(array.shape[:1], dtype=bool)
+    bad = ~np.isfinite(array) if nan else np.isinf(array)
+    return bad.reshape(bad.shape[0], -1).any(axis=1) if bad.ndim > 1 else bad
+
+
+def _row_list(rows: np.ndarray) -> str:
+    shown = ", ".join(map(str, rows[:5]))
+    return shown + (f" and {rows.size - 5} more" if rows.size > 5 else "")
+
+
+def _check_finite(array: np.ndarray, name: str, what_to_do: str, *, nan: bool = True) -> None:
+    """Raises ValueError naming the rows of ``array`` that hold inf (or NaN)."""
+    bad = _bad_rows(array, nan=nan)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        kind = "NaN or inf" if nan else "inf"
+        raise ValueError(
+            f"{name} must be finite; {rows.size} rows hold {kind} (rows {_row_list(rows)}); "
+            f"windows would carry them into training. {what_to_do}"
+        )
 
 
 def _target(x: np.ndarray, target: Any) -> np.ndarray:
@@ -137,8 +163,15 @@ def window_starts(run_ids: Any, span: int, *, stride: int = 1) -> np.ndarray:
 
     Returns:
         Sorted ``int64`` start rows.
+
+    Raises:
+        ValueError: ``span`` is not a positive int or ``stride`` not a positive int.
     """
     _check_stride(stride)
+    if isinstance(span, bool) or not isinstance(span, (int, np.integer)) or span < 1:
+        raise ValueError(
+            f"span must be a positive int (the rows one window covers); got {span!r}"
+        )
     ids = np.asarray(run_ids)
     n = ids.size
     if n == 0:
@@ -184,24 +217,24 @@ def sliding_windows(
         ``(X, y)`` with ``y[k]`` the target of ``X[k]``.
 
     Raises:
-        ValueError: on a window (plus horizon) longer than the series, NaN in ``x``
-            or the target, wrong dimensions or a bad length / stride / horizon.
+        ValueError: on a window (plus horizon) longer than the series, NaN or inf
+            in ``x`` or the target (rows named), wrong dimensions or a bad length /
+            stride / horizon.
     """
     x = _series(x)
     _check_length(length, x.shape[0], horizon or 0)
     _check_stride(stride)
-    if _has_nan(x):
-        raise ValueError(
-            "x contains NaN; windows would carry them into training. Fill the gaps or use "
-            "sliding_windows_segments(x, length, horizon=...) to window only contiguous runs"
-        )
+    _check_finite(
+        x, "x",
+        "Fill the gaps, or mark them NaN and use sliding_windows_segments(x, length, "
+        "horizon=...) to window only contiguous runs",
+    )  # fmt: skip
     view = _view(x, length)
     if horizon is None:
         windows = view[::stride]
         return np.ascontiguousarray(windows) if copy else windows
     y_all = _target(x, target)
-    if _has_nan(y_all):
-        raise ValueError("target contains NaN; drop or fill those rows, or use segments")
+    _check_finite(y_all, "target", "Drop or fill those rows, or use sliding_windows_segments")
     n_windows = x.shape[0] - length - horizon + 1
     windows = view[:n_windows:stride]
     y = y_all[length + horizon - 1 :: stride][: windows.shape[0]]
@@ -225,7 +258,8 @@ def sliding_windows_segments(
     boundary, a recording) or a ``False`` of a validity mask.
 
     Args:
-        x: series ``(time,)`` or ``(time, channels)``; may contain NaN.
+        x: series ``(time,)`` or ``(time, channels)``; may contain NaN (a
+            gap), not inf.
         length: readings per window.
         horizon: steps from the window's last reading to its target (>= 0).
         segments: ``None`` (runs of rows without NaN in x and the target), a
@@ -239,14 +273,22 @@ def sliding_windows_segments(
         targets, and the first row of each window in ``x`` (to recover times).
 
     Raises:
-        ValueError: on wrong dimensions, a mask or ids of the wrong length, or when
-            no run is long enough for one window.
+        ValueError: on wrong dimensions, inf in ``x`` or the target (rows named),
+            a mask or ids of the wrong length, or when no run is long enough for one
+            window.
     """
     x = _series(x)
     _check_length(length, x.shape[0], horizon)
     _check_stride(stride)
     y_all = _target(x, target)
     n = x.shape[0]
+    for array, name in ((x, "x"), (np.asarray(y_all), "target")):
+        _check_finite(
+            array, name,
+            "NaN marks a gap (windows skip it); inf is not a gap: fix those readings or set "
+            "them to NaN",
+            nan=False,
+        )  # fmt: skip
     valid = np.ones(n, dtype=bool)
     for array in (x, y_all):
         if array.dtype.kind in "fc":
@@ -333,7 +375,8 @@ def segment_windows(
 
     Raises:
         ValueError: on an unknown policy or column, keys of the wrong length, NaN
-            in the channels, or when no group is as long as one window.
+            or inf in the channels or NaN labels (rows named), or when no group is as
+            long as one window.
     """
     if policy not in _POLICIES:
         raise ValueError(f"policy must be one of {_POLICIES}; got {policy!r}")
@@ -369,8 +412,16 @@ def segment_windows(
     if missing:
         raise ValueError(f"channel columns {missing} not in frame columns {list(frame.columns)}")
     values = frame[list(channels)].to_numpy(dtype=dtype)
-    if _has_nan(values):
-        raise ValueError("channels contain NaN; fill or drop those rows before windowing")
+    _check_finite(values, "channels", "Fill or drop those rows before windowing")
+    labels = frame[label].to_numpy()
+    missing_label = np.asarray(pd.isna(frame[label]))
+    if missing_label.any():
+        rows = np.flatnonzero(missing_label)
+        raise ValueError(
+            f"label column {label!r} is missing (NaN/None) on {rows.size} rows (rows "
+            f"{_row_list(rows)}); a window's label would be NaN. Drop or label those rows "
+            "before windowing"
+        )
     change = np.zeros(n, dtype=bool)
     for key in keys:
         change[1:] |= key[1:] != key[:-1]
@@ -381,7 +432,7 @@ def segment_windows(
             f"no group has {length} consecutive rows; use a shorter window or coarser groups"
         )
     X = values[starts[:, None] + np.arange(length)]  # (n_windows, length, channels)
-    y = _window_labels(frame[label].to_numpy(), starts, length, policy)
+    y = _window_labels(labels, starts, length, policy)
     return X, y, keys[0][starts]
 
 
@@ -398,7 +449,8 @@ class WindowFeed(keras.utils.PyDataset):
     ``k * batch_size`` onward.
 
     Args:
-        x: series ``(time,)`` or ``(time, channels)``, without NaN.
+        x: series ``(time,)`` or ``(time, channels)``, without NaN or inf
+            (with ``starts``, only the windows and targets served must be finite).
         length: readings per window.
         horizon: steps from the window's last reading to its target.
         target: as in :func:`sliding_windows`.
@@ -411,6 +463,11 @@ class WindowFeed(keras.utils.PyDataset):
         dtype: dtype of the served batches.
         **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size`` of
             ``keras.utils.PyDataset``.
+
+    Raises:
+        ValueError: NaN or inf in a window or target it would serve (rows or
+            starts named), a bad length / stride / horizon / batch size, or
+            starts outside the series.
     """
 
     def __init__(
@@ -442,18 +499,35 @@ class WindowFeed(keras.utils.PyDataset):
         self.stride, self.shuffle, self.seed = stride, shuffle, seed
         self._view = _view(self.x, length)
         last = x.shape[0] - length - horizon  # last valid start
+        bad_x = _bad_rows(self.x)
+        bad_y = _bad_rows(self.y_all)
         if starts is None:
-            if _has_nan(self.x) or _has_nan(self.y_all):
-                raise ValueError(
-                    "x or target contains NaN; pass starts= from sliding_windows_segments "
-                    "to skip gaps"
-                )
+            for bad, name in ((bad_x, "x"), (bad_y, "target")):
+                if bad.any():
+                    rows = np.flatnonzero(bad)
+                    raise ValueError(
+                        f"{name} must be finite; {rows.size} rows hold NaN or inf (rows "
+                        f"{_row_list(rows)}); pass starts= from sliding_windows_segments "
+                        "to skip gaps, or fill them"
+                    )
             self._starts = None
             self.n_windows = last // stride + 1
         else:
             starts = np.asarray(starts, dtype=np.int64)
             if starts.ndim != 1 or (starts.size and (starts.min() < 0 or starts.max() > last)):
                 raise ValueError(f"starts must be 1-D start rows between 0 and {last}")
+            # A served window covers rows start .. start + length - 1, its target row
+            # start + length + horizon - 1: count bad rows with a cumulative sum.
+            bad_before = np.concatenate(([0], np.cumsum(bad_x)))
+            in_window = bad_before[starts + length] - bad_before[starts] > 0
+            in_target = bad_y[starts + length + horizon - 1]
+            wrong = in_window | in_target
+            if wrong.any():
+                raise ValueError(
+                    f"{int(wrong.sum())} of the {starts.size} starts give a window or target "
+                    f"holding NaN or inf (starts {_row_list(starts[wrong])}); take the starts "
+                    "from sliding_windows_segments, which skips gaps"
+                )
             self._starts = starts
             self.n_windows = starts.size
         self._epoch = 0

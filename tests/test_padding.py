@@ -92,3 +92,29 @@ def test_streaming_errors(x, kwargs, match):
     kwargs = {"horizon": 1, **kwargs}
     with pytest.raises(ValueError, match=match):
         streaming_windows(x, 4, **kwargs)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_streaming_refuses_inf_readings_and_targets(bad):
+    x = np.arange(12, dtype=np.float64)
+    x[4] = bad
+    with pytest.raises(ValueError, match=r"x must be finite.*rows 4"):
+        streaming_windows(x, 3, horizon=1)
+    target = np.arange(12, dtype=np.float64)
+    target[7] = bad
+    with pytest.raises(ValueError, match=r"target must be finite on the rows predicted.*rows 7\)"):
+        streaming_windows(np.zeros(12), 3, horizon=1, target=target)
+    target[7], target[0] = 7.0, bad  # row 0 is never predicted (min_history=2): fine
+    assert np.isfinite(streaming_windows(np.zeros(12), 3, horizon=1, target=target)[1]).all()
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, "0", None])
+def test_streaming_refuses_a_non_finite_filler(value):
+    x = np.arange(12, dtype=np.float64)
+    if value is None:  # the default filler is fine
+        assert np.isfinite(streaming_windows(x, 4, horizon=1, value=value)[0]).all()
+        return
+    with pytest.raises(ValueError, match="value .*must be"):
+        streaming_windows(x, 4, horizon=1, value=value)
+    with pytest.raises(ValueError, match="value .*must be"):
+        streaming_windows(x, 4, horizon=1, value=value, mask=True)

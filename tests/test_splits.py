@@ -147,3 +147,33 @@ def test_check_no_leakage_catches_shared_groups_and_overlaps():
         check_no_leakage(times={"train": order[:80], "test": order[80:]})
     with pytest.raises(ValueError, match="nothing to check"):
         check_no_leakage()
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        np.array([0.0, 1.0, np.nan, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]),
+        np.array(["2020-01-01", "2020-01-02", "NaT", "2020-01-04"] * 3, dtype="datetime64[ns]"),
+    ],
+)
+def test_chronological_split_refuses_missing_times(times):
+    with pytest.raises(ValueError, match=r"times must all be present; \d+ are NaN/NaT \(positions 2"):
+        chronological_split(times, validation=0.1, test=0.2)
+
+
+@pytest.mark.parametrize("gap", [-1, -30, 1.5, True])
+def test_time_series_kfold_refuses_a_gap_that_is_not_a_count(gap):
+    with pytest.raises(ValueError, match="gap must be an int >= 0"):
+        list(time_series_kfold(100, n_splits=3, gap=gap))
+
+
+def test_time_series_kfold_negative_gap_would_have_overlapped():
+    # What the guard prevents: scikit-learn's splitter lets the parts overlap.
+    from sklearn.model_selection import TimeSeriesSplit
+
+    train, val = next(TimeSeriesSplit(n_splits=3, gap=-5).split(np.empty((100, 1))))
+    assert np.intersect1d(train, val).size > 0
+    with pytest.raises(ValueError, match="n_splits must be an int >= 2"):
+        list(time_series_kfold(100, n_splits=1))
+    with pytest.raises(ValueError, match="test_size must be a positive int"):
+        list(time_series_kfold(100, n_splits=3, test_size=0))

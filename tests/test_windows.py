@@ -431,3 +431,77 @@ def test_standardize_groups_constant_channel_and_errors():
     x[2, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         standardize_groups(x, [0] * 6)
+
+
+# --------------------------------------------------------------------------- non-finite input
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_sliding_windows_refuse_non_finite_readings_and_targets(bad):
+    x = np.arange(20, dtype=np.float64).reshape(10, 2)
+    x[6, 1] = bad
+    with pytest.raises(ValueError, match=r"x must be finite; 1 rows hold NaN or inf \(rows 6\)"):
+        sliding_windows(x, 3, horizon=1)
+    with pytest.raises(ValueError, match="x must be finite"):
+        sliding_windows(x, 3)  # windows only, for inference
+    target = np.arange(10, dtype=np.float64)
+    target[8] = bad
+    with pytest.raises(ValueError, match=r"target must be finite.*rows 8"):
+        sliding_windows(np.zeros((10, 2)), 3, horizon=1, target=target)
+
+
+def test_sliding_windows_segments_skip_nan_gaps_but_refuse_inf():
+    x = np.arange(30, dtype=np.float64)
+    x[10] = np.nan  # a gap: skipped
+    X, y, starts = sliding_windows_segments(x, 4, horizon=1)
+    assert np.isfinite(X).all() and np.isfinite(y).all()
+    assert not ((starts <= 10) & (starts + 4 >= 10)).any()
+    x[20] = np.inf  # not a gap: refused
+    with pytest.raises(ValueError, match=r"x must be finite; 1 rows hold inf \(rows 20\).*NaN"):
+        sliding_windows_segments(x, 4, horizon=1)
+    target = np.zeros(30)
+    target[3] = -np.inf
+    with pytest.raises(ValueError, match=r"target must be finite.*rows 3"):
+        sliding_windows_segments(np.zeros(30), 4, horizon=1, target=target)
+
+
+def test_segment_windows_refuse_inf_channels_and_missing_labels():
+    frame = pd.DataFrame({"a": np.arange(8.0), "activity": [1.0] * 8, "subject": 1})
+    assert segment_windows(frame, 2, group_by="subject", label="activity")[0].shape == (4, 2, 1)
+    with_inf = frame.assign(a=frame["a"].where(frame.index != 5, np.inf))
+    with pytest.raises(ValueError, match=r"channels must be finite.*rows 5"):
+        segment_windows(with_inf, 2, group_by="subject", label="activity")
+    for missing in (np.nan, None):
+        labels = frame["activity"].astype(object)
+        labels[3] = missing
+        with pytest.raises(ValueError, match=r"label column 'activity' is missing .*rows 3\)"):
+            segment_windows(frame.assign(activity=labels), 2, group_by="subject",
+                            label="activity", policy="max")
+
+
+def test_window_starts_refuses_a_span_below_one():
+    with pytest.raises(ValueError, match="span must be a positive int.*-1"):
+        window_starts(np.zeros(10), -1)
+    with pytest.raises(ValueError, match="span must be a positive int.*0"):
+        window_starts(np.zeros(10), 0)
+    assert window_starts(np.zeros(10), 10).tolist() == [0]
+
+
+def test_feed_refuses_non_finite_served_windows_only():
+    x = np.arange(100, dtype=np.float32)
+    x[50] = np.inf
+    with pytest.raises(ValueError, match=r"x must be finite.*rows 50"):
+        WindowFeed(x, 5, horizon=1)
+    target = np.arange(100, dtype=np.float32)
+    target[30] = np.nan
+    with pytest.raises(ValueError, match=r"target must be finite.*rows 30"):
+        WindowFeed(np.zeros(100, np.float32), 5, horizon=1, target=target)
+    # Starts whose windows and targets avoid row 50 are served; one touching it is refused.
+    clean = np.array([0, 10, 44, 51])  # 44: rows 44..48, target 49
+    feed = WindowFeed(x, 5, horizon=1, starts=clean, batch_size=8)
+    assert np.isfinite(feed[0][0]).all() and np.isfinite(feed[0][1]).all()
+    with pytest.raises(ValueError, match=r"2 of the 3 starts .* \(starts 45, 46\)"):
+        WindowFeed(x, 5, horizon=1, starts=[0, 45, 46])  # 45: target row 50; 46: window
+    x[50] = np.nan  # NaN is refused the same way
+    with pytest.raises(ValueError, match=r"1 of the 1 starts"):
+        WindowFeed(x, 5, horizon=1, starts=[48])
