@@ -1,14 +1,13 @@
-"""Test configuration: quick mode for notebooks, seeds, and a throwaway cache.
+"""Test configuration: seeds and a throwaway cache.
 
-QUICK=1 is set at import time, before nbval starts any kernel, so every notebook
-re-executed by ``pytest`` runs its small, fast version.
+Quick mode (QUICK=1) for notebooks is set by the project's root ``conftest.py``,
+which pytest loads for any path it is given.
 """
 
 from __future__ import annotations
 
 import os
 
-os.environ.setdefault("QUICK", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 

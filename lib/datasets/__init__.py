@@ -5,6 +5,7 @@ project's ``data/`` cache, then the canonical download (verified, atomic).
 """
 
 from ._cache import ChecksumError, DatasetNotAvailableError
+from .availability import check_available
 from .hand_poses import load_hand_poses, read_hand_poses_file
 from .household_power import load_household_power, parse_household_power_text
 from .mhealth import load_mhealth, read_mhealth_csv, read_mhealth_log
@@ -14,6 +15,7 @@ __all__ = [
     "ChecksumError",
     "DatasetNotAvailableError",
     "amplitude_columns",
+    "check_available",
     "load_hand_poses",
     "load_household_power",
     "load_mhealth",

@@ -17,6 +17,7 @@ URL = (
 )
 SHA256 = "f6e4e574b7254295e6f9e293c4f79a1fca2c13102cfcb3cb1c6cbe2a3eada68b"
 RELATIVE = "hand_poses/dtagain.csv"
+DATASET = "Hand poses (dtagain.csv)"
 FEATURES = ("m50w", "t85w", "COG", "mean", "ang", "std", "kurt", "sm2std", "grmn")
 CLASSES = ("1FS", "2FJ", "4FJ")
 
@@ -47,6 +48,6 @@ def load_hand_poses() -> pd.DataFrame:
         DatasetNotAvailableError: not found locally and the download failed.
         ChecksumError: the file differs from the published one.
     """
-    path = _cache.fetch("Hand poses (dtagain.csv)", RELATIVE, URL, sha256=SHA256)
+    path = _cache.fetch(DATASET, RELATIVE, URL, sha256=SHA256)
     _cache.verify_sha256(path, SHA256, delete=path.is_relative_to(_cache.cache_dir()))
     return read_hand_poses_file(path)

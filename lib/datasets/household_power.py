@@ -193,7 +193,7 @@ def load_household_power(*, index: bool = False) -> pd.DataFrame:
     """
     path = _cache.find_file(PARQUET)
     if path is None:
-        archive = _cache.fetch(DATASET, ARCHIVE, URL)
+        archive = _cache.fetch(DATASET, ARCHIVE, URL, also_looked_for=[PARQUET])
         path = _build_parquet_from_archive(archive)
     verify_parquet(path)
     frame = pd.read_parquet(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from . import _cache
 
 URL = "https://archive.ics.uci.edu/static/public/319/mhealth+dataset.zip"
 ARCHIVE = "mhealth/mhealth+dataset.zip"
+DATASET = "MHEALTH (UCI 319)"
 PARQUET_VERSION = 1
 SUBJECTS = tuple(range(1, 11))
 ALL_CHANNELS = (
@@ -131,11 +133,15 @@ def read_mhealth_csv(path) -> pd.DataFrame:
     return result
 
 
-def _download_logs() -> None:
-    archive = _cache.fetch(
-        "MHEALTH (UCI 319)", ARCHIVE, URL, how_to=HOW_TO,
+def _fetch_archive() -> Path:
+    return _cache.fetch(
+        DATASET, ARCHIVE, URL, how_to=HOW_TO,
         also_looked_for=["mhealth/mHealth_subject{1..10}.log", KAGGLE_CSV],
     )
+
+
+def _download_logs() -> None:
+    archive = _fetch_archive()
     with zipfile.ZipFile(archive) as bundle:
         for subject in SUBJECTS:
             name = f"mHealth_subject{subject}.log"

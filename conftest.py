@@ -1,0 +1,78 @@
+"""Root pytest configuration, loaded for any path pytest is given inside the project.
+
+* Quick mode always: ``QUICK=1`` is set at import time, before nbval starts a
+  kernel, so ``pytest notebooks/01_mhealth_lstm_grid.ipynb`` re-runs the small,
+  fast version of a study, never the full one (which would overwrite the committed
+  figures and results). A study is run in full with Jupyter, not with pytest.
+* A notebook whose metadata lists the datasets it needs
+  (``"lib": {"requires_data": ["household_power"]}``) is collected as one item,
+  skipped with the loader's message, when :func:`lib.datasets.check_available`
+  says one of them cannot be loaded here (offline, no mirror, no cache).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ["QUICK"] = "1"  # forced: a test run must never run a full study
+
+import pytest  # noqa: E402
+
+
+class UnavailableNotebook(pytest.File):
+    """A notebook that cannot run here: one item, skipped with the loader's message."""
+
+    def __init__(self, *, reason: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.reason = reason
+
+    def collect(self):
+        item = NotebookSkipped.from_parent(self, name="data not available")
+        item.add_marker(pytest.mark.skip(reason=self.reason))
+        yield item
+
+
+class NotebookSkipped(pytest.Item):
+    """Stands for every cell of a notebook whose data is missing (never runs)."""
+
+    def runtest(self) -> None:  # pragma: no cover - always skipped by its marker
+        raise AssertionError("a notebook without its data must not run")
+
+    def reportinfo(self):
+        return self.path, 0, f"{self.path.name}: data not available"
+
+
+def required_data(path) -> list[str]:
+    """The datasets a notebook's metadata says it needs (``lib.requires_data``)."""
+    with open(path, encoding="utf-8") as handle:
+        metadata = json.load(handle).get("metadata", {})
+    needed = metadata.get("lib", {}).get("requires_data", [])
+    return [needed] if isinstance(needed, str) else list(needed)
+
+
+def unavailable_reason(path) -> str | None:
+    """The loader's message for the first needed dataset that is missing, else None."""
+    needed = required_data(path)
+    if not needed:
+        return None
+    from lib.datasets import DatasetNotAvailableError, check_available
+
+    for name in needed:
+        try:
+            check_available(name)
+        except DatasetNotAvailableError as error:
+            return f"{path.name} needs {name}: {error}"
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_collect_file(file_path, parent):
+    outcome = yield
+    if file_path.suffix != ".ipynb" or not outcome.get_result():
+        return  # not a notebook, or nbval is not collecting notebooks
+    reason = unavailable_reason(file_path)
+    if reason is not None:
+        outcome.force_result(
+            [UnavailableNotebook.from_parent(parent, path=file_path, reason=reason)]
+        )
