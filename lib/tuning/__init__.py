@@ -1,71 +1,24 @@
-"""Hyperparameter search over a KerasTuner hypermodel: one entry point, a tidy result table.
+"""Hyperparameter search with KerasTuner's API and an engine for long searches behind it.
 
-:func:`search` runs a grid, random, Bayesian or Hyperband search (KerasTuner oracles) or a
-Ray Tune search (HyperOpt TPE or random, optionally ASHA) over the same hypermodel and returns
-a ``pandas.DataFrame`` with one row per trial (hyperparameters, objective, ``val_*`` metrics
-from :mod:`lib.evaluation`, best epoch, seconds, training history).
+Write KerasTuner code; import the tuners from here::
 
-How it keeps long searches cheap and safe:
+    from lib.tuning import GridSearch, RandomSearch, BayesianOptimization, Hyperband
 
-- **Flat memory and overhead.** The oracle and the finished records stay in the calling
-  process; every trial runs in a worker process (``multiprocessing`` *spawn*) that reads the
-  data saved once as ``.npy`` through ``mmap`` and is replaced after ``trials_per_worker``
-  trials, so whatever TensorFlow accumulates dies with the worker. KerasTuner's own per-trial
-  files (rewritten in full after every trial) are not written.
-- **Resume.** Each finished trial is one line of ``directory/trials.jsonl``, flushed and
-  fsynced before the next starts, so ``kill -9`` loses only running trials. Started again with
-  the same arguments, the search replays the finished trials into a fresh, identically seeded
-  oracle (so it reaches exactly the state it had) and continues: no finished trial is rerun,
-  and a single-worker search ends with the same trials and best trial as an uninterrupted run.
-  A directory holding a different search space (or data, objective, seed...) is refused.
-- **Reproducible.** The oracle, the folds and each trial (from ``(seed, trial index)``) are
-  seeded; on CPU with the same threads a trial gives the same metrics.
+    tuner = RandomSearch(build, objective="val_accuracy", max_trials=20,
+                         directory="runs", project_name="demo", workers=2)
+    tuner.search(x, y, validation_data=(x_val, y_val), epochs=10)
+    tuner.results_summary()
+    model = tuner.get_best_models(num_models=1)[0]
+    frame = tuner.results  # one row per trial
 
-Trials are fitted by one code path (:func:`fit_final` uses it too): the ``"resampling"`` hp
-resamples the training fold only (``lib.resampling.resample``), a ``batch_size`` hp or the
-``batch_size`` argument, ``callbacks(hp)`` of the hypermodel, early stopping, ReduceLROnPlateau,
-class weights; the weights of the best epoch (on ``monitor``) are restored before scoring and
-the best trial's model is saved to ``directory/best_model.keras``.
-
-Ray Tune backend (``tuner="ray-hyperopt"`` or ``"ray-random"``, ``asha=True`` for ASHA early
-stopping, ``max_concurrent_trials``): KerasTuner hyperparameters are translated into a Ray
-space (Choice -> ``tune.choice``, Int -> ``tune.qrandint``/``lograndint``, Float ->
-``tune.uniform``/``quniform``/``loguniform``, Boolean -> choice of False/True, Fixed -> the
-constant). Conditional hyperparameters are flattened: every hp gets a value, and the ones a
-build does not reach are ignored. Each trial uses one CPU and one TensorFlow thread, so two
-concurrent trials use two cores (``pin_cores=True`` also pins each trial process to a core of
-its own, so the trials' threads stop moving between cores; one-thread trial processes also
-run Keras' array pipelines with tf.data autotuning off). By default a local Ray is started
-(``ray.init(num_cpus=num_cpus or max_concurrent_trials)``, its workers at the driver's
-priority and none prestarted: see :func:`init_ray`) and shut down afterwards; to use an
-existing cluster pass its address::
-
-    # on the cluster:  ray start --head --port=6379 --ray-client-server-port=10001
-    frame = search(hypermodel, data, tuner="ray-hyperopt", max_trials=64,
-                   max_concurrent_trials=8, ray_address="ray://head-node:10001")
-    # or, from a machine that is itself part of the cluster:
-    frame = search(..., ray_address="auto")
-
-The data travel through Ray's object store (``tune.with_parameters``), the hypermodel is
-pickled with cloudpickle, and every node needs this package importable (install it, or pass
-``runtime_env={"py_modules": [lib]}`` through ``tuner_options={"runtime_env": ...}``).
-Finished Ray trials are appended to ``trials.jsonl`` as they complete; on resume they are not
-rerun. ``"ray-random"`` draws its configurations from a seeded generator up front, so a resumed
-run goes on exactly where it stopped; ``"ray-hyperopt"`` restarts TPE (seeded from the seed and
-the number of finished trials) without the earlier results, because Ray's HyperOpt searcher
-cannot be given points evaluated elsewhere, so its later trials differ from an uninterrupted
-run. Ray runs are not bit-reproducible in trial order (trials finish concurrently); each
-trial's seed comes from the search seed and its hyperparameter values. ``budget_seconds`` is
-Ray's ``time_budget_s`` (running trials are stopped at the budget).
-
-Example::
-
-    from lib.tuning import search, best_hyperparameters, fit_final, load_best_model
-    frame = search(MyHyperModel(), dict(x_train=x, y_train=y, x_val=xv, y_val=yv),
-                   tuner="grid", objective="val_macro_f1", epochs=20, early_stopping=3,
-                   directory="runs/mhealth_grid", seed=0)
-    model, history = fit_final(MyHyperModel(), best_hyperparameters(frame), x, y, epochs=20)
-    best = load_best_model(frame)  # the best trial's model as saved during the search
+What the engine adds (see :mod:`lib.tuning.tuners`): trials in recycled worker processes
+(flat memory over hundreds of trials), resume from ``trials.jsonl`` after any interruption
+(construct the same tuner on the same directory), objectives from :mod:`lib.evaluation`
+(macro F1, weighted F1, per-class recall) and k-fold objectives (``folds=``), a progress bar,
+a directory lock and data fingerprints. :class:`RayTuneSearch` runs the same search on Ray
+Tune (HyperOpt TPE or random, ASHA, a cluster address). :func:`search` is a one-call shortcut
+for notebooks that returns the trial table; :func:`fit_final` retrains a configuration with
+the trials' own fit path.
 """
 
 from __future__ import annotations
@@ -76,13 +29,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lib.tuning._data import Data
 from lib.tuning._ray import init_ray  # imports Ray only when called
-from lib.tuning._search import TUNERS, Data, results_frame, search
+from lib.tuning._search import TUNERS, search
+from lib.tuning._store import DirectoryInUseError, results_frame
+from lib.tuning.ray_tuner import RayTuneSearch
+from lib.tuning.spaces import space_size, space_table
+from lib.tuning.tuners import BayesianOptimization, GridSearch, Hyperband, RandomSearch
 
 __all__ = [
+    "GridSearch",
+    "RandomSearch",
+    "BayesianOptimization",
+    "Hyperband",
+    "RayTuneSearch",
     "TUNERS",
     "Data",
+    "DirectoryInUseError",
     "search",
+    "space_size",
+    "space_table",
     "results_frame",
     "best_trial",
     "best_hyperparameters",
@@ -112,7 +78,7 @@ def best_trial(
     if objective not in frame.columns:
         raise ValueError(f"column {objective!r} not in the frame; columns: {list(frame.columns)}")
     if direction is None:
-        from lib.tuning._search import direction_of
+        from lib.tuning._data import direction_of
 
         name = frame.attrs.get("objective", objective) if objective == "objective" else objective
         direction = frame.attrs.get("direction") if objective == "objective" else None
@@ -245,7 +211,7 @@ def fit_final(
         ``(model, history)``, history a dict of per-epoch lists.
     """
     from lib.tuning import _trial
-    from lib.tuning._search import direction_of
+    from lib.tuning._data import direction_of
 
     if early_stopping and validation_data is None:
         raise ValueError("early_stopping needs validation_data; pass it or set early_stopping=None")

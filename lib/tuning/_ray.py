@@ -86,7 +86,7 @@ def _plain(value: Any) -> Any:
 
 def _trainable(
     config: dict, *, hypermodel_blob: bytes, arrays: dict, splits: Any, space_config: dict,
-    settings: dict, seed: int, asha: bool, pin_cores: bool = False,
+    settings: Any, seed: int, asha: bool, pin_cores: bool = False,
 ) -> None:
     """Ray Tune function trainable: one trial, one TensorFlow thread (one core if pinned)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -101,7 +101,7 @@ def _trainable(
         _HYPERMODELS[digest] = cloudpickle.loads(hypermodel_blob)
     hypermodel = _HYPERMODELS[digest]
     values = {k: _plain(v) for k, v in config.items() if not k.startswith("__")}
-    objective = settings["objective"]
+    objective = settings.objective
 
     hook = None
     if asha:
@@ -110,14 +110,14 @@ def _trainable(
                 value = float(logs[objective])
             else:
                 metrics = _trial.score(
-                    settings["task"], y_val, _trial.predict(model, x_val),
-                    labels=settings.get("labels"),
+                    settings.task, y_val, _trial.predict(model, x_val),
+                    labels=settings.labels,
                 )
                 value = metrics[objective]
             tune.report({"objective": value, "epoch": epoch + 1})
 
     record = _trial.run_trial(
-        hypermodel, values, arrays, splits, dict(settings, checkpoint_path=None),
+        hypermodel, values, arrays, splits, settings.replace(checkpoint_path=None),
         seed=_config_seed(seed, values), space=space_config, epoch_hook=hook,
     )
     record["status"] = "COMPLETED"
@@ -222,10 +222,8 @@ def init_ray(attempts: int = 3, **init: Any) -> None:
     ) from last
 
 
-def _recorder(store: Any, settings: dict, seed: int, first_index: int, verbose: int) -> Any:
+def _recorder(store: Any, settings: Any, seed: int, first_index: int, progress: Any) -> Any:
     from ray import tune
-
-    objective = settings["objective"]
 
     class Recorder(tune.Callback):
         """Appends every finished Ray trial to trials.jsonl (in the driver)."""
@@ -263,11 +261,8 @@ def _recorder(store: Any, settings: dict, seed: int, first_index: int, verbose: 
                 seed=_config_seed(seed, values), status=status, wall_seconds=wall,
             )
             store.append(record)
-            if verbose:
-                print(
-                    f"trial {index + 1} {objective}={record['objective']:.4g} {status} "
-                    f"{wall:.1f}s", flush=True,
-                )
+            if progress is not None:
+                progress.trial_done(record)
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             self._write(trial, "COMPLETED")
@@ -279,10 +274,11 @@ def _recorder(store: Any, settings: dict, seed: int, first_index: int, verbose: 
 
 
 def run(
-    hypermodel: Any, arrays: dict, splits: Any, space: Any, settings: dict, *, store: Any,
+    hypermodel: Any, arrays: dict, splits: Any, space: Any, settings: Any, *, store: Any,
     tuner: str, max_trials: int | None, budget_seconds: float | None, seed: int,
     max_concurrent_trials: int, asha: bool | dict, ray_address: str | None,
     num_cpus: int | None, options: dict, verbose: int, pin_cores: bool = False,
+    progress: Any = None,
 ) -> None:
     """Runs the remaining trials of a Ray Tune search, appending each to ``store``."""
     import ray
@@ -299,7 +295,7 @@ def run(
         return
     if asha and splits is not None:
         raise ValueError("asha=True needs a validation set, not folds (epochs of folds mix)")
-    direction = settings["direction"]
+    direction = settings.direction
     param_space = to_ray_space(space)
 
     if tuner == "ray-random":
@@ -347,7 +343,7 @@ def run(
         asha_options.update(asha if isinstance(asha, dict) else {})
         # one report per epoch plus the final one
         scheduler = ASHAScheduler(
-            metric="objective", mode=direction, max_t=int(settings["epochs"]) + 1, **asha_options
+            metric="objective", mode=direction, max_t=int(settings.epochs) + 1, **asha_options
         )
 
     started = False
@@ -382,7 +378,7 @@ def run(
             ),
             run_config=tune.RunConfig(
                 name="ray", storage_path=os.path.abspath(os.path.join(store.directory, "ray")),
-                verbose=0, callbacks=[_recorder(store, settings, seed, first_index, verbose)],
+                verbose=0, callbacks=[_recorder(store, settings, seed, first_index, progress)],
             ),
         )
         # Every finished trial is already in trials.jsonl (the Recorder); Tune's automatic

@@ -111,7 +111,8 @@ class _DryModel:
 
 
 def discover_space(
-    hypermodel: Any, x_sample: np.ndarray, y_sample: np.ndarray, *, batch_size: int = 32
+    hypermodel: Any, x_sample: np.ndarray, y_sample: np.ndarray, *, batch_size: int = 32,
+    info: dict | None = None,
 ) -> Any:
     """Finds every hyperparameter of a hypermodel (KerasTuner's dry builds, conditions included).
 
@@ -125,6 +126,10 @@ def discover_space(
         x_sample: a few training rows (only passed to a custom ``fit``).
         y_sample: their targets.
         batch_size: batch size passed to a custom ``fit`` during the dry call.
+        info: if given, filled from the model built with the default values: ``outputs``
+            (size of its last output axis) and ``signature`` (a hash of its layers' classes and
+            configurations without names, its loss and its parameter count: what resume
+            compares to refuse a different model with the same space).
 
     Returns:
         The ``keras_tuner.HyperParameters`` search space.
@@ -145,6 +150,8 @@ def discover_space(
     hp = space.copy()
     for _ in range(100):
         model = build(hypermodel, hp)
+        if info is not None and not info:
+            info.update(describe_model(model))
         if _overrides(hypermodel, "callbacks"):
             hypermodel.callbacks(hp)
         if _overrides(hypermodel, "fit"):
@@ -176,6 +183,30 @@ def discover_space(
     # TensorFlow and Ray Tune loaded, where the Ray backend discovers the space.
     gc.collect(1)
     return space
+
+
+def describe_model(model: Any) -> dict:
+    """``outputs`` (last output axis) and ``signature`` (layers without names, loss, size)."""
+    import hashlib
+    import json
+
+    layers = []
+    for layer in getattr(model, "layers", []):
+        try:
+            config = {k: v for k, v in layer.get_config().items() if k != "name"}
+        except Exception:  # a layer without a config: its class stands for it
+            config = {}
+        layers.append([type(layer).__name__, config])
+    loss = getattr(model, "loss", None)
+    text = json.dumps(
+        [layers, repr(loss) if not isinstance(loss, str) else loss, int(model.count_params())],
+        sort_keys=True, default=str,
+    )
+    outputs = None
+    shape = getattr(model, "output_shape", None)
+    if isinstance(shape, tuple) and shape and isinstance(shape[-1], int):
+        outputs = int(shape[-1])
+    return {"outputs": outputs, "signature": hashlib.sha256(text.encode()).hexdigest()[:24]}
 
 
 class _BestWeights:
@@ -368,7 +399,7 @@ def run_trial(
     values: dict[str, Any],
     arrays: dict[str, np.ndarray],
     splits: list[tuple[np.ndarray, np.ndarray]] | None,
-    settings: dict[str, Any],
+    settings: Any,
     *,
     seed: int,
     space: Any = None,
@@ -382,7 +413,7 @@ def run_trial(
         values: the trial's hyperparameter values.
         arrays: ``x_train``, ``y_train`` and (without ``splits``) ``x_val``, ``y_val``.
         splits: list of ``(train_idx, val_idx)`` into ``x_train``, or None.
-        settings: engine settings (epochs, batch_size, objective, monitor, task, labels, ...).
+        settings: the search's :class:`~lib.tuning._settings.TrialSettings`.
         seed: the trial's seed (fold ``i`` uses ``seed + i``).
         space: the search space (HyperParameters or config) the values belong to.
         epoch_hook: optional ``hook(epoch, logs, model, x_val, y_val)`` called after each epoch
@@ -398,8 +429,8 @@ def run_trial(
 
     start = time.perf_counter()
     hp = make_hyperparameters(values, space)
-    objective = settings["objective"]
-    epochs = int(values.get(HYPERBAND_PREFIX + "epochs", settings["epochs"]))
+    objective = settings.objective
+    epochs = int(values.get(HYPERBAND_PREFIX + "epochs", settings.epochs))
     if splits is None:
         folds = [(arrays["x_train"], arrays["y_train"], arrays["x_val"], arrays["y_val"])]
     else:
@@ -418,17 +449,17 @@ def run_trial(
             y_tr,
             validation_data=(x_va, y_va),
             epochs=epochs,
-            batch_size=settings["batch_size"],
+            batch_size=settings.batch_size,
             seed=seed + index,
-            monitor=settings["monitor"],
-            monitor_mode=settings["monitor_mode"],
-            early_stopping=settings.get("early_stopping"),
-            reduce_lr=settings.get("reduce_lr"),
-            class_weight=settings.get("class_weight"),
-            callbacks=extra,
-            verbose=settings.get("fit_verbose", 0),
+            monitor=settings.monitor,
+            monitor_mode=settings.monitor_mode,
+            early_stopping=settings.early_stopping,
+            reduce_lr=settings.reduce_lr,
+            class_weight=settings.class_weight,
+            callbacks=settings.fresh_callbacks() + extra,
+            verbose=settings.fit_verbose,
         )
-        metrics = score(settings["task"], y_va, predict(model, x_va), labels=settings.get("labels"))
+        metrics = score(settings.task, y_va, predict(model, x_va), labels=settings.labels)
         if objective not in metrics:
             if objective not in hist:
                 available = sorted(set(metrics) | set(hist))
@@ -442,7 +473,7 @@ def run_trial(
         fold_metrics.append(metrics)
         histories.append(hist)
         infos.append(info)
-        if settings.get("checkpoint_path") and splits is None:
+        if settings.checkpoint_path and splits is None:
             _maybe_checkpoint(model, metrics[objective], settings)
         del model
         if clear:
@@ -486,20 +517,20 @@ def _hook_callback(hook: Callable, x_val: np.ndarray, y_val: np.ndarray) -> Any:
     return EpochHook()
 
 
-def _maybe_checkpoint(model: Any, value: float, settings: dict) -> None:
-    """Saves ``model`` atomically when ``value`` beats ``settings['checkpoint_best']``."""
-    best = settings.get("checkpoint_best")
+def _maybe_checkpoint(model: Any, value: float, settings: Any) -> None:
+    """Saves ``model`` atomically when ``value`` beats ``settings.checkpoint_best``."""
+    best = settings.checkpoint_best
     if value is None or not np.isfinite(value):
         return
     if best is not None and np.isfinite(best):
-        better = value < best if settings["direction"] == "min" else value > best
+        better = value < best if settings.direction == "min" else value > best
         if not better:
             return
-    path = settings["checkpoint_path"]
+    path = settings.checkpoint_path
     tmp = f"{path[: -len('.keras')]}.tmp-{os.getpid()}.keras"
     model.save(tmp)
     os.replace(tmp, path)
-    settings["checkpoint_best"] = float(value)
+    settings.checkpoint_best = float(value)
 
 
 def set_threads(threads: int | None) -> None:
@@ -642,7 +673,7 @@ def claim_core(lock_dir: str | None = None) -> int | None:
 
 
 def dry_history_keys(
-    hypermodel: Any, space: Any, arrays: dict, splits: list | None, settings: dict
+    hypermodel: Any, space: Any, arrays: dict, splits: list | None, settings: Any
 ) -> list[str]:
     """History keys a 1-epoch fit on a few rows reports (to check a Keras-metric objective)."""
     import keras
@@ -659,7 +690,7 @@ def dry_history_keys(
     hp.values.pop("resampling", None)
     model, hist, _ = fit_once(
         hypermodel, hp, x_tr, y_tr, validation_data=(x_va, y_va), epochs=1,
-        batch_size=settings["batch_size"], monitor=None,
+        batch_size=settings.batch_size, monitor=None,
     )
     del model
     keras.backend.clear_session()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-import traceback
 from typing import Any
 
 import numpy as np
@@ -34,18 +33,38 @@ def load_splits(data_dir: str) -> list[tuple[np.ndarray, np.ndarray]] | None:
         return [(stored[f"train_{i}"], stored[f"val_{i}"]) for i in range(count)]
 
 
+def _load_checked(setup: dict) -> tuple[dict, list | None]:
+    """The saved arrays and folds, after checking them against the search's fingerprint."""
+    from lib.tuning._data import fingerprint
+
+    arrays = load_arrays(setup["data_dir"], setup["array_names"])
+    splits = load_splits(setup["data_dir"])
+    expected = setup.get("fingerprint")
+    if expected is not None and fingerprint(arrays, splits) != tuple(expected):
+        raise ValueError(
+            f"the data saved in {setup['data_dir']} changed since the search saved it (its "
+            "fingerprint differs); trials would train on other data. Start the search again "
+            "(overwrite=True) or restore the files"
+        )
+    return arrays, splits
+
+
 def _worker_main(conn: Any, setup_blob: bytes) -> None:
     """Entry point of a worker process: set up once, then run tasks until told to stop."""
     setup = pickle.loads(setup_blob)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from lib.tuning import _trial
+    from lib.tuning import _pool, _trial
 
     _trial.prepare_trial_process(setup.get("threads"), pin_cores=bool(setup.get("pin_cores")))
     from lib.tuning._trial import cloudpickle
 
-    hypermodel = cloudpickle.loads(setup["hypermodel"])
-    arrays = load_arrays(setup["data_dir"], setup["array_names"])
-    splits = load_splits(setup["data_dir"])
+    try:
+        hypermodel = cloudpickle.loads(setup["hypermodel"])
+        arrays, splits = _load_checked(setup)
+        broken = None
+    except Exception as error:  # every task reports it; the parent raises or records it
+        broken = _pool.failure(error)
+        broken["exception"] = _picklable(error)
     space = None
     while True:
         try:
@@ -56,42 +75,24 @@ def _worker_main(conn: Any, setup_blob: bytes) -> None:
             break
         kind, payload = message
         try:
-            if kind == "discover":
-                x = arrays["x_train"][:8]
-                y = arrays["y_train"][:8]
-                found = _trial.discover_space(
-                    hypermodel, x, y, batch_size=payload["settings"]["batch_size"]
-                )
-                space = found
-                keys = None
-                if payload.get("history_keys"):
-                    keys = _trial.dry_history_keys(
-                        hypermodel, found, arrays, splits, payload["settings"]
-                    )
-                result = {"status": "OK", "space": found.get_config(), "history_keys": keys}
+            if broken is not None:
+                result = broken
+            elif kind == "discover":
+                result = _pool.discover(hypermodel, arrays, splits, payload)
+                space = result.pop("space_object")
             elif kind == "trial":
                 if space is None:
                     space = _trial.space_from_config(payload["space"])
-                record = _trial.run_trial(
-                    hypermodel,
-                    payload["values"],
-                    arrays,
-                    splits,
-                    payload["settings"],
-                    seed=payload["seed"],
-                    space=space,
+                result = _trial.run_trial(
+                    hypermodel, payload["values"], arrays, splits, payload["settings"],
+                    seed=payload["seed"], space=space,
                 )
-                record["status"] = "COMPLETED"
-                result = record
+                result["status"] = "COMPLETED"
             else:
                 raise ValueError(f"unknown task {kind!r}")
         except Exception as error:  # reported to the parent, which records the failure
-            result = {
-                "status": "FAILED",
-                "error": f"{type(error).__name__}: {error}",
-                "traceback": traceback.format_exc(),
-                "exception": _picklable(error),
-            }
+            result = _pool.failure(error)
+            result["exception"] = _picklable(error)
         conn.send(result)
 
 

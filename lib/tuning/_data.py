@@ -1,0 +1,282 @@
+"""The data of a search: validation split or folds, input checks, content fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+@dataclass
+class Data:
+    """Training data of a search, with validation data or folds.
+
+    Attributes:
+        x_train: training inputs (2-D features or 3-D windows); with folds, all the data
+            the folds are drawn from.
+        y_train: training targets (1-D integer labels, or real values).
+        x_val: validation inputs, or None when the search uses folds.
+        y_val: validation targets, or None.
+        groups: group of every training row (subject, record) for grouped folds, or None.
+    """
+
+    x_train: Any
+    y_train: Any
+    x_val: Any = None
+    y_val: Any = None
+    groups: Any = None
+
+
+def as_data(data: Any) -> Data:
+    """A :class:`Data` from a ``Data``, a dict with the same keys, or a 4-tuple."""
+    if isinstance(data, Data):
+        return data
+    if isinstance(data, dict):
+        unknown = set(data) - {"x_train", "y_train", "x_val", "y_val", "groups"}
+        if unknown or "x_train" not in data or "y_train" not in data:
+            raise ValueError(
+                "data must be a dict with keys x_train, y_train and optionally x_val, y_val, "
+                f"groups; got keys {sorted(data)}"
+            )
+        return Data(**data)
+    if isinstance(data, (tuple, list)) and len(data) in (2, 4):
+        return Data(*data)
+    raise TypeError(
+        f"data must be lib.tuning.Data, a dict(x_train=..., y_train=..., x_val=..., y_val=...) "
+        f"or a tuple (x_train, y_train[, x_val, y_val]); got {type(data).__name__}"
+    )
+
+
+def direction_of(name: str) -> str:
+    """``"min"`` for losses and errors (loss, mse, mae, rmse in the name), else ``"max"``."""
+    from lib.evaluation import metric_direction
+
+    return metric_direction(name)
+
+
+def class_labels(y: np.ndarray) -> list:
+    """The classes of a target array: sorted labels (1-D) or column indices (one-hot)."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        return list(range(y.shape[1]))
+    return [v.item() for v in np.unique(y.reshape(-1))]
+
+
+def engine_metric_names(task: str, labels: Sequence | None) -> list[str]:
+    """The ``val_*`` names the engine computes for a task (with these class labels)."""
+    from lib.evaluation import classification_metrics, regression_metrics
+
+    if task == "classification":
+        labels = list(labels or [0, 1])
+        names = classification_metrics(np.asarray(labels), np.asarray(labels), labels=labels)
+    else:
+        names = regression_metrics(np.zeros(2), np.zeros(2))
+    return [f"val_{k}" for k in names]
+
+
+def infer_task(objective: str, y: np.ndarray, task: str | None) -> str:
+    """``task`` if given, else from the objective's name, else from the targets' dtype."""
+    if task is not None:
+        if task not in ("classification", "regression"):
+            raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+        return task
+    bare = objective[4:] if objective.startswith("val_") else objective
+    if bare in ("mse", "mae", "rmse"):
+        return "regression"
+    if bare in ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1"):
+        return "classification"
+    if bare.startswith("recall_"):
+        return "classification"
+    y = np.asarray(y)
+    if np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
+        return "classification"
+    return "regression"
+
+
+def make_splits(
+    data: Data, folds: Any, *, task: str, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Fold index pairs over ``x_train`` (stratified / grouped as the data allows), or None."""
+    if folds is None:
+        if data.x_val is None or data.y_val is None:
+            raise ValueError(
+                "no validation data: pass data with x_val and y_val, or folds=k (an int) or a "
+                "list of (train_idx, val_idx) pairs"
+            )
+        return None
+    if data.x_val is not None:
+        raise ValueError(
+            "both folds and x_val were given; with folds the validation rows come from "
+            "x_train. Drop x_val/y_val or pass folds=None"
+        )
+    n = len(data.x_train)
+    if isinstance(folds, (int, np.integer)):
+        from sklearn import model_selection as ms
+
+        k = int(folds)
+        if k < 2:
+            raise ValueError(f"folds must be at least 2, got {k}")
+        y = np.asarray(data.y_train)
+        labels = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(n, -1)[:, 0]
+        index = np.zeros(n)
+        if data.groups is not None:
+            groups = np.asarray(data.groups)
+            if task == "classification":
+                splitter = ms.StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+                pairs = splitter.split(index, labels, groups)
+            else:
+                pairs = ms.GroupKFold(n_splits=k).split(index, labels, groups)
+        elif task == "classification":
+            pairs = ms.StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(
+                index, labels
+            )
+        else:
+            pairs = ms.KFold(n_splits=k, shuffle=True, random_state=seed).split(index)
+        return [
+            (np.asarray(tr, dtype=np.int64), np.asarray(va, dtype=np.int64)) for tr, va in pairs
+        ]
+    splits = []
+    for number, pair in enumerate(folds):
+        try:
+            tr, va = pair
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"fold {number} must be a (train_idx, val_idx) pair, got {type(pair).__name__}"
+            ) from error
+        tr, va = np.asarray(tr, dtype=np.int64), np.asarray(va, dtype=np.int64)
+        if np.intersect1d(tr, va).size:
+            raise ValueError(f"fold {number}: training and validation indices overlap")
+        if tr.size == 0 or va.size == 0 or max(tr.max(), va.max()) >= n or min(
+            tr.min(), va.min()
+        ) < 0:
+            raise ValueError(f"fold {number}: indices must be non-empty and within [0, {n})")
+        splits.append((tr, va))
+    if not splits:
+        raise ValueError("folds is an empty list; give at least one (train_idx, val_idx) pair")
+    return splits
+
+
+def _digest(array: np.ndarray) -> str:
+    array = np.ascontiguousarray(array)
+    h = hashlib.blake2b(digest_size=16)
+    h.update(str((array.shape, array.dtype.str)).encode())
+    h.update(memoryview(array).cast("B"))
+    return h.hexdigest()
+
+
+def fingerprint(arrays: dict[str, np.ndarray], splits: list | None) -> tuple[dict, str | None]:
+    """Content hashes of the data arrays and of the folds (what resume must match)."""
+    data = {name: _digest(np.asarray(a)) for name, a in sorted(arrays.items())}
+    folds = None
+    if splits is not None:
+        h = hashlib.blake2b(digest_size=16)
+        for tr, va in splits:
+            h.update(_digest(tr).encode())
+            h.update(_digest(va).encode())
+        folds = h.hexdigest()
+    return data, folds
+
+
+
+
+def _nonfinite_rows(array: np.ndarray) -> int:
+    """Rows of ``array`` holding NaN or infinity (0 for non-float arrays)."""
+    if not np.issubdtype(array.dtype, np.floating) and not np.issubdtype(
+        array.dtype, np.complexfloating
+    ):
+        return 0
+    bad = ~np.isfinite(array.reshape(len(array), -1))
+    return int(bad.any(axis=1).sum())
+
+
+def _check_target_dtype(name: str, y: np.ndarray) -> None:
+    if y.dtype == object or y.dtype.kind in "USV":
+        raise ValueError(
+            f"{name} has dtype {y.dtype} (e.g. {y.reshape(-1)[:3].tolist()}); a search needs "
+            "numeric targets: integer class ids 0..k-1 for classification (map the labels with "
+            "lib.evaluation.to_class_ids or sklearn's LabelEncoder) or floats for regression"
+        )
+
+
+def check_inputs(data: Data, *, epochs: int, allow_nonfinite: bool = False) -> None:
+    """Refuses inputs that would train on garbage, before any trial starts.
+
+    Checks row counts of every pair, numeric targets, NaN / infinity in the inputs and the
+    number of epochs.
+
+    Raises:
+        ValueError: what was expected, what was found and what to do.
+    """
+    if int(epochs) <= 0:
+        raise ValueError(
+            f"epochs must be at least 1, got {epochs}: a trial with no epoch scores an "
+            "untrained model"
+        )
+    if data.x_train is None or len(data.x_train) == 0:
+        raise ValueError("x_train is empty; a search needs training rows")
+    pairs = [("x_train", data.x_train, "y_train", data.y_train)]
+    if data.x_val is not None or data.y_val is not None:
+        if data.x_val is None or data.y_val is None:
+            raise ValueError("give both x_val and y_val (validation_data=(x_val, y_val)), or neither")
+        pairs.append(("x_val", data.x_val, "y_val", data.y_val))
+    for x_name, x, y_name, y in pairs:
+        if len(x) != len(y):
+            raise ValueError(
+                f"{x_name} has {len(x)} rows but {y_name} has {len(y)}; give one target per row"
+            )
+        _check_target_dtype(y_name, np.asarray(y))
+        x = np.asarray(x)
+        if x.dtype == object:
+            raise ValueError(f"{x_name} has dtype object; pass a numeric array (np.asarray(x, float))")
+        bad = _nonfinite_rows(x)
+        if bad and not allow_nonfinite:
+            raise ValueError(
+                f"{x_name} has {bad} of {len(x)} rows with NaN or infinity; trials would score "
+                "garbage. Impute or drop those rows, or pass allow_nonfinite=True if the model "
+                "handles them (e.g. a Masking layer)"
+            )
+    if data.groups is not None and len(data.groups) != len(data.x_train):
+        raise ValueError(
+            f"groups has {len(data.groups)} entries but x_train has {len(data.x_train)} rows"
+        )
+
+
+def check_labels(data: Data, outputs: int | None) -> None:
+    """Refuses class labels that do not fit a model with ``outputs`` units, or each other.
+
+    Args:
+        data: the search data (classification).
+        outputs: size of the model's last axis (1 for a sigmoid output), or None if unknown.
+
+    Raises:
+        ValueError: labels outside ``0..k-1``, non-integer labels, or a validation class the
+            training data does not hold.
+    """
+    y = np.asarray(data.y_train)
+    if y.ndim == 2 and y.shape[1] > 1:
+        return  # one-hot targets: their width is checked by Keras itself
+    flat = y.reshape(-1)
+    if not np.all(np.isfinite(flat.astype(float))) or np.any(flat != np.round(flat)):
+        raise ValueError(
+            "y_train holds non-integer values for a classification objective; give class ids "
+            "0..k-1, or use a regression objective (val_mse) with task='regression'"
+        )
+    train_classes = set(np.unique(flat).tolist())
+    k = max(int(outputs or 0), 2)
+    outside = sorted(c for c in train_classes if c < 0 or c >= k)
+    if outputs is not None and outside:
+        raise ValueError(
+            f"y_train holds classes {outside} outside 0..{k - 1}, but the model has {outputs} "
+            f"output unit(s); map the labels to 0..k-1 (lib.evaluation.to_class_ids) or build "
+            "the model with one output per class"
+        )
+    if data.y_val is not None:
+        val_classes = set(np.unique(np.asarray(data.y_val).reshape(-1)).tolist())
+        missing = sorted(val_classes - train_classes)
+        if missing:
+            raise ValueError(
+                f"y_val holds classes {missing} that y_train does not; a model cannot learn a "
+                "class it never sees. Split stratified (lib.splits) or drop those rows"
+            )

@@ -1,0 +1,186 @@
+"""The oracle loop: replay finished trials into the oracle, then run new ones on a pool."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from keras_tuner.engine import trial as trial_module
+
+from lib.tuning import _trial
+from lib.tuning._settings import Execution, TrialSettings
+from lib.tuning._store import ModelKeeper, TrialStore
+
+RUNNING = trial_module.TrialStatus.RUNNING
+STOPPED = trial_module.TrialStatus.STOPPED
+
+
+def better(a: float | None, b: float | None, direction: str) -> bool:
+    """True when ``a`` is finite and beats ``b`` (None or non-finite ``b`` is beaten)."""
+    if a is None or not np.isfinite(a):
+        return False
+    if b is None or not np.isfinite(b):
+        return True
+    return a < b if direction == "min" else a > b
+
+
+def end_trial(oracle: Any, trial: Any, record: dict, objective: str) -> None:
+    """Reports a finished record to the oracle (COMPLETED with its score, or FAILED)."""
+    value = record.get("objective")
+    if record.get("status") == "COMPLETED" and value is not None and np.isfinite(value):
+        oracle.update_trial(trial.trial_id, {objective: float(value)})
+        trial.status = trial_module.TrialStatus.COMPLETED
+    else:
+        trial.status = trial_module.TrialStatus.FAILED
+        trial.message = record.get("error")
+    oracle.end_trial(trial)
+
+
+def replay(oracle: Any, records: list[dict], objective: str) -> tuple[list, int]:
+    """Feeds stored trials to a fresh oracle in their order, as a sequential run would have.
+
+    Returns:
+        ``(pending, next_index)``: trials the oracle proposed that never finished (killed
+        while running: they run first) and the index of the next new trial.
+    """
+    finished = {int(r["trial"]): r for r in records}
+    pending: list[tuple[int, Any]] = []
+    index = 0
+    last = max(finished, default=-1)
+    while index <= last:
+        trial = oracle.create_trial(f"trial-{index}")
+        if trial.status != RUNNING:
+            break
+        record = finished.get(index)
+        if record is None:
+            pending.append((index, trial))
+        else:
+            if trial.hyperparameters.values != record["hyperparameters"]:
+                trial.hyperparameters.values = dict(record["hyperparameters"])
+            end_trial(oracle, trial, record, objective)
+        index += 1
+    return pending, index
+
+
+def make_record(number: int, trial: Any, result: dict, wall: float, seed: int) -> dict:
+    """The stored record of one trial from a worker's result."""
+    record = {
+        "trial": number,
+        "trial_id": trial.trial_id,
+        "hyperparameters": dict(trial.hyperparameters.values),
+        "seed": _trial.trial_seed(seed, number),
+        "status": result.get("status", "FAILED"),
+        "wall_seconds": wall,
+    }
+    if record["status"] == "COMPLETED":
+        for key, value in result.items():
+            if key not in ("status", "exception", "traceback"):
+                record[key] = value
+        record["overhead_seconds"] = wall - float(result.get("fit_seconds", 0.0))
+    else:
+        record["objective"] = math.nan
+        record["error"] = result.get("error")
+        record["seconds"] = wall
+        record["overhead_seconds"] = wall
+    return record
+
+
+@dataclass
+class Run:
+    """One ``search`` call's loop state."""
+
+    oracle: Any
+    store: TrialStore
+    keeper: ModelKeeper | None
+    settings: TrialSettings
+    execution: Execution
+    space_config: dict
+    seed: int
+    max_trials: int | None
+    max_failures: int
+    progress: Any
+    records: list[dict]
+    pending: list = field(default_factory=list)
+    next_index: int = 0
+    running: dict = field(default_factory=dict)
+    stopping: bool = False
+    failures: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    def next_trial(self) -> tuple[int, Any] | None:
+        """The next trial to run, or None (nothing to hand out now, or the search is over)."""
+        if self.pending:
+            return self.pending.pop(0)
+        if self.stopping:
+            return None
+        budget = self.execution.budget_seconds
+        if (budget is not None and time.perf_counter() - self.started >= budget) or (
+            self.max_trials is not None and self.next_index >= self.max_trials
+        ):
+            self.stopping = True
+            return None
+        trial = self.oracle.create_trial(f"trial-{self.next_index}")
+        if trial.status == STOPPED:
+            self.stopping = True
+            return None
+        if trial.status != RUNNING:  # IDLE: wait for a running trial to finish
+            return None
+        self.next_index += 1
+        return self.next_index - 1, trial
+
+    def payload(self, number: int, trial: Any) -> dict:
+        settings = self.settings
+        if self.keeper is not None and self.keeper.keep > 0:
+            settings = settings.replace(
+                checkpoint_path=self.keeper.trial_path(number),
+                checkpoint_best=self.keeper.threshold(self.records),
+            )
+        return {
+            "values": dict(trial.hyperparameters.values),
+            "seed": _trial.trial_seed(self.seed, number),
+            "settings": settings,
+            "space": self.space_config,
+        }
+
+    def finish(self, number: int, trial: Any, result: dict, began: float) -> None:
+        """Stores a trial's result, tells the oracle, keeps or drops its model."""
+        record = make_record(number, trial, result, time.perf_counter() - began, self.seed)
+        self.store.append(record)
+        self.records.append(record)
+        end_trial(self.oracle, trial, record, self.settings.objective)
+        if self.keeper is not None:
+            self.keeper.settle(number, self.records)
+        self.progress.trial_done(record)
+        if record["status"] == "COMPLETED":
+            self.failures = 0
+            return
+        self.failures += 1
+        if self.failures >= self.max_failures:
+            raise RuntimeError(
+                f"{self.failures} trials in a row failed; last error: {record['error']}\n"
+                f"{result.get('traceback', '')}"
+            )
+
+
+def run(pool: Any, state: Run) -> None:
+    """Runs trials on ``pool`` until the oracle, ``max_trials`` or the time budget says stop."""
+    while True:
+        for slot_index in pool.idle():
+            chosen = state.next_trial()
+            if chosen is None:
+                break
+            number, trial = chosen
+            payload = state.payload(number, trial)
+            began = time.perf_counter()  # an in-process slot runs the trial inside submit()
+            pool.slot(slot_index).submit("trial", payload)
+            state.running[slot_index] = (number, trial, began)
+        if not state.running:
+            return
+        for slot_index in pool.wait():
+            result = pool.slots[slot_index].receive()
+            number, trial, began = state.running.pop(slot_index)
+            pool.after_task(slot_index, result)
+            state.finish(number, trial, result, began)

@@ -1,0 +1,100 @@
+"""Typed settings of a search: how every trial is fitted and scored, and where trials run."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class TrialSettings:
+    """How a trial is fitted and scored; the same object travels to workers and Ray actors.
+
+    Attributes:
+        objective: name of the value the search optimises (``val_<metric>`` of
+            :mod:`lib.evaluation` or a Keras history key).
+        direction: ``"min"`` or ``"max"``.
+        task: ``"classification"`` or ``"regression"``.
+        labels: class labels of the targets (classification), or None.
+        epochs: maximum epochs per trial.
+        batch_size: batch size when the space holds no ``batch_size`` hyperparameter.
+        early_stopping: patience in epochs on ``monitor``, or None.
+        reduce_lr: keyword arguments of ``keras.callbacks.ReduceLROnPlateau``, or None.
+        class_weight: None, ``"balanced"`` or a dict.
+        monitor: history key for early stopping and the best weights restored before scoring.
+        monitor_mode: ``"min"`` or ``"max"`` for ``monitor``.
+        callbacks: the caller's Keras callbacks, pickled (cloudpickle) so every trial gets
+            fresh copies, or None.
+        checkpoint_path: where the trial saves its model when it beats ``checkpoint_best``, or
+            None (no model saved).
+        checkpoint_best: the objective a trial's model must beat to be saved (None: any).
+        fit_verbose: Keras verbosity of each fit.
+    """
+
+    objective: str
+    direction: str
+    task: str
+    labels: list | None = None
+    epochs: int = 10
+    batch_size: int = 32
+    early_stopping: int | None = None
+    reduce_lr: dict | None = None
+    class_weight: Any = None
+    monitor: str = "val_loss"
+    monitor_mode: str = "min"
+    callbacks: bytes | None = None
+    checkpoint_path: str | None = None
+    checkpoint_best: float | None = None
+    fit_verbose: int = 0
+
+    def replace(self, **changes: Any) -> TrialSettings:
+        """A copy with ``changes`` applied (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+    def fresh_callbacks(self) -> list:
+        """New copies of the caller's callbacks for one fit (never shared between fits)."""
+        if not self.callbacks:
+            return []
+        from lib.tuning._trial import cloudpickle
+
+        return list(cloudpickle.loads(self.callbacks))
+
+
+@dataclass
+class Execution:
+    """Where and how trials run (the engine's process options).
+
+    Attributes:
+        workers: trial processes at once (spawned, recycled); 0 runs trials in the caller's
+            process (debugging: no memory isolation).
+        trials_per_worker: a worker process is replaced after this many trials (None: never).
+        max_worker_memory_mb: also replace a worker whose resident memory exceeds this.
+        threads: TensorFlow intra/inter-op threads per trial process (default: the cores
+            divided among the workers).
+        pin_cores: pin each trial process to a CPU core of its own (Linux).
+        keep_models: how many of the best trials keep their trained model on disk (for
+            ``get_best_models``); 0 keeps none.
+        budget_seconds: no new trial starts after this many seconds of a ``search`` call.
+    """
+
+    workers: int = 1
+    trials_per_worker: int | None = 10
+    max_worker_memory_mb: float | None = None
+    threads: int | None = None
+    pin_cores: bool = False
+    keep_models: int = 1
+    budget_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if int(self.workers) < 0:
+            raise ValueError(f"workers must be 0 or more, got {self.workers}")
+        if self.trials_per_worker is not None and int(self.trials_per_worker) < 1:
+            raise ValueError(
+                f"trials_per_worker must be at least 1 or None, got {self.trials_per_worker}"
+            )
+        if int(self.keep_models) < 0:
+            raise ValueError(f"keep_models must be 0 or more, got {self.keep_models}")
+        if self.threads is None:
+            self.threads = max(1, (os.cpu_count() or 1) // max(int(self.workers), 1))

@@ -1,0 +1,102 @@
+"""KerasTuner oracles for the engine: state lives in ``trials.jsonl``, the grid runs ahead.
+
+The engine keeps a search's state in its own trial store (one fsynced line per trial) and
+rebuilds an oracle by replaying those trials into a fresh, identically seeded one. These
+subclasses therefore skip KerasTuner's own state files (``oracle.json`` and one
+``trial.json`` per trial, rewritten in full on every change), and the grid oracle hands out
+its next points before the running trials finish, so parallel workers stay busy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras_tuner as kt
+from keras_tuner.engine import trial as trial_module
+
+
+class _StoreBackedOracle:
+    """Mixin for a KerasTuner oracle whose state is kept by the engine's trial store."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.verbose = 0  # the engine shows its own progress (KerasTuner prints per trial)
+
+    def save(self) -> None:
+        """Does nothing: the trial store holds the state (KerasTuner writes oracle.json)."""
+
+    def _save_trial(self, trial: Any) -> None:
+        """Does nothing: each finished trial is a line of trials.jsonl instead."""
+
+    def set_space(self, hyperparameters: Any) -> None:
+        """Replaces the search space (the engine discovers it with the data, before trials)."""
+        self.hyperparameters = hyperparameters.copy()
+
+    def record(self, number: int, values: dict, score: float | None, message: str | None = None):
+        """Adds a trial run elsewhere (e.g. by Ray Tune) as finished, with its score.
+
+        Args:
+            number: the trial's index in the search.
+            values: its hyperparameter values.
+            score: its objective value, or None for a failed trial.
+            message: the failure message, if any.
+
+        Returns:
+            The ``keras_tuner.engine.trial.Trial``.
+        """
+        hyperparameters = self.hyperparameters.copy()
+        hyperparameters.values = dict(values)
+        trial_id = f"{number:05d}"
+        trial = trial_module.Trial(
+            hyperparameters=hyperparameters, trial_id=trial_id,
+            status=trial_module.TrialStatus.RUNNING,
+        )
+        self.trials[trial_id] = trial
+        self.start_order.append(trial_id)
+        self.end_order.append(trial_id)
+        if score is not None:
+            trial.metrics.register(self.objective.name, direction=self.objective.direction)
+            trial.metrics.update(self.objective.name, float(score))
+            trial.status = trial_module.TrialStatus.COMPLETED
+            self.score_trial(trial)
+        else:
+            trial.status = trial_module.TrialStatus.FAILED
+            trial.message = message
+        return trial
+
+
+class GridSearchOracle(_StoreBackedOracle, kt.oracles.GridSearchOracle):
+    """KerasTuner's grid oracle, handing out the next point before running trials finish.
+
+    KerasTuner's grid oracle derives the next point only from *finished* trials (it queues a
+    trial's successor when the trial ends), so several workers got one trial at a time. The
+    walk is fixed by the space (discovered before the search), so each new trial's successor
+    can be queued at once: the points keep the order of a sequential search, and the oracle
+    skips a point already tried when the finished trial is queued again.
+    """
+
+    def populate_space(self, trial_id: str) -> dict:
+        response = super().populate_space(trial_id)
+        if response["status"] == trial_module.TrialStatus.RUNNING:
+            self._populate_next.append(trial_id)
+        return response
+
+
+class RandomSearchOracle(_StoreBackedOracle, kt.oracles.RandomSearchOracle):
+    """KerasTuner's random oracle, its state kept by the engine's trial store."""
+
+
+class BayesianOptimizationOracle(_StoreBackedOracle, kt.oracles.BayesianOptimizationOracle):
+    """KerasTuner's Gaussian-process oracle, its state kept by the engine's trial store."""
+
+
+class HyperbandOracle(_StoreBackedOracle, kt.oracles.HyperbandOracle):
+    """KerasTuner's Hyperband oracle, its state kept by the engine's trial store."""
+
+
+class RecordOracle(_StoreBackedOracle, kt.Oracle):
+    """An oracle that proposes nothing: it books trials another engine ran (Ray Tune), so
+    ``get_best_trials`` and the tuner's summaries work on them."""
+
+    def populate_space(self, trial_id: str) -> dict:
+        return {"status": trial_module.TrialStatus.STOPPED, "values": None}

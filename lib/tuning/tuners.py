@@ -1,0 +1,627 @@
+"""KerasTuner's tuners, with the engine behind them.
+
+:class:`GridSearch`, :class:`RandomSearch`, :class:`BayesianOptimization` and
+:class:`Hyperband` are ``keras_tuner.Tuner`` subclasses, constructed like KerasTuner's and
+searched with KerasTuner's ``search(x, y, validation_data=..., epochs=...)``; what changes is
+where and how the trials run:
+
+- every trial runs in a recycled worker process that memory-maps the data saved once, so
+  memory and per-trial overhead stay flat over hundreds of trials (``workers``,
+  ``trials_per_worker``, ``max_worker_memory_mb``, ``threads``, ``pin_cores``);
+- each finished trial is one fsynced line of ``<directory>/<project_name>/trials.jsonl``:
+  constructing the same tuner again on that directory (``overwrite=False``, the default)
+  replays the finished trials into the oracle, and ``search`` runs only the missing ones,
+  also after ``kill -9``;
+- the objective may be any ``val_<metric>`` of :mod:`lib.evaluation` (macro F1, weighted
+  F1, per-class recall, ...), scored on the best epoch's weights, and ``folds=k`` turns it
+  into a k-fold mean;
+- ``tuner.results`` is a tidy ``pandas.DataFrame`` of every trial.
+
+Example::
+
+    from lib.tuning import RandomSearch
+
+    def build(hp):
+        model = keras.Sequential([keras.layers.Dense(hp.Int("units", 8, 64, step=8),
+                                                     activation="relu"),
+                                  keras.layers.Dense(3, activation="softmax")])
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    if __name__ == "__main__":  # workers are spawned: scripts need the guard
+        tuner = RandomSearch(build, objective="val_accuracy", max_trials=10,
+                             directory="runs", project_name="demo")
+        tuner.search(x, y, epochs=5, validation_data=(x_val, y_val))
+        best_model = tuner.get_best_models(num_models=1)[0]
+        tuner.results_summary()
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import keras_tuner as kt
+import numpy as np
+import pandas as pd
+
+from lib.tuning import _data, _loop, _trial, oracles
+from lib.tuning._pool import Pool
+from lib.tuning._progress import SearchProgress
+from lib.tuning._settings import Execution, TrialSettings
+from lib.tuning._store import ModelKeeper, TrialStore, results_frame
+
+# search.json keys that must match when a directory is searched again.
+SPEC_KEYS = (
+    "tuner", "objective", "seed", "task", "epochs", "batch_size", "early_stopping", "reduce_lr",
+    "class_weight", "monitor", "tuner_options", "asha", "data", "folds", "space", "model",
+)
+# Execution options every pool-based tuner takes (Ray takes its own).
+POOL_OPTIONS = (
+    "workers", "trials_per_worker", "max_worker_memory_mb", "threads", "pin_cores",
+    "keep_models", "budget_seconds",
+)
+_RAY_ONLY = ("ray_address", "max_concurrent_trials", "asha", "num_cpus", "searcher",
+             "runtime_env")
+
+
+def _objective(objective: Any) -> kt.Objective:
+    """A single ``keras_tuner.Objective`` (direction inferred from the name when a string)."""
+    if objective is None:
+        objective = "val_loss"
+    if isinstance(objective, kt.Objective):
+        return objective
+    if isinstance(objective, str):
+        return kt.Objective(objective, direction=_data.direction_of(objective))
+    raise TypeError(
+        f"objective must be a metric name (e.g. 'val_accuracy') or a keras_tuner.Objective, "
+        f"got {type(objective).__name__}; multi-objective searches are not supported"
+    )
+
+
+def oracle_seed(seed: int) -> int:
+    """The oracle's seed derived from the search seed (KerasTuner treats 0 as 'random')."""
+    return _trial.trial_seed(seed, 2**31) + 1
+
+
+def pickle_hypermodel(hypermodel: Any) -> bytes:
+    """The hypermodel pickled for the worker processes (cloudpickle).
+
+    Raises:
+        TypeError: it cannot be pickled, naming the attribute that cannot.
+    """
+    from lib.tuning._trial import cloudpickle
+
+    try:
+        return cloudpickle.dumps(hypermodel)
+    except Exception as error:
+        culprit = None
+        for name, value in sorted(getattr(hypermodel, "__dict__", {}).items()):
+            try:
+                cloudpickle.dumps(value)
+            except Exception:
+                culprit = name
+                break
+        where = f"its attribute {culprit!r}" if culprit else "it"
+        raise TypeError(
+            f"the hypermodel {type(hypermodel).__name__} cannot be sent to the worker processes: "
+            f"{where} cannot be pickled ({type(error).__name__}: {error}). Create that object "
+            "inside build(hp) instead of holding it, or pass workers=0 to run trials in this "
+            "process"
+        ) from error
+
+
+class EngineTuner(kt.Tuner):
+    """A ``keras_tuner.Tuner`` whose trials run through the engine (base of the tuners here).
+
+    Args:
+        oracle: the oracle (one of :mod:`lib.tuning.oracles`).
+        hypermodel: a ``keras_tuner.HyperModel`` or a callable ``build(hp)`` returning a
+            compiled model. It is pickled (cloudpickle) to the worker processes, so it may be
+            defined in a notebook. An hp named ``"resampling"`` resamples each training fold
+            (``lib.resampling.resample``; validation rows never).
+        seed: seeds the oracle, the folds and every trial (trial i from ``(seed, i)``); None
+            means 0, so a run is reproducible by default.
+        max_trials: trials in total, earlier runs on the directory included (None: until the
+            oracle stops, e.g. the end of the grid).
+        directory: parent folder of the project (default: the working directory).
+        project_name: the search's folder under ``directory`` (default ``untitled_project``).
+        overwrite: delete what an earlier search wrote in the project folder first; refused
+            when the folder holds anything else. With False an earlier search is continued.
+        task: ``"classification"`` or ``"regression"``; default from the objective's name,
+            else from the targets' dtype.
+        max_consecutive_failed_trials: the search stops with an error after this many failed
+            trials in a row (the message carries the last traceback).
+        workers: trial processes at once (spawned, recycled); 0 runs trials in this process
+            (debugging: no memory isolation). With more than one, the oracle may see results in
+            another order than a sequential run.
+        trials_per_worker: a worker process is replaced after this many trials (None: never).
+        max_worker_memory_mb: also replace a worker whose resident memory exceeds this.
+        threads: TensorFlow threads per worker (default: the cores divided among the workers).
+        pin_cores: pin each worker to a CPU core of its own (Linux; cores are shared out
+            through lock files, so two searches on one machine do not pin to the same core).
+        keep_models: how many of the best trials keep their trained model for
+            ``get_best_models`` (``models/trial-NNNNN.keras``; ``best_model.keras`` is the best
+            one). Searches with folds keep none (a k-fold trial has one model per fold).
+        budget_seconds: no new trial starts after this many seconds of a ``search`` call.
+        oracle_options: the oracle's own options, recorded so a resumed search must match.
+
+    Raises:
+        TypeError: an option this tuner does not take (e.g. a Ray option).
+    """
+
+    TUNER = ""
+    OPTIONS = POOL_OPTIONS
+
+    def __init__(
+        self, oracle: Any, hypermodel: Any = None, *, seed: int | None = None,
+        max_trials: int | None = None, directory: Any = None, project_name: str | None = None,
+        overwrite: bool = False, task: str | None = None, max_consecutive_failed_trials: int = 3,
+        oracle_options: dict | None = None, **options: Any,
+    ):
+        self._refuse_unknown(options)
+        self.seed = 0 if seed is None else int(seed)
+        self.max_trials = max_trials
+        self.task = task
+        self.max_consecutive_failed_trials = max(int(max_consecutive_failed_trials), 1)
+        self.oracle_options = dict(oracle_options or {})
+        self.execution = Execution(**options)
+        folder = os.path.join(os.fspath(directory or "."), project_name or "untitled_project")
+        self._store = TrialStore(folder)
+        if overwrite:
+            self._store.lock()
+            try:
+                self._store.remove_own_files()
+            finally:
+                self._store.unlock()
+        self._records: list[dict] = []
+        self._pending: list = []
+        self._next_index = 0
+        super().__init__(
+            oracle=oracle, hypermodel=hypermodel, directory=directory,
+            project_name=project_name, overwrite=False,
+        )
+        if self._store.exists():
+            self.reload()
+
+    def _refuse_unknown(self, options: dict) -> None:
+        unknown = sorted(set(options) - set(self.OPTIONS))
+        if not unknown:
+            return
+        ray = [name for name in unknown if name in _RAY_ONLY]
+        hint = (
+            f" {ray} belong to lib.tuning.RayTuneSearch" if ray else
+            f" options this tuner takes: {sorted(self.OPTIONS)}"
+        )
+        raise TypeError(f"{type(self).__name__}() got unexpected option(s) {unknown};{hint}")
+
+    # -- KerasTuner hooks --------------------------------------------------------------------
+
+    def _populate_initial_space(self) -> None:
+        """The space of a stored search comes from its ``search.json``; otherwise
+        KerasTuner's own dry builds (the engine completes it with the data in ``search``)."""
+        if self._store.exists():
+            spec = self._store.read_spec()
+            self.oracle.set_space(_trial.space_from_config(spec["space"]))
+        else:
+            super()._populate_initial_space()
+
+    def save(self) -> None:
+        """Does nothing: every finished trial is already a line of ``trials.jsonl``."""
+
+    def reload(self) -> None:
+        """Replays the stored trials into the oracle (done by the constructor)."""
+        self._records = self._store.load()
+        self._replay(self._records)
+
+    def _replay(self, records: list[dict]) -> None:
+        self._pending, self._next_index = _loop.replay(
+            self.oracle, records, self.oracle.objective.name
+        )
+
+    def load_model(self, trial: Any) -> Any:
+        """The trained model of ``trial`` as kept during the search (best epoch's weights).
+
+        Raises:
+            FileNotFoundError: the trial's model was not kept, with what to do instead.
+        """
+        import keras
+
+        import lib.models  # noqa: F401  (registers the custom layers and losses for loading)
+
+        number = int(trial.trial_id)
+        path = os.path.join(self._store.directory, "models", f"trial-{number:05d}.keras")
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"trial {trial.trial_id}'s model was not kept ({path} does not exist): the "
+                f"search keeps the best keep_models={self.execution.keep_models} model(s), none "
+                "with folds or on Ray. Pass keep_models=N to the tuner before searching, or "
+                "rebuild it: tuner.hypermodel.build(tuner.get_best_hyperparameters()[0]) and fit"
+            )
+        return keras.saving.load_model(path)
+
+    # -- results -----------------------------------------------------------------------------
+
+    @property
+    def results(self) -> pd.DataFrame:
+        """One row per finished trial (see :func:`lib.tuning.results_frame` for the columns)."""
+        objective = self.oracle.objective.name
+        frame = results_frame(self._store.load(), space=self.oracle.get_space(),
+                              objective=objective)
+        frame.attrs.update({
+            "objective": objective, "direction": self.oracle.objective.direction,
+            "task": self._spec().get("task"), "tuner": self.TUNER,
+            "directory": self._store.directory,
+        })
+        return frame
+
+    def _spec(self) -> dict:
+        return self._store.read_spec() if self._store.exists() else {}
+
+    # -- search ------------------------------------------------------------------------------
+
+    def search(
+        self, x: Any = None, y: Any = None, *, validation_data: tuple | None = None,
+        epochs: int = 10, batch_size: int = 32, callbacks: list | None = None,
+        class_weight: Any = None, folds: Any = None, groups: Any = None,
+        early_stopping: int | None = None, reduce_lr: dict | None = None,
+        monitor: str | None = None, allow_nonfinite: bool = False, verbose: int = 1,
+        **fit_kwargs: Any,
+    ) -> pd.DataFrame:
+        """Runs the search's remaining trials (KerasTuner's ``search`` signature).
+
+        Args:
+            x: training inputs (with ``folds``: all rows the folds are drawn from).
+            y: training targets (integer class ids, or real values).
+            validation_data: ``(x_val, y_val)``; or None with ``folds``.
+            epochs: maximum epochs per trial (Hyperband: its own ``max_epochs``).
+            batch_size: when the space holds no ``batch_size`` hyperparameter.
+            callbacks: Keras callbacks; every trial gets fresh copies.
+            class_weight: None, ``"balanced"`` (from each training fold) or a dict.
+            folds: None, an int k (stratified k-fold, grouped by ``groups``, shuffled with the
+                seed) or a list of ``(train_idx, val_idx)``; the objective is the fold mean.
+            groups: group of every training row (subject, record) for grouped folds.
+            early_stopping: patience in epochs on ``monitor``, or None.
+            reduce_lr: ``keras.callbacks.ReduceLROnPlateau`` keyword arguments, or None.
+            monitor: history key for early stopping and the best weights restored before
+                scoring (default: the objective if it is a history key, else ``val_loss``).
+            allow_nonfinite: accept NaN / infinity in the inputs (a model that masks them).
+            verbose: 0 silent, 1 a progress bar, 2 also one line per trial.
+
+        Returns:
+            ``tuner.results``: the trial table.
+
+        Raises:
+            TypeError: a ``model.fit`` argument the engine does not forward.
+            ValueError: inputs that would train on garbage, an objective the model does not
+                report, or a directory holding a different search.
+            DirectoryInUseError: another search runs on the directory.
+        """
+        if fit_kwargs:
+            raise TypeError(
+                f"search() got unsupported argument(s) {sorted(fit_kwargs)}; it takes x, y, "
+                "validation_data, epochs, batch_size, callbacks, class_weight, folds, groups, "
+                "early_stopping, reduce_lr, monitor, allow_nonfinite and verbose"
+            )
+        data = self._data(x, y, validation_data, groups)
+        _data.check_inputs(data, epochs=epochs, allow_nonfinite=allow_nonfinite)
+        plan = self._plan(data, folds=folds, epochs=epochs, batch_size=batch_size,
+                          callbacks=callbacks, class_weight=class_weight,
+                          early_stopping=early_stopping, reduce_lr=reduce_lr, monitor=monitor)
+        self._store.lock()
+        try:
+            self._search(plan, verbose=verbose)
+        finally:
+            self._store.unlock()
+        return self.results
+
+    @staticmethod
+    def _data(x: Any, y: Any, validation_data: Any, groups: Any) -> _data.Data:
+        if x is None or y is None:
+            raise TypeError("search() needs the training data: tuner.search(x, y, ...)")
+        x_val = y_val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError(
+                    "validation_data must be a pair (x_val, y_val); sample weights are not "
+                    "supported"
+                )
+            x_val, y_val = validation_data
+        return _data.Data(x, y, x_val, y_val, groups)
+
+    def _plan(self, data: _data.Data, *, folds: Any, epochs: int, batch_size: int,
+              callbacks: Any, class_weight: Any, early_stopping: Any, reduce_lr: Any,
+              monitor: Any) -> dict:
+        """Everything a search call needs before it touches the directory."""
+        objective = self.oracle.objective.name
+        task = _data.infer_task(objective, data.y_train, self.task)
+        labels = _data.class_labels(data.y_train) if task == "classification" else None
+        engine_names = _data.engine_metric_names(task, labels)
+        monitor = monitor or ("val_loss" if objective in engine_names else objective)
+        splits = _data.make_splits(data, folds, task=task, seed=self.seed)
+        arrays = {"x_train": np.asarray(data.x_train), "y_train": np.asarray(data.y_train)}
+        if splits is None:
+            arrays["x_val"], arrays["y_val"] = np.asarray(data.x_val), np.asarray(data.y_val)
+        digest, folds_digest = _data.fingerprint(arrays, splits)
+        blob = None
+        if callbacks:
+            from lib.tuning._trial import cloudpickle
+
+            blob = cloudpickle.dumps(list(callbacks))
+        settings = TrialSettings(
+            objective=objective, direction=self.oracle.objective.direction, task=task,
+            labels=labels, epochs=int(self._epochs(epochs)), batch_size=int(batch_size),
+            early_stopping=early_stopping, reduce_lr=dict(reduce_lr) if reduce_lr else None,
+            class_weight=class_weight, monitor=monitor, monitor_mode=_data.direction_of(monitor),
+            callbacks=blob,
+        )
+        return {"data": data, "arrays": arrays, "splits": splits, "digest": digest,
+                "folds_digest": folds_digest, "settings": settings,
+                "need_keys": objective not in engine_names, "engine_names": engine_names}
+
+    def _epochs(self, epochs: int) -> int:
+        return epochs
+
+    def _search(self, plan: dict, *, verbose: int) -> None:
+        self._check_data_unchanged(plan)
+        self._store.repair()
+        ModelKeeper(self._store.directory, 0, "max").clear_partial()
+        in_process = self._in_process()
+        if not in_process:
+            self._store.save_data(plan["arrays"], plan["splits"],
+                                  {"data": plan["digest"], "folds": plan["folds_digest"]})
+        pool = self._make_pool(plan, in_process)
+        try:
+            space = self._discover(pool, plan, start_all=not in_process)
+            self._execute(pool, plan, space, verbose=verbose)
+        finally:
+            pool.close()
+
+    def _in_process(self) -> bool:
+        return int(self.execution.workers) <= 0
+
+    def _own_threads(self) -> int | None:
+        """TensorFlow threads set in this process when trials run here."""
+        return self.execution.threads
+
+    def _check_data_unchanged(self, plan: dict) -> None:
+        spec = self._spec()
+        if not spec:
+            return
+        differing = [k for k, new in (("data", plan["digest"]), ("folds", plan["folds_digest"]))
+                     if _as_json(spec.get(k)) != _as_json(new)]
+        if differing:
+            raise ValueError(
+                f"{self._store.directory} holds a search on other data (differs in: "
+                f"{differing}); nothing was changed. Pass the same data, use another "
+                "directory / project_name, or overwrite=True"
+            )
+
+    def _make_pool(self, plan: dict, in_process: bool) -> Pool:
+        execution = self.execution
+        setup = None
+        if not in_process:
+            setup = {
+                "hypermodel": pickle_hypermodel(self.hypermodel),
+                "data_dir": self._store.data_dir, "array_names": sorted(plan["arrays"]),
+                "threads": execution.threads, "pin_cores": bool(execution.pin_cores),
+                "fingerprint": (plan["digest"], plan["folds_digest"]),
+            }
+        return Pool(
+            workers=max(int(execution.workers), 1) if not in_process else 1,
+            trials_per_worker=execution.trials_per_worker,
+            max_worker_memory_mb=execution.max_worker_memory_mb, setup=setup,
+            in_process=(self.hypermodel, plan["arrays"], plan["splits"], self._own_threads())
+            if in_process else None,
+        )
+
+    def _discover(self, pool: Pool, plan: dict, *, start_all: bool) -> Any:
+        """The full space (with the data: hyperparameters declared in ``fit`` too), checked
+        against the objective, the labels and a stored search."""
+        if start_all:  # the other workers import TensorFlow while the first discovers
+            for index in range(min(pool.size, self.max_trials or pool.size)):
+                pool.slot(index)
+        pool.slot(0).submit("discover", {"settings": plan["settings"],
+                                         "history_keys": plan["need_keys"]})
+        found = pool.slot(0).receive()
+        pool.slot(0).tasks_done = 0  # discovery does not count towards trials_per_worker
+        if found["status"] != "OK":
+            _raise_from(found, "discovering the search space failed")
+        space = _trial.space_from_config(found["space"])
+        if not space.space:
+            raise ValueError(
+                "the hypermodel declares no hyperparameters (empty search space); use hp.Choice"
+                "/hp.Int/hp.Float in build(hp), or train the model directly with fit_final"
+            )
+        objective = plan["settings"].objective
+        if plan["need_keys"] and objective not in found["history_keys"]:
+            available = sorted(set(plan["engine_names"]) | set(found["history_keys"]))
+            raise ValueError(
+                f"objective {objective!r} is not reported by the model; available objectives: "
+                f"{available}. Pick one of these or add the metric to the model's compile()"
+            )
+        if plan["settings"].task == "classification":
+            _data.check_labels(plan["data"], found["model"].get("outputs"))
+        self._check_spec(plan, found)
+        if not self._records and not self._pending:
+            self.oracle.set_space(space)
+        return space
+
+    def _check_spec(self, plan: dict, found: dict) -> None:
+        settings = plan["settings"]
+        spec = {
+            "tuner": self.TUNER, "objective": settings.objective, "seed": self.seed,
+            "task": settings.task, "epochs": settings.epochs, "batch_size": settings.batch_size,
+            "early_stopping": settings.early_stopping, "reduce_lr": settings.reduce_lr,
+            "class_weight": settings.class_weight, "monitor": settings.monitor,
+            "tuner_options": self.oracle_options, "asha": self._asha(),
+            "data": plan["digest"], "folds": plan["folds_digest"], "space": found["space"],
+            "model": found["model"].get("signature"),
+        }
+        spec = _as_json(spec)
+        if self._store.exists():
+            old = self._store.read_spec()
+            differing = [k for k in SPEC_KEYS if old.get(k) != spec.get(k)]
+            if differing:
+                what = "search space" if "space" in differing else (
+                    "model" if differing == ["model"] else "search")
+                raise ValueError(
+                    f"{self._store.directory} holds a different {what} (differs in: "
+                    f"{differing}); use another directory / project_name, the same "
+                    "arguments, or overwrite=True"
+                )
+        else:
+            self._store.write_spec(spec)
+
+    def _asha(self) -> Any:
+        return False
+
+    def _execute(self, pool: Pool, plan: dict, space: Any, *, verbose: int) -> None:
+        settings = plan["settings"]
+        keeper = None
+        if plan["splits"] is None and self.execution.keep_models > 0:
+            keeper = ModelKeeper(self._store.directory, self.execution.keep_models,
+                                 settings.direction)
+        state = _loop.Run(
+            oracle=self.oracle, store=self._store, keeper=keeper, settings=settings,
+            execution=self.execution, space_config=space.get_config(), seed=self.seed,
+            max_trials=self.max_trials, max_failures=self.max_consecutive_failed_trials,
+            progress=self._progress(space, settings, verbose), records=self._records,
+            pending=self._pending, next_index=self._next_index,
+        )
+        try:
+            _loop.run(pool, state)
+        finally:
+            state.progress.close()
+            self._pending = state.pending + [(n, t) for n, t, _ in state.running.values()]
+            self._next_index = state.next_index
+
+    def _progress(self, space: Any, settings: TrialSettings, verbose: int) -> SearchProgress:
+        total = self.max_trials if self.max_trials is not None else self._space_total(space)
+        best = None
+        for record in self._records:
+            if record.get("status") == "COMPLETED" and _loop.better(
+                record.get("objective"), best, settings.direction
+            ):
+                best = float(record["objective"])
+        return SearchProgress(total=total, done=len(self._records), objective=settings.objective,
+                              direction=settings.direction, best=best, verbose=verbose)
+
+    def _space_total(self, space: Any) -> int | None:
+        return None
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists, numpy scalars numbers)."""
+    import json
+
+    from lib.tuning._store import _jsonable
+
+    return json.loads(json.dumps(_jsonable(value), sort_keys=True))
+
+
+def _raise_from(result: dict, what: str) -> None:
+    error = result.get("exception")
+    if isinstance(error, (ValueError, TypeError)):
+        raise type(error)(f"{error}\n(worker traceback follows)\n{result.get('traceback', '')}")
+    raise RuntimeError(f"{what}: {result.get('error')}\n{result.get('traceback', '')}")
+
+
+def _oracle_kwargs(objective: Any, max_trials: Any, seed: Any, hyperparameters: Any,
+                   tune_new_entries: bool, allow_new_entries: bool) -> dict:
+    return {
+        "objective": _objective(objective), "max_trials": max_trials,
+        "seed": oracle_seed(0 if seed is None else int(seed)),
+        "hyperparameters": hyperparameters, "tune_new_entries": tune_new_entries,
+        "allow_new_entries": allow_new_entries,
+        "max_consecutive_failed_trials": 2**31,  # counted by the engine (with the traceback)
+    }
+
+
+class GridSearch(EngineTuner):
+    """Every combination of the space, in KerasTuner's order (``keras_tuner.GridSearch``).
+
+    ``max_trials=None`` runs the whole grid. With several workers the next points are handed
+    out before the running trials finish (:class:`lib.tuning.oracles.GridSearchOracle`).
+    Other keyword arguments: see :class:`EngineTuner`.
+    """
+
+    TUNER = "grid"
+
+    def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int | None = None,
+                 seed: int | None = None, hyperparameters: Any = None,
+                 tune_new_entries: bool = True, allow_new_entries: bool = True,
+                 max_consecutive_failed_trials: int = 3, **kwargs: Any):
+        oracle = oracles.GridSearchOracle(**_oracle_kwargs(
+            objective, max_trials, seed, hyperparameters, tune_new_entries, allow_new_entries))
+        super().__init__(oracle, hypermodel, seed=seed, max_trials=max_trials,
+                         max_consecutive_failed_trials=max_consecutive_failed_trials, **kwargs)
+
+    def _space_total(self, space: Any) -> int | None:
+        from lib.tuning.spaces import space_size
+
+        return space_size(space)
+
+
+class RandomSearch(EngineTuner):
+    """Random draws from the space (``keras_tuner.RandomSearch``); see :class:`EngineTuner`."""
+
+    TUNER = "random"
+
+    def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10,
+                 seed: int | None = None, hyperparameters: Any = None,
+                 tune_new_entries: bool = True, allow_new_entries: bool = True,
+                 max_consecutive_failed_trials: int = 3, **kwargs: Any):
+        oracle = oracles.RandomSearchOracle(**_oracle_kwargs(
+            objective, max_trials, seed, hyperparameters, tune_new_entries, allow_new_entries))
+        super().__init__(oracle, hypermodel, seed=seed, max_trials=max_trials,
+                         max_consecutive_failed_trials=max_consecutive_failed_trials, **kwargs)
+
+
+class BayesianOptimization(EngineTuner):
+    """Gaussian-process Bayesian optimisation (``keras_tuner.BayesianOptimization``).
+
+    ``num_initial_points``, ``alpha`` and ``beta`` are KerasTuner's; see :class:`EngineTuner`
+    for the rest.
+    """
+
+    TUNER = "bayesian"
+
+    def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10,
+                 num_initial_points: int | None = None, alpha: float = 1e-4, beta: float = 2.6,
+                 seed: int | None = None, hyperparameters: Any = None,
+                 tune_new_entries: bool = True, allow_new_entries: bool = True,
+                 max_consecutive_failed_trials: int = 3, **kwargs: Any):
+        options = {"num_initial_points": num_initial_points, "alpha": alpha, "beta": beta}
+        oracle = oracles.BayesianOptimizationOracle(**_oracle_kwargs(
+            objective, max_trials, seed, hyperparameters, tune_new_entries, allow_new_entries),
+            **options)
+        super().__init__(oracle, hypermodel, seed=seed, max_trials=max_trials,
+                         max_consecutive_failed_trials=max_consecutive_failed_trials,
+                         oracle_options=options, **kwargs)
+
+
+class Hyperband(EngineTuner):
+    """Hyperband (``keras_tuner.Hyperband``): ``max_epochs``, ``factor`` and
+    ``hyperband_iterations`` are KerasTuner's; ``search(epochs=...)`` is ignored (each trial
+    trains for its ``tuner/epochs``). See :class:`EngineTuner` for the rest."""
+
+    TUNER = "hyperband"
+
+    def __init__(self, hypermodel: Any = None, objective: Any = None, max_epochs: int = 100,
+                 factor: int = 3, hyperband_iterations: int = 1, seed: int | None = None,
+                 hyperparameters: Any = None, tune_new_entries: bool = True,
+                 allow_new_entries: bool = True, max_consecutive_failed_trials: int = 3,
+                 **kwargs: Any):
+        options = {"max_epochs": int(max_epochs), "factor": int(factor),
+                   "hyperband_iterations": int(hyperband_iterations)}
+        common = _oracle_kwargs(objective, None, seed, hyperparameters, tune_new_entries,
+                                allow_new_entries)
+        common.pop("max_trials")
+        oracle = oracles.HyperbandOracle(**common, **options)
+        super().__init__(oracle, hypermodel, seed=seed, max_trials=None,
+                         max_consecutive_failed_trials=max_consecutive_failed_trials,
+                         oracle_options=options, **kwargs)
+
+    def _epochs(self, epochs: int) -> int:
+        return self.oracle_options["max_epochs"]
