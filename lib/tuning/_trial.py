@@ -503,6 +503,7 @@ def run_trial(
     for index, hist in enumerate(histories[1:], start=1):
         history.update({f"fold{index}/{k}": v for k, v in hist.items()})
     record["history"] = history
+    record["pid"] = os.getpid()  # the process that ran it (a worker, a Ray actor or the caller)
     record["seconds"] = time.perf_counter() - start
     return record
 

@@ -28,7 +28,9 @@ def _values(hp: Any) -> list | None:
 def space_size(space: Any) -> int | None:
     """Grid points of a ``keras_tuner.HyperParameters`` space (what a grid search runs).
 
-    Conditional hyperparameters count only under the parent values that activate them.
+    Each hyperparameter counts the values KerasTuner's grid oracle walks (``hp.values``: a
+    Float without ``step`` gives 10 evenly spaced ones); conditional hyperparameters count
+    only under the parent values that activate them.
 
     Args:
         space: the space (e.g. ``tuner.oracle.get_space()``).

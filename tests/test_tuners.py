@@ -1,0 +1,279 @@
+"""The KerasTuner-style tuner classes: KerasTuner's API, resume, options, progress, Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras_tuner as kt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from lib.tuning import (  # noqa: E402
+    BayesianOptimization,
+    GridSearch,
+    Hyperband,
+    RandomSearch,
+    RayTuneSearch,
+    space_size,
+    space_table,
+)
+from tests.test_tuning import TinyMLP, _classification  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _data():
+    x, y = _classification()
+    return x[:80], y[:80], x[80:], y[80:]
+
+
+def _run(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True,
+                          env=env, timeout=timeout, cwd=ROOT)
+
+
+# A script written for keras_tuner.RandomSearch, with only the import changed (and the
+# __main__ guard worker processes need).
+_KERAS_TUNER_SCRIPT = '''
+import os, sys
+import keras
+import numpy as np
+from lib.tuning import RandomSearch
+
+
+def build(hp):
+    model = keras.Sequential([
+        keras.Input((25,)),
+        keras.layers.Dense(hp.Int("units", 4, 32, step=4), activation="relu"),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    model.compile(keras.optimizers.Adam(hp.Choice("learning_rate", [1e-2, 1e-3])),
+                  "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+if __name__ == "__main__":
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 25)).astype("float32")
+    y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.8).astype(int)
+    tuner = RandomSearch(build, objective="val_accuracy", max_trials=int(sys.argv[2]),
+                         directory=sys.argv[1], project_name="demo", seed=1)
+    tuner.search(x[:80], y[:80], epochs=2, validation_data=(x[80:], y[80:]), verbose=0)
+    best = tuner.get_best_models(num_models=1)[0]
+    tuner.results_summary()
+    print("PIDS", os.getpid(), best.predict(x[80:82], verbose=0).shape)
+'''
+
+
+def test_a_keras_tuner_script_runs_in_workers_and_resumes_with_more_trials(tmp_path):
+    script = tmp_path / "kt_script.py"
+    script.write_text(_KERAS_TUNER_SCRIPT)
+    first = _run(str(script), str(tmp_path / "runs"), "2")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "Results summary" in first.stdout and "Score:" in first.stdout
+    assert "(2, 3)" in first.stdout  # the best model predicts three class probabilities
+    trials = tmp_path / "runs" / "demo" / "trials.jsonl"
+    records = [json.loads(line) for line in trials.read_text().splitlines()]
+    assert [r["trial"] for r in records] == [0, 1]
+    parent = int(first.stdout.split("PIDS ")[1].split()[0])
+    assert all(r["pid"] != parent for r in records)  # not in the script
+
+    second = _run(str(script), str(tmp_path / "runs"), "4")
+    assert second.returncode == 0, second.stderr[-3000:]
+    again = [json.loads(line) for line in trials.read_text().splitlines()]
+    assert [r["trial"] for r in again] == [0, 1, 2, 3]  # only the two new trials ran
+    assert again[:2] == records  # the first two lines untouched
+
+
+def test_tuner_classes_are_keras_tuner_tuners_with_its_result_api(tmp_path, capsys):
+    x, y, xv, yv = _data()
+    tuner = GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path,
+                       project_name="grid", workers=0, seed=3, keep_models=2)
+    assert isinstance(tuner, kt.Tuner)
+    tuner.search_space_summary()
+    assert "units (Choice)" in capsys.readouterr().out
+    frame = tuner.search(x, y, validation_data=(xv, yv), epochs=2, verbose=0)
+    assert list(frame["trial"]) == [0, 1] and (frame["status"] == "COMPLETED").all()
+    best_hp = tuner.get_best_hyperparameters(1)[0]
+    best_row = frame.loc[frame["objective"].idxmax()]
+    assert best_hp.values["units"] == best_row["units"]
+    trials = tuner.oracle.get_best_trials(2)
+    assert [t.score for t in trials] == sorted(frame["objective"], reverse=True)
+    models = tuner.get_best_models(num_models=2)
+    assert len(models) == 2
+    from lib.evaluation import classification_metrics
+
+    for model, trial in zip(models, trials, strict=True):
+        score = classification_metrics(yv, model.predict(xv, verbose=0), labels=[0, 1, 2])
+        assert score["accuracy"] == pytest.approx(trial.score)
+    tuner.results_summary(1)
+    out = capsys.readouterr().out
+    assert "Results summary" in out and f"Score: {trials[0].score}" in out
+
+
+def test_a_constructed_tuner_reads_a_finished_search_and_continues_it(tmp_path):
+    x, y, xv, yv = _data()
+    kwargs = dict(objective="val_accuracy", directory=tmp_path, project_name="r", workers=0,
+                  seed=5)
+    RandomSearch(TinyMLP(layers=True), max_trials=2, **kwargs).search(
+        x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+    reread = RandomSearch(TinyMLP(layers=True), max_trials=4, **kwargs)
+    assert len(reread.oracle.trials) == 2  # replayed from trials.jsonl, before any search
+    assert reread.get_best_hyperparameters(1)[0].values
+    frame = reread.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+    assert list(frame["trial"]) == [0, 1, 2, 3]
+    straight = RandomSearch(TinyMLP(layers=True), max_trials=4, **dict(kwargs, project_name="s"))
+    whole = straight.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+    columns = ["units", "layers", "objective"]
+    assert frame[columns].to_dict("records") == whole[columns].to_dict("records")
+
+
+_GRID_SCRIPT = '''
+import sys
+import numpy as np
+from tests.test_tuning import TinyMLP, _classification
+from lib.tuning import GridSearch
+
+if __name__ == "__main__":
+    x, y = _classification()
+    tuner = GridSearch(TinyMLP(layers=True), objective="val_accuracy", directory=sys.argv[1],
+                       project_name="grid", seed=0, threads=1)
+    tuner.search(x[:80], y[:80], validation_data=(x[80:], y[80:]), epochs=1, verbose=0)
+'''
+
+
+def test_grid_search_resumes_after_sigkill_without_rerunning_a_trial(tmp_path):
+    """keras-team/keras-tuner#1055: KerasTuner 1.4.8's own GridSearch cannot resume."""
+    script = tmp_path / "grid.py"
+    script.write_text(_GRID_SCRIPT)
+    runs = tmp_path / "runs"
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    process = subprocess.Popen([sys.executable, str(script), str(runs)], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    trials = runs / "grid" / "trials.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and (
+        not trials.exists() or len(trials.read_text().splitlines()) < 2
+    ):
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # the search and its worker
+    process.wait()
+    before = [json.loads(line) for line in trials.read_text().splitlines() if line.strip()]
+    assert 2 <= len(before) < 4
+    finished = _run(str(script), str(runs))
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    after = [json.loads(line) for line in trials.read_text().splitlines()]
+    assert sorted(r["trial"] for r in after) == [0, 1, 2, 3]  # each trial once
+    assert after[: len(before)] == before
+    assert len({tuple(sorted(r["hyperparameters"].items())) for r in after}) == 4
+
+
+def test_options_of_another_engine_are_type_errors(tmp_path):
+    with pytest.raises(TypeError, match=r"ray_address.*RayTuneSearch"):
+        RandomSearch(TinyMLP(), objective="val_accuracy", ray_address="auto",
+                     directory=tmp_path)
+    with pytest.raises(TypeError, match="workers"):
+        RayTuneSearch(TinyMLP(), objective="val_accuracy", workers=2, directory=tmp_path)
+    with pytest.raises(TypeError, match="unsupported"):
+        GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path, workers=0).search(
+            *_data()[:2], validation_data=_data()[2:], shuffle=False)
+
+
+def test_progress_bar_shows_trials_best_and_is_silent_at_verbose_0(tmp_path, capfd):
+    x, y, xv, yv = _data()
+    kwargs = dict(objective="val_accuracy", directory=tmp_path, workers=0)
+    GridSearch(TinyMLP(), project_name="quiet", **kwargs).search(
+        x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+    out, err = capfd.readouterr()
+    assert out == "" and "trials" not in err
+    GridSearch(TinyMLP(), project_name="bar", **kwargs).search(
+        x, y, validation_data=(xv, yv), epochs=1, verbose=2)
+    out, err = capfd.readouterr()
+    shown = out + err
+    assert "2/2" in shown and "best val_accuracy=" in shown  # done of total, best so far
+    assert "trial 2/2" in shown  # verbose=2: one line per trial
+
+
+def test_bayesian_and_hyperband_run_through_the_engine(tmp_path):
+    x, y, xv, yv = _data()
+    bayes = BayesianOptimization(TinyMLP(layers=True), objective="val_accuracy", max_trials=3,
+                                 num_initial_points=2, directory=tmp_path, project_name="b",
+                                 workers=0)
+    frame = bayes.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+    assert len(frame) == 3 and (frame["status"] == "COMPLETED").all()
+    band = Hyperband(TinyMLP(), objective="val_accuracy", max_epochs=2, factor=2,
+                     directory=tmp_path, project_name="h", workers=0)
+    frame = band.search(x, y, validation_data=(xv, yv), verbose=0)
+    assert set(frame["tuner/epochs"]) <= {1, 2} and len(frame) >= 2
+    assert (frame["epochs_run"] <= frame["tuner/epochs"]).all()
+
+
+def test_space_size_counts_grid_points_with_conditions():
+    space = kt.HyperParameters()
+    space.Choice("optimizer", ["adam", "sgd"])
+    layers = space.Choice("layers", [1, 2])
+    with space.conditional_scope("layers", [2]):
+        space.Int("units_2", 2, 8, step=2)  # 4 values, only when layers == 2
+    space.Fixed("epochs", 3)
+    assert layers == 1
+    assert space_size(space) == 2 * (1 + 4)
+    table = space_table(space)
+    assert list(table["name"]) == ["optimizer", "layers", "units_2", "epochs"]
+    assert table.attrs["size"] == 10
+    space.Float("dropout", 0.0, 0.5)  # no step: KerasTuner's grid walks 10 evenly spaced values
+    assert space_size(space) == 10 * 10
+
+
+@pytest.mark.slow
+def test_ray_tune_search_on_a_cluster_started_as_on_a_head_node(tmp_path, monkeypatch):
+    """``ray start --head``, a search by address, ``ray stop``: what the README shows."""
+    import tempfile
+    from pathlib import Path
+
+    import psutil
+
+    ray_bin = os.path.join(os.path.dirname(sys.executable), "ray")
+    temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # Ray's socket paths must be short
+    port = 6390 + os.getpid() % 100
+    # the cluster's workers import this checkout (lib and the tests' hypermodel)
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=ROOT)
+    start = subprocess.run(
+        [ray_bin, "start", "--head", "--num-cpus", "2", f"--port={port}",
+         "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
+        capture_output=True, text=True, env=env, timeout=180,
+    )
+    assert start.returncode == 0, start.stderr[-3000:]
+    # `ray start` turns on token authentication and saves the token in ~/.ray/auth_token;
+    # a driver that joins the cluster reads it when RAY_AUTH_MODE=token
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    try:
+        x, y, xv, yv = _data()
+        tuner = RayTuneSearch(TinyMLP(), objective="val_accuracy", max_trials=2,
+                              searcher="random", ray_address=f"127.0.0.1:{port}",
+                              directory=tmp_path, project_name="ray", seed=0)
+        frame = tuner.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+        assert len(frame) == 2 and (frame["status"] == "COMPLETED").all()
+        assert tuner.get_best_hyperparameters(1)[0].values["units"] in (4, 8)
+        records = [json.loads(line) for line in
+                   (tmp_path / "ray" / "trials.jsonl").read_text().splitlines()]
+        sessions = list((temp / "session_latest" / "logs").glob("worker-*"))
+        assert sessions, "no Ray worker ran on the cluster"
+        assert {r["trial"] for r in records} == {0, 1}
+    finally:  # `ray stop` would stop every Ray on the machine: stop this cluster's processes
+        ours = [p for p in psutil.process_iter(["cmdline"])
+                if str(temp) in " ".join(p.info["cmdline"] or [])]
+        for process in ours:
+            process.kill()
+        psutil.wait_procs(ours, timeout=30)
+        assert not [p for p in psutil.process_iter(["cmdline"])
+                    if str(temp) in " ".join(p.info["cmdline"] or [])]
