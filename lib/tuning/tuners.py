@@ -97,6 +97,8 @@ def pickle_hypermodel(hypermodel: Any) -> bytes:
     except Exception as error:
         culprit = None
         for name, value in sorted(getattr(hypermodel, "__dict__", {}).items()):
+            if getattr(value, "__self__", None) is hypermodel:
+                continue  # its own bound method (KerasTuner keeps build as _build)
             try:
                 cloudpickle.dumps(value)
             except Exception:
