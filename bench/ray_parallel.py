@@ -89,7 +89,7 @@ def main() -> None:
     import ray
     import ray.tune  # noqa: F401  (see the docstring: imported before timing, as KerasTuner is)
 
-    from lib.tuning import init_ray, search
+    from lib.tuning import GridSearch, RayTuneSearch, init_ray
 
     rng = np.random.default_rng(0)
     n = args.rows
@@ -101,13 +101,15 @@ def main() -> None:
         {"units": u, "dropout": d, "learning_rate": r}
         for u, d, r in itertools.product(UNITS, DROPOUT, RATES)
     ][: args.trials]
-    common = dict(objective="val_accuracy", max_trials=args.trials, epochs=args.epochs,
-                  batch_size=64, seed=0, verbose=0, checkpoint=False)
-
-    def timed(**options):
+    def timed(cls, **options):
         began = time.perf_counter()
-        frame = search(SmallMLP(), data, directory=tempfile.mkdtemp(prefix="bench-"), **common,
-                       **options)
+        folder = tempfile.mkdtemp(prefix="bench-")
+        tuner = cls(SmallMLP(), objective="val_accuracy", max_trials=args.trials, seed=0,
+                    directory=os.path.dirname(folder), project_name=os.path.basename(folder),
+                    **options)
+        frame = tuner.search(data["x_train"], data["y_train"], epochs=args.epochs,
+                             validation_data=(data["x_val"], data["y_val"]), batch_size=64,
+                             verbose=0)
         return frame, time.perf_counter() - began
 
     # untimed: read TensorFlow and Ray from disk once, so the first timed run is not the cold one
@@ -121,16 +123,16 @@ def main() -> None:
         for pinned in variants:
             tag = "_pinned" if pinned else ""
             runs.setdefault("sequential" + tag, []).append(
-                timed(tuner="grid", workers=1, threads=1, pin_cores=pinned))
+                timed(GridSearch, workers=1, threads=1, pin_cores=pinned, keep_models=0))
             began = time.perf_counter()
             init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
             runs.setdefault("ray_init" + tag, []).append((None, time.perf_counter() - began))
             runs.setdefault("ray" + tag, []).append(
-                timed(tuner="ray-random", max_concurrent_trials=2,
-                      tuner_options={"points_to_evaluate": configs}, pin_cores=pinned))
+                timed(RayTuneSearch, searcher="random", max_concurrent_trials=2,
+                      searcher_options={"points_to_evaluate": configs}, pin_cores=pinned))
             ray.shutdown()
             runs.setdefault("workers2" + tag, []).append(
-                timed(tuner="grid", workers=2, threads=1, pin_cores=pinned))
+                timed(GridSearch, workers=2, threads=1, pin_cores=pinned, keep_models=0))
 
     def steady_rate(frame):  # trials per second from the first finish to the last
         ends = np.sort(frame["elapsed_seconds"].to_numpy(dtype=float))

@@ -1,7 +1,7 @@
 """Memory and per-trial overhead of a long grid search: lib.tuning vs plain KerasTuner.
 
 A grid of at least ``--trials`` small-MLP trials (25 features, 3 classes, 10,000 rows,
-``--epochs`` epochs) runs once through ``lib.tuning.search`` (recycled worker process) and once
+``--epochs`` epochs) runs once through ``lib.tuning.GridSearch`` (recycled worker process) and once
 through ``keras_tuner.GridSearch`` (in one process), each in a fresh subprocess. After every
 trial the bench records the resident memory summed over every process of the search (parent
 and workers) and the trial's overhead: the wall time from the end of the previous trial to
@@ -97,8 +97,8 @@ def rss_mb(pid: int) -> tuple[float, float]:
 
 
 def run_ours(args) -> dict:
-    """lib.tuning.search with a trial watcher thread (samples RSS when a trial is recorded)."""
-    from lib.tuning import search
+    """lib.tuning.GridSearch with a trial watcher thread (samples RSS when a trial is recorded)."""
+    from lib.tuning import GridSearch
 
     x, y, xv, yv = make_data()
     directory = tempfile.mkdtemp(prefix="bench-tuning-memory-")
@@ -122,12 +122,13 @@ def run_ours(args) -> dict:
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
     start = time.perf_counter()
-    frame = search(
-        SmallMLP(args.trials), dict(x_train=x, y_train=y, x_val=xv, y_val=yv), tuner="grid",
-        objective="val_accuracy", max_trials=args.trials, epochs=args.epochs, batch_size=128,
-        directory=directory, seed=0, workers=1, threads=args.threads,
-        trials_per_worker=args.trials_per_worker, checkpoint=False, verbose=0,
+    tuner = GridSearch(
+        SmallMLP(args.trials), objective="val_accuracy", max_trials=args.trials, seed=0,
+        directory=os.path.dirname(directory), project_name=os.path.basename(directory),
+        workers=1, threads=args.threads, trials_per_worker=args.trials_per_worker, keep_models=0,
     )
+    frame = tuner.search(x, y, validation_data=(xv, yv), epochs=args.epochs, batch_size=128,
+                         verbose=0)
     time.sleep(0.1)
     stop.set()
     thread.join()

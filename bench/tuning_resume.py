@@ -53,16 +53,17 @@ def child(directory: str, tuner: str, trials: int, epochs: int) -> None:
     """One search run (what gets killed, resumed, or run uninterrupted)."""
     import numpy as np
 
-    from lib.tuning import search
+    from lib.tuning import GridSearch, RandomSearch
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3000, 25)).astype("float32")
     y = np.digitize(x[:, 0] + 0.5 * x[:, 1] + 0.3 * rng.normal(size=3000), [-0.5, 0.5])
-    search(
-        SmallMLP(), dict(x_train=x[:2400], y_train=y[:2400], x_val=x[2400:], y_val=y[2400:]),
-        tuner=tuner, objective="val_accuracy", max_trials=trials, epochs=epochs,
-        batch_size=64, seed=7, directory=directory, workers=1, threads=1, verbose=0,
-    )
+    cls = {"grid": GridSearch, "random": RandomSearch}[tuner]
+    search = cls(SmallMLP(), objective="val_accuracy", max_trials=trials, seed=7,
+                 directory=os.path.dirname(directory), project_name=os.path.basename(directory),
+                 workers=1, threads=1)
+    search.search(x[:2400], y[:2400], validation_data=(x[2400:], y[2400:]), epochs=epochs,
+                  batch_size=64, verbose=0)
 
 
 def records(directory: str) -> list[dict]:

@@ -273,6 +273,112 @@ def _recorder(store: Any, settings: Any, seed: int, first_index: int, progress: 
     return Recorder()
 
 
+def _random_configs(param_space: dict, options: dict, *, total: int, bounded: bool,
+                    finished: int, seed: int) -> list[dict]:
+    """The configurations of a random search, each with its trial index (``__trial``)."""
+    given = options.pop("points_to_evaluate", None)
+    if given is not None:  # explicit configurations, run in this order
+        return [dict(c, __trial=i) for i, c in enumerate(given)][:total]
+    rng = np.random.default_rng(seed)
+    configs = []
+    for index in range(total if bounded else finished + 10**4):
+        config = {
+            k: _plain(v.sample(random_state=rng)) if hasattr(v, "sample") else v
+            for k, v in param_space.items()
+        }
+        configs.append(dict(config, __trial=index))
+    return configs
+
+
+def _searcher(
+    tuner: str, param_space: dict, options: dict, finished: list[dict], *, total: int,
+    remaining: int, bounded: bool, seed: int, direction: str, max_concurrent_trials: int,
+) -> tuple[Any, int] | None:
+    """Ray's search algorithm and sample count for the remaining trials (None: nothing left)."""
+    from ray import tune
+
+    if tuner == "ray-random":
+        from ray.tune.search.basic_variant import BasicVariantGenerator
+
+        configs = _random_configs(param_space, options, total=total, bounded=bounded,
+                                  finished=len(finished), seed=seed)
+        done = {r["trial"] for r in finished}
+        todo = [c for c in configs if c["__trial"] not in done][:remaining]
+        if not todo:
+            return None
+        # the trial index travels in the config; Ray only accepts preset keys that exist in
+        # the space (a range holding every index, so no "invalid pre-set value" warnings)
+        param_space["__trial"] = tune.randint(0, 2**31 - 1)
+        search_alg = BasicVariantGenerator(
+            points_to_evaluate=todo, max_concurrent=max_concurrent_trials, **options
+        )
+        return search_alg, len(todo)
+    from ray.tune.search.hyperopt import HyperOptSearch
+
+    # HyperOptSearch cannot be told about trials evaluated elsewhere: a resumed search
+    # runs only the remaining trials, from a searcher seeded with (seed, finished count).
+    search_alg = HyperOptSearch(
+        metric="objective", mode=direction,
+        random_state_seed=_trial.trial_seed(seed, len(finished)), **options,
+    )
+    return search_alg, remaining
+
+
+def _scheduler(asha: bool | dict, direction: str, epochs: int) -> Any:
+    if not asha:
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    options = {"grace_period": 1, "reduction_factor": 2}
+    options.update(asha if isinstance(asha, dict) else {})
+    # one report per epoch plus the final one
+    return ASHAScheduler(metric="objective", mode=direction, max_t=int(epochs) + 1, **options)
+
+
+def _fit_quietly(tuner_object: Any, verbose: int) -> None:
+    """``tuner_object.fit()`` without Tune's per-trial logger files or console table.
+
+    Every finished trial is already in trials.jsonl (the Recorder); Tune's automatic CSV /
+    JSON / TensorBoardX loggers would write a second copy of each result and import
+    tensorboardX in the driver. They stay off unless the caller set
+    TUNE_DISABLE_AUTO_CALLBACK_LOGGERS (e.g. to "0" for TensorBoard) beforehand, and Tune's
+    warning that those files are missing is dropped. At verbose=0 Tune's console output
+    engine still prints an experiment table outside notebooks: its legacy engine, which
+    notebooks get anyway, keeps quiet.
+    """
+    environment = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+    if not verbose:
+        environment["RAY_AIR_NEW_OUTPUT"] = "0"
+    analysis_logger = logging.getLogger("ray.tune.analysis.experiment_analysis")
+    quiet = _NoMissingFileWarning()
+    if "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS" not in os.environ:  # the files are not written
+        analysis_logger.addFilter(quiet)
+    try:
+        with _environ_defaults(environment):
+            tuner_object.fit()
+    finally:
+        analysis_logger.removeFilter(quiet)
+
+
+def _start_ray(runtime_env: Any, ray_address: str | None, num_cpus: int | None,
+               max_concurrent_trials: int, verbose: int) -> bool:
+    """Starts (or joins) Ray unless it runs already; True when this call started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    init = {"include_dashboard": False, "log_to_driver": verbose > 1,
+            "configure_logging": verbose > 1}
+    if runtime_env:
+        init["runtime_env"] = runtime_env
+    if ray_address:
+        init["address"] = ray_address
+    else:
+        init["num_cpus"] = num_cpus or max_concurrent_trials
+    init_ray(**init)
+    return True
+
+
 def run(
     hypermodel: Any, arrays: dict, splits: Any, space: Any, settings: Any, *, store: Any,
     tuner: str, max_trials: int | None, budget_seconds: float | None, seed: int,
@@ -295,69 +401,16 @@ def run(
         return
     if asha and splits is not None:
         raise ValueError("asha=True needs a validation set, not folds (epochs of folds mix)")
-    direction = settings.direction
     param_space = to_ray_space(space)
-
-    if tuner == "ray-random":
-        from ray.tune.search.basic_variant import BasicVariantGenerator
-
-        given = options.pop("points_to_evaluate", None)
-        if given is not None:  # explicit configurations, run in this order
-            configs = [dict(c, __trial=i) for i, c in enumerate(given)][:total]
-        else:
-            rng = np.random.default_rng(seed)
-            configs = []
-            for index in range(total if max_trials is not None else len(finished) + 10**4):
-                config = {
-                    k: _plain(v.sample(random_state=rng)) if hasattr(v, "sample") else v
-                    for k, v in param_space.items()
-                }
-                configs.append(dict(config, __trial=index))
-        done = {r["trial"] for r in finished}
-        todo = [c for c in configs if c["__trial"] not in done][:remaining]
-        if not todo:
-            return
-        # the trial index travels in the config; Ray only accepts preset keys that exist in
-        # the space (a range holding every index, so no "invalid pre-set value" warnings)
-        param_space["__trial"] = tune.randint(0, 2**31 - 1)
-        search_alg = BasicVariantGenerator(
-            points_to_evaluate=todo, max_concurrent=max_concurrent_trials, **options
-        )
-        num_samples = len(todo)
-    else:
-        from ray.tune.search.hyperopt import HyperOptSearch
-
-        # HyperOptSearch cannot be told about trials evaluated elsewhere: a resumed search
-        # runs only the remaining trials, from a searcher seeded with (seed, finished count).
-        search_alg = HyperOptSearch(
-            metric="objective", mode=direction,
-            random_state_seed=_trial.trial_seed(seed, len(finished)), **options,
-        )
-        num_samples = remaining
-
-    scheduler = None
-    if asha:
-        from ray.tune.schedulers import ASHAScheduler
-
-        asha_options = {"grace_period": 1, "reduction_factor": 2}
-        asha_options.update(asha if isinstance(asha, dict) else {})
-        # one report per epoch plus the final one
-        scheduler = ASHAScheduler(
-            metric="objective", mode=direction, max_t=int(settings.epochs) + 1, **asha_options
-        )
-
-    started = False
-    if not ray.is_initialized():
-        init = {"include_dashboard": False, "log_to_driver": verbose > 1,
-                "configure_logging": verbose > 1}
-        if runtime_env:
-            init["runtime_env"] = runtime_env
-        if ray_address:
-            init["address"] = ray_address
-        else:
-            init["num_cpus"] = num_cpus or max_concurrent_trials
-        init_ray(**init)
-        started = True
+    chosen = _searcher(
+        tuner, param_space, options, finished, total=total, remaining=remaining,
+        bounded=max_trials is not None, seed=seed, direction=settings.direction,
+        max_concurrent_trials=max_concurrent_trials,
+    )
+    if chosen is None:
+        return
+    search_alg, num_samples = chosen
+    started = _start_ray(runtime_env, ray_address, num_cpus, max_concurrent_trials, verbose)
     try:
         trainable = tune.with_parameters(
             _trainable, hypermodel_blob=cloudpickle.dumps(hypermodel), arrays=arrays,
@@ -370,7 +423,9 @@ def run(
             trainable,
             param_space=param_space,
             tune_config=tune.TuneConfig(
-                search_alg=search_alg, scheduler=scheduler, num_samples=num_samples,
+                search_alg=search_alg, scheduler=_scheduler(asha, settings.direction,
+                                                            settings.epochs),
+                num_samples=num_samples,
                 # Tune applies this to a Searcher only (and warns otherwise); the random
                 # search's BasicVariantGenerator got max_concurrent itself
                 max_concurrent_trials=None if tuner == "ray-random" else max_concurrent_trials,
@@ -381,25 +436,7 @@ def run(
                 verbose=0, callbacks=[_recorder(store, settings, seed, first_index, progress)],
             ),
         )
-        # Every finished trial is already in trials.jsonl (the Recorder); Tune's automatic
-        # CSV / JSON / TensorBoardX loggers would write a second copy of each result and
-        # import tensorboardX in the driver. They stay off unless the caller set
-        # TUNE_DISABLE_AUTO_CALLBACK_LOGGERS (e.g. to "0" for TensorBoard) beforehand, and
-        # Tune's warning that those files are missing is dropped. At verbose=0 Tune's
-        # console output engine still prints an experiment table outside notebooks (Ray
-        # 2.60): its legacy engine, which notebooks get anyway, keeps quiet.
-        environment = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
-        if not verbose:
-            environment["RAY_AIR_NEW_OUTPUT"] = "0"
-        analysis_logger = logging.getLogger("ray.tune.analysis.experiment_analysis")
-        quiet = _NoMissingFileWarning()
-        if "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS" not in os.environ:  # the files are not written
-            analysis_logger.addFilter(quiet)
-        try:
-            with _environ_defaults(environment):
-                tuner_object.fit()
-        finally:
-            analysis_logger.removeFilter(quiet)
+        _fit_quietly(tuner_object, verbose)
     finally:
         if started:
             ray.shutdown()

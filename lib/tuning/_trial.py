@@ -240,6 +240,34 @@ class _BestWeights:
         return BestWeights()
 
 
+def _fit_callbacks(
+    hypermodel: Any, hp: Any, callbacks: Sequence | None, *, validation: bool,
+    monitor: str | None, monitor_mode: str, early_stopping: int | None, reduce_lr: dict | None,
+) -> tuple[list, Any]:
+    """The callbacks of one fit (the caller's, best weights, early stopping, learning-rate
+    schedule, the hypermodel's own) and the best-weights keeper (None without one)."""
+    import keras
+
+    all_callbacks = list(callbacks or [])
+    best = None
+    if monitor is not None and validation:
+        best = _BestWeights.make(monitor, monitor_mode)
+        all_callbacks.append(best)
+        if early_stopping:
+            all_callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor=monitor, mode=monitor_mode, patience=int(early_stopping)
+                )
+            )
+    if reduce_lr:
+        options = {"monitor": "val_loss" if validation else "loss"}
+        options.update(reduce_lr)
+        all_callbacks.append(keras.callbacks.ReduceLROnPlateau(**options))
+    if _overrides(hypermodel, "callbacks"):
+        all_callbacks.extend(hypermodel.callbacks(hp) or [])
+    return all_callbacks, best
+
+
 def class_weights(y: np.ndarray, spec: Any) -> dict | None:
     """Class weights for a training fold: None, ``"balanced"`` (scikit-learn) or a dict."""
     if spec is None:
@@ -337,23 +365,10 @@ def fit_once(
     keras.utils.set_random_seed(int(seed))
     model = build(hypermodel, hp)
 
-    all_callbacks = list(callbacks or [])
-    best = None
-    if monitor is not None and validation_data is not None:
-        best = _BestWeights.make(monitor, monitor_mode)
-        all_callbacks.append(best)
-        if early_stopping:
-            all_callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor=monitor, mode=monitor_mode, patience=int(early_stopping)
-                )
-            )
-    if reduce_lr:
-        options = {"monitor": "val_loss" if validation_data is not None else "loss"}
-        options.update(reduce_lr)
-        all_callbacks.append(keras.callbacks.ReduceLROnPlateau(**options))
-    if _overrides(hypermodel, "callbacks"):
-        all_callbacks.extend(hypermodel.callbacks(hp) or [])
+    all_callbacks, best = _fit_callbacks(
+        hypermodel, hp, callbacks, validation=validation_data is not None, monitor=monitor,
+        monitor_mode=monitor_mode, early_stopping=early_stopping, reduce_lr=reduce_lr,
+    )
 
     kwargs: dict[str, Any] = {
         "epochs": int(epochs),
@@ -486,13 +501,24 @@ def run_trial(
             # as the first (measured: 0.012 s flat instead of 0.012 -> 0.14 s over 10 trials)
             gc.freeze()
 
+    record = _aggregate(fold_metrics, histories, infos, objective, folds=splits is not None)
+    record["pid"] = os.getpid()  # the process that ran it (a worker, a Ray actor or the caller)
+    record["seconds"] = time.perf_counter() - start
+    return record
+
+
+def _aggregate(
+    fold_metrics: list[dict], histories: list[dict], infos: list[dict], objective: str, *,
+    folds: bool,
+) -> dict[str, Any]:
+    """A trial's record from its folds: metric means, objective spread, epochs, history."""
     record: dict[str, Any] = {}
     keys = [k for k in fold_metrics[0] if all(k in m for m in fold_metrics)]
     for key in keys:
         record[key] = float(np.mean([m[key] for m in fold_metrics]))
     values_per_fold = [m[objective] for m in fold_metrics]
     record["objective"] = float(np.mean(values_per_fold))
-    if splits is not None:
+    if folds:
         record[f"{objective}_std"] = float(np.std(values_per_fold))
         for index, value in enumerate(values_per_fold):
             record[f"{objective}_fold{index}"] = float(value)
@@ -503,8 +529,6 @@ def run_trial(
     for index, hist in enumerate(histories[1:], start=1):
         history.update({f"fold{index}/{k}": v for k, v in hist.items()})
     record["history"] = history
-    record["pid"] = os.getpid()  # the process that ran it (a worker, a Ray actor or the caller)
-    record["seconds"] = time.perf_counter() - start
     return record
 
 

@@ -55,12 +55,15 @@ from lib.tuning._store import ModelKeeper, TrialStore, results_frame
 SPEC_KEYS = (
     "tuner", "objective", "seed", "task", "epochs", "batch_size", "early_stopping", "reduce_lr",
     "class_weight", "monitor", "tuner_options", "asha", "data", "folds", "space", "model",
+    "executor",
 )
 # Execution options every pool-based tuner takes (Ray takes its own).
 POOL_OPTIONS = (
     "workers", "trials_per_worker", "max_worker_memory_mb", "threads", "pin_cores",
     "keep_models", "budget_seconds",
 )
+# Options of the stacked executor (grid and random searches of stackable hypermodels).
+STACKED_OPTIONS = ("executor", "max_models", "memory_budget_mb")
 _RAY_ONLY = ("ray_address", "max_concurrent_trials", "asha", "num_cpus", "searcher",
              "runtime_env")
 
@@ -146,6 +149,10 @@ class EngineTuner(kt.Tuner):
             ``get_best_models`` (``models/trial-NNNNN.keras``; ``best_model.keras`` is the best
             one). Searches with folds keep none (a k-fold trial has one model per fold).
         budget_seconds: no new trial starts after this many seconds of a ``search`` call.
+        executor: ``"trials"`` (each trial a Keras fit in a worker) or ``"stacked"`` (grid and
+            random searches of a hypermodel with a stacked form: the configurations are
+            trained K at a time as one model in this process, see
+            :mod:`lib.tuning.stacked`; ``max_models`` and ``memory_budget_mb`` size K).
         oracle_options: the oracle's own options, recorded so a resumed search must match.
 
     Raises:
@@ -162,6 +169,15 @@ class EngineTuner(kt.Tuner):
         oracle_options: dict | None = None, **options: Any,
     ):
         self._refuse_unknown(options)
+        self.executor = options.pop("executor", "trials")
+        self.stacked_options = {k: options.pop(k) for k in STACKED_OPTIONS[1:] if k in options}
+        if self.executor not in ("trials", "stacked"):
+            raise ValueError(f"executor must be 'trials' or 'stacked', got {self.executor!r}")
+        if self.stacked_options and self.executor != "stacked":
+            raise TypeError(
+                f"{sorted(self.stacked_options)} apply to executor='stacked' only; pass "
+                "executor='stacked' or drop them"
+            )
         self.seed = 0 if seed is None else int(seed)
         self.max_trials = max_trials
         self.task = task
@@ -380,7 +396,7 @@ class EngineTuner(kt.Tuner):
             pool.close()
 
     def _in_process(self) -> bool:
-        return int(self.execution.workers) <= 0
+        return int(self.execution.workers) <= 0 or self.executor == "stacked"
 
     def _own_threads(self) -> int | None:
         """TensorFlow threads set in this process when trials run here."""
@@ -459,6 +475,7 @@ class EngineTuner(kt.Tuner):
             "tuner_options": self.oracle_options, "asha": self._asha(),
             "data": plan["digest"], "folds": plan["folds_digest"], "space": found["space"],
             "model": found["model"].get("signature"),
+            "executor": self.executor if self.executor != "trials" else None,
         }
         spec = _as_json(spec)
         if self._store.exists():
@@ -492,7 +509,18 @@ class EngineTuner(kt.Tuner):
             pending=self._pending, next_index=self._next_index,
         )
         try:
-            _loop.run(pool, state)
+            if self.executor == "stacked":
+                if plan["splits"] is not None:
+                    raise ValueError(
+                        "executor='stacked' scores one validation set; give validation_data "
+                        "instead of folds (or use the per-trial executor for k-fold)"
+                    )
+                from lib.tuning import _stacked_loop
+
+                pool.close()
+                _stacked_loop.run(self, state, plan["arrays"], self.stacked_options)
+            else:
+                _loop.run(pool, state)
         finally:
             state.progress.close()
             self._pending = state.pending + [(n, t) for n, t, _ in state.running.values()]
@@ -549,6 +577,7 @@ class GridSearch(EngineTuner):
     """
 
     TUNER = "grid"
+    OPTIONS = POOL_OPTIONS + STACKED_OPTIONS
 
     def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int | None = None,
                  seed: int | None = None, hyperparameters: Any = None,
@@ -569,6 +598,7 @@ class RandomSearch(EngineTuner):
     """Random draws from the space (``keras_tuner.RandomSearch``); see :class:`EngineTuner`."""
 
     TUNER = "random"
+    OPTIONS = POOL_OPTIONS + STACKED_OPTIONS
 
     def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10,
                  seed: int | None = None, hyperparameters: Any = None,
