@@ -13,6 +13,7 @@ A hypermodel takes part by declaring a stacked form, ``stacked_form(values)`` (s
 :func:`form_of`); :func:`run_stacked` is the entry point the tuners call.
 """
 
+from lib.tuning.stacked._check import max_weight_difference
 from lib.tuning.stacked._engine import StackedTrainer, model_bytes, plan_stacks, run_stacked
 from lib.tuning.stacked._form import StackedForm, check_stackable, form_of
 from lib.tuning.stacked._metrics import confusion_matrices, confusion_metrics
@@ -31,4 +32,5 @@ __all__ = [
     "StackedTrainer",
     "confusion_matrices",
     "confusion_metrics",
+    "max_weight_difference",
 ]

@@ -305,6 +305,8 @@ class PerModelOptimizer:
     optimizer choice are ``(models,)`` tensors broadcast over it. Adam uses Keras' defaults
     (``beta_1=0.9``, ``beta_2=0.999``, ``epsilon=1e-7``, bias correction folded into the step
     size as ``keras.optimizers.Adam`` does); SGD is ``keras.optimizers.SGD`` without Nesterov.
+    Like Keras, the momentum and the betas in Adam's bias correction go through float32 before
+    the variables' dtype, so float64 stacks match float64 Keras models to rounding.
     A model whose ``active`` flag is off keeps its weights and optimizer state unchanged.
 
     Args:
@@ -319,7 +321,9 @@ class PerModelOptimizer:
     def __init__(self, variables: Sequence[Any], forms: Sequence[StackedForm]):
         dtype = keras.backend.floatx()
         self.learning_rate = tf.constant([f.learning_rate for f in forms], dtype=dtype)
-        self.momentum = tf.constant([f.momentum for f in forms], dtype=dtype)
+        # keras.optimizers.SGD casts its Python-float momentum through a float32 tensor
+        momentum = np.asarray([f.momentum for f in forms], dtype=np.float32)
+        self.momentum = tf.constant(momentum.astype(dtype))
         self.adam = tf.constant([f.optimizer == "adam" for f in forms])
         self.any_adam = any(f.optimizer == "adam" for f in forms)
         self.first = [tf.Variable(tf.zeros(tuple(v.shape), dtype=dtype)) for v in variables]
@@ -346,8 +350,10 @@ class PerModelOptimizer:
         """One update of every active model."""
         dtype = self.learning_rate.dtype
         step = tf.cast(self.iterations + 1, dtype)
-        beta_1_power = tf.pow(tf.constant(self.BETA_1, dtype), step)
-        beta_2_power = tf.pow(tf.constant(self.BETA_2, dtype), step)
+        # keras.optimizers.Adam raises ops.cast(beta, dtype) to the step: the Python float
+        # becomes a float32 tensor first, so its powers start from the float32-rounded betas
+        beta_1_power = tf.pow(tf.cast(tf.constant(self.BETA_1, tf.float32), dtype), step)
+        beta_2_power = tf.pow(tf.cast(tf.constant(self.BETA_2, tf.float32), dtype), step)
         for gradient, variable, first, second in zip(
             gradients, variables, self.first, self.second, strict=True
         ):
