@@ -23,7 +23,7 @@ def max_weight_difference(
     ``SGD`` / ``Adam`` and loss) and trained with ``model.fit`` on the rows in a seeded order
     (``shuffle=False``, the form's batch size); a :class:`StackedMLP` starts from the same
     initial weights and trains on the same batches. Compare in float64
-    (``keras.config.set_floatx("float64")``) to see only rounding differences.
+    (``keras.config.set_dtype_policy("float64")``) to see only rounding differences.
 
     Args:
         forms: the models (dropout must be 0: masks cannot be matched); one batch size.
@@ -50,9 +50,8 @@ def max_weight_difference(
         raise ValueError(
             "forms must have dropout 0 and one batch size to be compared with separate models"
         )
-    dtype = keras.backend.floatx()
-    x, y = np.asarray(x, dtype=dtype), np.asarray(y).astype(np.int32)
     stack = StackedMLP(forms)
+    x, y = np.asarray(x, dtype=stack.weight_dtype), np.asarray(y).astype(np.int32)
     models = []
     for k, form in enumerate(forms):
         keras.utils.set_random_seed(seed + k)

@@ -180,21 +180,20 @@ class _Stack:
     """One stack's training: per-model best epoch, early stopping and compaction."""
 
     def __init__(self, forms: list[StackedForm], seeds: list[int], data: dict, settings: dict):
-        import keras
         import tensorflow as tf
 
         from lib.tuning.stacked._network import PerModelOptimizer, StackedMLP
 
         self.forms, self.settings = forms, settings
-        dtype = keras.backend.floatx()
+        self.model = StackedMLP(forms, dropout_seed=settings["dropout_seed"])
+        self.depth = self.model.depth
+        dtype = self.model.weight_dtype
         self.x_train = tf.constant(data["x_train"], dtype=dtype)
         self.y_train = tf.constant(data["y_train"], dtype=tf.int32)
         self.x_val = tf.constant(data["x_val"], dtype=dtype)
         self.y_val = tf.constant(data["y_val"], dtype=tf.int32)
         self.y_val_numpy = data["y_val"].astype(np.int64)
         count = len(forms)
-        self.model = StackedMLP(forms, dropout_seed=settings["dropout_seed"])
-        self.depth = self.model.depth
         self.model.set_initial_weights(seeds)
         self.optimizer = PerModelOptimizer(self.model.variables_by_model(), forms)
         self.trainer = StackedTrainer(self.model, self.optimizer, forms[0].batch_size)
@@ -355,6 +354,8 @@ def _extractor(hypermodel: Any, stack: _Stack, members: list[tuple[int, dict]]) 
         model = build(hypermodel, make_hyperparameters(members[k][1]))
         form = stack.forms[k]
         model.set_weights(slice_model_weights(form, [w[k] for w in weights], depth=stack.depth))
+        # a built optimizer (fresh slots) saves and loads without Keras' variable-count warning
+        model.optimizer.build(model.trainable_variables)
         return model
 
     return extract
@@ -431,7 +432,7 @@ def run_stacked(
     }
     forms = [form_of(hypermodel, values, batch_size=batch_size) for _, values in trials]
     _check_data_fits(forms, data)
-    itemsize = np.dtype(keras.backend.floatx()).itemsize
+    itemsize = np.dtype(keras.config.dtype_policy().variable_dtype).itemsize
     plan = plan_stacks(forms, rows_val=len(data["y_val"]), max_models=max_models,
                        memory_budget_mb=memory_budget_mb, itemsize=itemsize)
     for stack_id, positions in enumerate(plan):

@@ -141,10 +141,15 @@ class StackedMLP(keras.Model):
         self.head.build(shape)
         self.built = True
 
+    @property
+    def weight_dtype(self) -> str:
+        """The dtype of the stack's weights (Keras' dtype policy when it was built)."""
+        return str(self.head.kernel.dtype)
+
     def _set_masks(self) -> None:
         """Zero masks on the padding, the unused features and the missing layers."""
         count = len(self.forms)
-        dtype = keras.backend.floatx()
+        dtype = self.weight_dtype
         for index, layer in enumerate(self.hidden):
             rows = self.input_dim if index == 0 else self.width
             kernel = np.zeros((count, rows, self.width), dtype=dtype)
@@ -226,7 +231,7 @@ class StackedMLP(keras.Model):
         Model ``k`` draws from ``numpy.random.default_rng(seeds[k])``, layer by layer, so its
         initial weights do not depend on the other models of the stack.
         """
-        dtype = keras.backend.floatx()
+        dtype = self.weight_dtype
         weights = [np.zeros(tuple(w.shape), dtype=dtype) for w in self.variables_by_model()]
         for k, (form, seed) in enumerate(zip(self.forms, seeds, strict=True)):
             rng = np.random.default_rng(int(seed))
@@ -319,7 +324,7 @@ class PerModelOptimizer:
     EPSILON = 1e-7
 
     def __init__(self, variables: Sequence[Any], forms: Sequence[StackedForm]):
-        dtype = keras.backend.floatx()
+        dtype = str(variables[0].dtype)
         self.learning_rate = tf.constant([f.learning_rate for f in forms], dtype=dtype)
         # keras.optimizers.SGD casts its Python-float momentum through a float32 tensor
         momentum = np.asarray([f.momentum for f in forms], dtype=np.float32)
