@@ -201,3 +201,28 @@ def test_run_stacked_records_and_extracted_models(tmp_path):
     run_stacked(MLPHyperModel(input_dim=6), trials, arrays,
                 **dict(settings, on_stack_done=lambda r, e: again.extend(r)))
     assert [r["history"] for r in again] == [r["history"] for r in results]
+
+
+def test_training_does_not_depend_on_stack_mates_or_compaction():
+    x, y = _data(260, seed=2)
+    arrays = {"x_train": x[:200], "y_train": y[:200], "x_val": x[200:], "y_val": y[200:]}
+    values = _mlp_values()
+    slow = dict(values[2], learning_rate=0.0001)  # barely learns: its accuracy stalls first
+    trials = [(0, values[0]), (1, slow), (2, dict(slow, units_1=4)), (3, values[3])]
+    together, alone = [], []
+    common = dict(objective="val_accuracy", epochs=8, batch_size=32, early_stopping=1, seed=4)
+    run_stacked(MLPHyperModel(input_dim=6), trials, arrays,
+                on_stack_done=lambda r, e: together.extend(r), **common)
+    for trial in trials:
+        run_stacked(MLPHyperModel(input_dim=6), [trial], arrays,
+                    on_stack_done=lambda r, e: alone.extend(r), **common)
+    assert len({r["stack"] for r in together}) == 1
+    runs = [r["epochs_run"] for r in together]
+    # at least half stopped while others trained on: the stack was rebuilt without them
+    assert sum(run < max(runs) for run in runs) >= 2, runs
+    for record in alone:
+        mate = next(r for r in together if r["trial"] == record["trial"])
+        assert mate["epochs_run"] == record["epochs_run"]
+        assert mate["best_epoch"] == record["best_epoch"]
+        np.testing.assert_allclose(mate["history"]["val_loss"], record["history"]["val_loss"],
+                                   rtol=1e-5)

@@ -17,7 +17,17 @@ from lib.tuning.stacked._check import max_weight_difference
 from lib.tuning.stacked._engine import StackedTrainer, model_bytes, plan_stacks, run_stacked
 from lib.tuning.stacked._form import StackedForm, check_stackable, form_of
 from lib.tuning.stacked._metrics import confusion_matrices, confusion_metrics
-from lib.tuning.stacked._network import PerModelOptimizer, StackedDense, StackedMLP
+
+_NETWORK = ("PerModelOptimizer", "StackedDense", "StackedMLP")
+
+
+def __getattr__(name: str):
+    """The Keras classes, imported on first use (importing this package loads no TensorFlow)."""
+    if name in _NETWORK:
+        from lib.tuning.stacked import _network
+
+        return getattr(_network, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "run_stacked",

@@ -148,7 +148,10 @@ class StackedTrainer:
                     logits = model.logits(x_batch, training=True)
                     losses = tf.reduce_mean(model.per_model_loss(logits, y_batch), axis=1)
                     loss = tf.reduce_sum(losses)  # disjoint parameters: each model's own gradient
-                gradients = tape.gradient(loss, variables)
+                gradients = [  # zero for a layer no model of the stack has any more
+                    tf.zeros(v.shape, dtype) if g is None else g
+                    for g, v in zip(tape.gradient(loss, variables), variables, strict=True)
+                ]
                 optimizer.apply(gradients, variables, active)
                 total += losses * tf.cast(tf.size(index), dtype)
             return total / tf.cast(rows, dtype)

@@ -59,13 +59,23 @@ class StackedDense(keras.layers.Layer):
         kernel = self.kernel * self.kernel_mask
         bias = self.bias * self.bias_mask
         if len(inputs.shape) == 2:
-            outputs = tf.einsum("bi,kio->kbo", inputs, kernel)
+            # shared rows: one (batch, in) x (in, models * units) product, then the model axis
+            # first; TensorFlow's einsum would run a batched product per model instead
+            fan_in = kernel.shape[1]
+            flat = tf.reshape(tf.transpose(kernel, [1, 0, 2]), [fan_in, -1])
+            outputs = tf.reshape(tf.matmul(inputs, flat), [-1, self.models, self.units])
+            outputs = tf.transpose(outputs, [1, 0, 2])
         else:
             outputs = tf.einsum("kbi,kio->kbo", inputs, kernel)
         return outputs + bias[:, None, :]
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "models": self.models, "units": self.units}
+
+
+def _activation(name: str) -> Any:
+    """The Keras activation ``name`` (``linear`` is the identity)."""
+    return keras.activations.get(None if name == "linear" else name)
 
 
 def _per_model(values: Any, rank: int) -> Any:
@@ -168,14 +178,18 @@ class StackedMLP(keras.Model):
         self.head.kernel_mask.assign(kernel)
 
     def _activate(self, z: Any, index: int) -> Any:
-        ids = _per_model(tf.constant(self._activation[:, index]), 3)
-        out = z
-        for code in self._used_activations:
-            name = ACTIVATIONS[code]
-            if name == "linear":
-                continue
-            out = tf.where(ids == code, keras.activations.get(name)(z), out)
+        codes = sorted(set(self._activation[self._present[:, index], index].tolist()))
+        if len(codes) == 1:
+            return _activation(ACTIVATIONS[codes[0]])(z)
+        out = 0.0
+        for code in codes:
+            chosen = _per_model(self._constant(self._activation[:, index] == code, z), 3)
+            out = out + chosen * _activation(ACTIVATIONS[code])(z)
         return out
+
+    def _constant(self, flags: np.ndarray, like: Any) -> Any:
+        """0/1 per-model flags as a tensor of ``like``'s dtype."""
+        return tf.constant(np.asarray(flags, dtype=like.dtype.as_numpy_dtype))
 
     def _drop(self, h: Any, index: int) -> Any:
         rate = self._dropout
@@ -184,20 +198,23 @@ class StackedMLP(keras.Model):
         if self._generator is None:
             self._generator = tf.random.Generator.from_seed(self._dropout_seed)
         rate = _per_model(tf.constant(rate, dtype=h.dtype), 3)
-        keep = self._generator.uniform(tf.shape(h), dtype=h.dtype) >= rate
-        return tf.where(keep, h / (1.0 - rate), tf.zeros_like(h))
+        keep = tf.cast(self._generator.uniform(tf.shape(h), dtype=h.dtype) >= rate, h.dtype)
+        return h * keep / (1.0 - rate)
 
     def logits(self, x: Any, training: bool = False) -> Any:
         """Per-model logits ``(models, batch, num_classes)`` of rows ``x`` ``(batch, input_dim)``."""
         h = x
         for index, layer in enumerate(self.hidden):
+            if not self._present[:, index].any():
+                continue  # padding of a compacted stack: no model has this layer
             out = self._activate(layer(h), index)
             if training:
                 out = self._drop(out, index)
-            if index == 0:
+            if index == 0 or self._present[:, index].all():
                 h = out
-            else:
-                h = tf.where(_per_model(tf.constant(self._present[:, index]), 3), out, h)
+            else:  # 0/1 arithmetic is exact and faster than a broadcast tf.where
+                present = _per_model(self._constant(self._present[:, index], out), 3)
+                h = present * out + (1.0 - present) * h
         return self.head(h)
 
     def call(self, x: Any, training: bool = False) -> Any:
@@ -207,19 +224,31 @@ class StackedMLP(keras.Model):
     def per_model_loss(self, logits: Any, labels: Any) -> Any:
         """Per-model losses ``(models, batch)`` of integer ``labels`` ``(batch,)``.
 
-        Cross-entropy (sparse or categorical, computed from the logits as Keras does for a
-        softmax output) or Keras' KL divergence with its probability clipping, per model.
+        Cross-entropy (sparse or categorical: Keras computes both from the softmax's logits)
+        or Keras' KL divergence with its clipping of the probabilities and of the one-hot
+        targets to ``[epsilon, 1]``, per model. Computed with the class axis first (the
+        reductions over a few classes are then elementwise operations over the models and
+        rows), from a shifted log-sum-exp.
         """
-        onehot = tf.one_hot(tf.cast(labels, tf.int32), self.num_classes, dtype=logits.dtype)
-        target = tf.broadcast_to(onehot[None], tf.shape(logits))
-        loss = tf.nn.softmax_cross_entropy_with_logits(labels=target, logits=logits)
-        if np.any(self._kl):
-            epsilon = keras.config.epsilon()
-            clipped = tf.clip_by_value(target, epsilon, 1.0)
-            probabilities = tf.clip_by_value(tf.nn.softmax(logits, axis=-1), epsilon, 1.0)
-            kl = tf.reduce_sum(clipped * tf.math.log(clipped / probabilities), axis=-1)
-            loss = tf.where(tf.constant(self._kl)[:, None], kl, loss)
-        return loss
+        by_class = tf.transpose(logits, [2, 0, 1])  # (classes, models, batch)
+        onehot = tf.transpose(tf.one_hot(tf.cast(labels, tf.int32), self.num_classes,
+                                         dtype=logits.dtype))[:, None, :]
+        shifted = by_class - tf.stop_gradient(tf.reduce_max(by_class, axis=0))
+        log_probabilities = shifted - tf.math.log(tf.reduce_sum(tf.exp(shifted), axis=0))
+        if np.all(self._kl):
+            cross_entropy = None
+        else:
+            cross_entropy = -tf.reduce_sum(onehot * log_probabilities, axis=0)
+        if not np.any(self._kl):
+            return cross_entropy
+        epsilon = keras.config.epsilon()
+        clipped = tf.clip_by_value(onehot, epsilon, 1.0)
+        probabilities = tf.clip_by_value(tf.exp(log_probabilities), epsilon, 1.0)
+        kl = tf.reduce_sum(clipped * tf.math.log(clipped / probabilities), axis=0)
+        if cross_entropy is None:
+            return kl
+        chosen = self._constant(self._kl, kl)[:, None]
+        return chosen * kl + (1.0 - chosen) * cross_entropy
 
     def variables_by_model(self) -> list[Any]:
         """Trainable weights in a fixed order (kernel, bias per layer, head last)."""
@@ -329,7 +358,7 @@ class PerModelOptimizer:
         # keras.optimizers.SGD casts its Python-float momentum through a float32 tensor
         momentum = np.asarray([f.momentum for f in forms], dtype=np.float32)
         self.momentum = tf.constant(momentum.astype(dtype))
-        self.adam = tf.constant([f.optimizer == "adam" for f in forms])
+        self.adam = tf.constant([float(f.optimizer == "adam") for f in forms], dtype=dtype)
         self.any_adam = any(f.optimizer == "adam" for f in forms)
         self.first = [tf.Variable(tf.zeros(tuple(v.shape), dtype=dtype)) for v in variables]
         self.second = [tf.Variable(tf.zeros(tuple(v.shape), dtype=dtype)) for v in variables]
@@ -362,22 +391,23 @@ class PerModelOptimizer:
         for gradient, variable, first, second in zip(
             gradients, variables, self.first, self.second, strict=True
         ):
+            # per-model choices as 0/1 factors: x * 1 + y * 0 == x exactly (x, y finite, and a
+            # model's values never mix with another's), faster than a broadcast tf.where
             rank = len(variable.shape)
             rate = _per_model(self.learning_rate, rank)
-            keep = _per_model(active, rank)
+            keep = _per_model(tf.cast(active, dtype), rank)
             weights = variable.value if hasattr(variable, "value") else variable
-            first_sgd = first * _per_model(self.momentum, rank) - gradient * rate
-            new_weights = weights + first_sgd
-            new_first = first_sgd
+            new_first = first * _per_model(self.momentum, rank) - gradient * rate
+            step = new_first
             if self.any_adam:
                 adam = _per_model(self.adam, rank)
                 first_adam = first + (gradient - first) * (1 - self.BETA_1)
                 second_adam = second + (tf.square(gradient) - second) * (1 - self.BETA_2)
                 alpha = rate * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-                weights_adam = weights - (first_adam * alpha) / (tf.sqrt(second_adam) + self.EPSILON)
-                new_weights = tf.where(adam, weights_adam, new_weights)
-                new_first = tf.where(adam, first_adam, first_sgd)
-                second.assign(tf.where(keep & adam, second_adam, second))
-            first.assign(tf.where(keep, new_first, first))
-            variable.assign(tf.where(keep, new_weights, weights))
+                step_adam = -((first_adam * alpha) / (tf.sqrt(second_adam) + self.EPSILON))
+                step = adam * step_adam + (1.0 - adam) * new_first
+                new_first = adam * first_adam + (1.0 - adam) * new_first
+                second.assign(keep * adam * second_adam + (1.0 - keep * adam) * second)
+            first.assign(keep * new_first + (1.0 - keep) * first)
+            variable.assign(weights + keep * step)
         self.iterations.assign_add(1)
