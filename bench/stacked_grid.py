@@ -49,10 +49,10 @@ def study5_grid() -> list[dict]:
     ]
     optimizers = [("adam", None)] + [("sgd", m) for m in space["momentum"]]
     grid = []
-    for (second, units_2, activation_2), units_1, activation_1, (optimizer, momentum), rate, loss in (
-        itertools.product(layers, space["units"], space["activation"], optimizers,
-                          space["learning_rate"], space["loss"])
-    ):
+    combinations = itertools.product(layers, space["units"], space["activation"], optimizers,
+                                     space["learning_rate"], space["loss"])
+    for layer_2, units_1, activation_1, (optimizer, momentum), rate, loss in combinations:
+        second, units_2, activation_2 = layer_2
         values = {"second_layer": second, "units_1": units_1, "activation_1": activation_1,
                   "optimizer": optimizer, "learning_rate": rate, "loss": loss,
                   "batch_size": space["batch_size"]}
@@ -152,7 +152,8 @@ def main() -> None:
     grid = study5_grid()
     picks = np.linspace(0, len(grid) - 1, min(args.models, len(grid))).round().astype(int)
     configs = [dict(grid[i], batch_size=args.batch_size) for i in picks]
-    sample = [configs[i] for i in np.linspace(0, len(configs) - 1, args.per_trial).round().astype(int)]
+    spread = np.linspace(0, len(configs) - 1, args.per_trial).round().astype(int)
+    sample = [configs[i] for i in spread]
     arrays = mice_arrays(args.rows, args.val_rows, args.seed)
     hypermodel = MLPHyperModel()
     common = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed}

@@ -1650,7 +1650,7 @@ class FeatureSubsetMLPHyperModel(_StudyHyperModel):
         return build_mlp(**self._mlp_arguments(hp))
 
     def _mlp_arguments(self, hp) -> dict[str, Any]:
-        """Declares the model's hyperparameters on ``hp``; returns the :func:`build_mlp` keywords."""
+        """Declares the model's hyperparameters on ``hp``; returns :func:`build_mlp`'s keywords."""
         if self.search_features:
             for name in self.feature_names:
                 hp.Boolean(f"use_{name}", default=True)
@@ -1727,7 +1727,7 @@ class MLPHyperModel(_StudyHyperModel):
         return build_mlp(**self._mlp_arguments(hp))
 
     def _mlp_arguments(self, hp) -> dict[str, Any]:
-        """Declares the model's hyperparameters on ``hp``; returns the :func:`build_mlp` keywords."""
+        """Declares the model's hyperparameters on ``hp``; returns :func:`build_mlp`'s keywords."""
         second = self._hp(hp, "second_layer")
         units = [_declare(hp, "units_1", self.space["units"])]
         activations = [_declare(hp, "activation_1", self.space["activation"])]

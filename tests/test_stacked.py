@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from lib.evaluation import classification_metrics
-from lib.models import FeatureSubsetMLPHyperModel, MLPHyperModel, build_mlp
+from lib.models import FeatureSubsetMLPHyperModel, MLPHyperModel
 from lib.tuning.stacked import (
     PerModelOptimizer,
     StackedMLP,
@@ -124,7 +124,8 @@ def test_stopped_model_does_not_move():
         trainer.train_epoch(tf.constant(x, tf.float32), tf.constant(y, tf.int32), order,
                             tf.constant(active))
     for k in range(4):
-        moved = [np.max(np.abs(a - b)) for a, b in zip(before[k], stack.model_weights(k))]
+        after = stack.model_weights(k)
+        moved = [np.max(np.abs(a - b)) for a, b in zip(before[k], after, strict=True)]
         assert (max(moved) > 0) == active[k]
     for slot in (*optimizer.first, *optimizer.second):
         assert np.all(np.asarray(slot)[~active] == 0)

@@ -1,4 +1,4 @@
-"""Checks the stack against separately trained Keras models (the equivalence the executor rests on)."""
+"""Checks a stack against the same models trained separately (what the executor rests on)."""
 
 from __future__ import annotations
 

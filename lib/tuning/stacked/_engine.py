@@ -424,7 +424,6 @@ def run_stacked(
     import keras
 
     from lib.evaluation import metric_direction
-    from lib.tuning._trial import trial_seed
 
     check_stackable(hypermodel)
     data = _check_arrays(arrays)
@@ -441,15 +440,7 @@ def run_stacked(
     for stack_id, positions in enumerate(plan):
         start = time.perf_counter()
         members = [(int(trials[p][0]), dict(trials[p][1])) for p in positions]
-        settings["dropout_seed"] = trial_seed(seed, members[0][0])
-        stack = _Stack([forms[p] for p in positions],
-                       [trial_seed(seed, n) for n, _ in members], data, settings)
-        for epoch in range(int(epochs)):
-            stack.run_epoch(epoch)
-            if not stack.active.any():
-                break
-            stack.compact()
-        stack.finish()
+        stack = _train_stack([forms[p] for p in positions], members, data, settings)
         fit_seconds = time.perf_counter() - start
         records = _records(stack, members, settings, (fit_seconds, fit_seconds), stack_id)
         if verbose:
@@ -459,6 +450,24 @@ def run_stacked(
         on_stack_done(records, _extractor(hypermodel, stack, members))
         del stack
         keras.backend.clear_session()
+
+
+def _train_stack(
+    forms: list[StackedForm], members: list[tuple[int, dict]], data: dict, settings: dict
+) -> _Stack:
+    """Trains one stack for up to ``settings["epochs"]`` epochs (until every model stopped)."""
+    from lib.tuning._trial import trial_seed
+
+    seed = settings["seed"]
+    settings = dict(settings, dropout_seed=trial_seed(seed, members[0][0]))
+    stack = _Stack(forms, [trial_seed(seed, number) for number, _ in members], data, settings)
+    for epoch in range(settings["epochs"]):
+        stack.run_epoch(epoch)
+        if not stack.active.any():
+            break
+        stack.compact()
+    stack.finish()
+    return stack
 
 
 def _check_data_fits(forms: list[StackedForm], data: dict) -> None:

@@ -126,7 +126,9 @@ class StackedMLP(keras.Model):
         self.depth = max(max(f.depth for f in forms), int(depth or 0))
         self.width = max(max(max(f.units) for f in forms), int(width or 0))
         count = len(forms)
-        self.hidden = [StackedDense(count, self.width, name=f"hidden_{i}") for i in range(self.depth)]
+        self.hidden = [
+            StackedDense(count, self.width, name=f"hidden_{i}") for i in range(self.depth)
+        ]
         self.head = StackedDense(count, self.num_classes, name="head")
         activation = np.zeros((count, self.depth), dtype=np.int32)
         present = np.zeros((count, self.depth), dtype=bool)
@@ -202,7 +204,7 @@ class StackedMLP(keras.Model):
         return h * keep / (1.0 - rate)
 
     def logits(self, x: Any, training: bool = False) -> Any:
-        """Per-model logits ``(models, batch, num_classes)`` of rows ``x`` ``(batch, input_dim)``."""
+        """Per-model logits ``(models, batch, classes)`` of rows ``x``, ``(batch, features)``."""
         h = x
         for index, layer in enumerate(self.hidden):
             if not self._present[:, index].any():
