@@ -14,12 +14,14 @@ Keras models and as one float64 stack from the same initial weights and batches.
 
 Prints one JSON line: ``speedup`` (configurations per second, stacked / per-trial),
 ``per_trial_configs_per_second``, ``stacked_configs_per_second``, ``max_abs_weight_diff_float64``
-and the settings.
+and the settings. ``--stacked-only`` times the stack alone and reports this process's peak RSS
+(for the whole grid at full size).
 
 Usage::
 
     .venv/bin/python bench/stacked_grid.py                       # K = 256, batch 32, 2 epochs
     .venv/bin/python bench/stacked_grid.py --models 1008 --rows 36000 --epochs 1
+    .venv/bin/python bench/stacked_grid.py --models 1008 --rows 36000 --epochs 2 --stacked-only
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import argparse
 import itertools
 import json
 import os
+import resource
 import sys
 import time
 
@@ -143,6 +146,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--equivalence-models", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stacked-only", action="store_true",
+                        help="time the stack alone (no per-trial sample, no equivalence check)")
     args = parser.parse_args()
 
     import keras_tuner  # noqa: F401  (imported before timing, like the engine's workers)
@@ -157,6 +162,16 @@ def main() -> None:
     arrays = mice_arrays(args.rows, args.val_rows, args.seed)
     hypermodel = MLPHyperModel()
     common = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed}
+    if args.stacked_only:
+        stack_seconds = stacked(hypermodel, configs, arrays, **common)
+        print(json.dumps({
+            "stacked_seconds": round(stack_seconds, 2), "stacked_models": len(configs),
+            "stacked_configs_per_second": round(len(configs) / stack_seconds, 3),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "rows": args.rows, "val_rows": args.val_rows, "epochs": args.epochs,
+            "batch_size": args.batch_size, "load_average": list(os.getloadavg()),
+        }))
+        return
     trial_seconds = per_trial(hypermodel, sample, arrays, **common)
     stack_seconds = stacked(hypermodel, configs, arrays, **common)
     difference = equivalence(grid, args.equivalence_models, args.seed)
