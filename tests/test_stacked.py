@@ -131,6 +131,22 @@ def test_stopped_model_does_not_move():
         assert np.all(np.asarray(slot)[~active] == 0)
 
 
+def test_dropout_draws_independent_masks_per_model():
+    x, y = _data(32)
+    hypermodel = FeatureSubsetMLPHyperModel(FEATURES)
+    for rate, expect_equal in ((0.5, False), (0.0, True)):
+        form = form_of(hypermodel, dict(_subset_values()[0], dropout=rate), batch_size=32)
+        stack = StackedMLP([form, form], dropout_seed=1)
+        stack.set_initial_weights([7, 7])  # two identical models
+        optimizer = PerModelOptimizer(stack.variables_by_model(), [form, form])
+        trainer = StackedTrainer(stack, optimizer, 32)
+        trainer.train_epoch(tf.constant(x, tf.float32), tf.constant(y, tf.int32),
+                            tf.constant(np.arange(32), tf.int32), tf.ones([2], tf.bool))
+        first, second = stack.model_weights(0), stack.model_weights(1)
+        same = all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+        assert same == expect_equal
+
+
 def test_confusion_metrics_match_classification_metrics():
     rng = np.random.default_rng(0)
     y_true = rng.integers(0, 3, 200)
@@ -166,6 +182,24 @@ def test_hypermodel_without_stacked_form_is_refused():
     with pytest.raises(TypeError, match="Plain has no stacked form.*stacked_form"):
         run_stacked(Plain(), [(0, {})], arrays, objective="val_accuracy", epochs=1,
                     batch_size=8, early_stopping=None, seed=0, on_stack_done=lambda r, e: None)
+
+
+def test_bad_input_is_refused_with_what_was_expected():
+    x, y = _data(40)
+    good = {"x_train": x, "y_train": y, "x_val": x, "y_val": y}
+    run = dict(objective="val_accuracy", epochs=1, batch_size=8, early_stopping=None, seed=0,
+               on_stack_done=lambda r, e: None)
+    trials = [(0, _mlp_values()[0])]
+    hypermodel = MLPHyperModel(input_dim=6)
+    with pytest.raises(ValueError, match="1-D integer class ids"):
+        run_stacked(hypermodel, trials, dict(good, y_train=np.eye(3)[y]), **run)
+    with pytest.raises(ValueError, match="not computed by the stacked executor"):
+        run_stacked(hypermodel, trials, good, **dict(run, objective="val_auc"))
+    with pytest.raises(ValueError, match="take \\[6\\] input columns but x_train has 5"):
+        run_stacked(hypermodel, trials, dict(good, x_train=x[:, :5]), **run)
+    with pytest.raises(ValueError, match="optimizer 'rmsprop' has no stacked form"):
+        run_stacked(MLPHyperModel(input_dim=6, optimizer=("adam", "rmsprop")),
+                    [(0, dict(_mlp_values()[0], optimizer="rmsprop"))], good, **run)
 
 
 def test_run_stacked_records_and_extracted_models(tmp_path):

@@ -330,7 +330,6 @@ def _records(
             "epochs_run": run,
             "fit_seconds": fit_seconds / count,
             "seconds": seconds / count,
-            "train_rows": int(stack.x_train.shape[0]),
             "history": history,
             "executor": "stacked",
             "stack": int(stack_id),
@@ -419,13 +418,18 @@ def run_stacked(
     Raises:
         TypeError: if the hypermodel has no stacked form.
         ValueError: for arrays of the wrong shape, an objective the executor does not
-            compute, or configurations it cannot stack.
+            compute, configurations it cannot stack, or epochs / max_models below 1.
     """
     import keras
 
     from lib.evaluation import metric_direction
 
     check_stackable(hypermodel)
+    if int(epochs) < 1 or (max_models is not None and int(max_models) < 1):
+        raise ValueError(
+            f"epochs and max_models must be at least 1, got epochs={epochs}, "
+            f"max_models={max_models}; use max_models=None to size stacks by memory"
+        )
     data = _check_arrays(arrays)
     settings = {
         "objective": objective, "objective_key": _objective_key(objective),
