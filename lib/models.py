@@ -1710,8 +1710,10 @@ class MLPHyperModel(_StudyHyperModel):
 
         One- and two-layer models share a stack (a one-layer model passes the second layer
         by); the optimizer (Adam or SGD with its momentum), learning rate and loss are per
-        model. Cross-entropy and KL divergence on one-hot targets differ only where Keras
-        clips the probabilities (to ``[1e-7, 1]``), so their gradients are nearly the same.
+        model. On one-hot targets, KL divergence and cross-entropy differ only through Keras'
+        clipping to ``[1e-7, 1]``: the clipped zeros of the target add terms of order 1e-7,
+        and under KL a probability below 1e-7 gets no gradient; otherwise their gradients
+        agree, so the two halves of the original grid (``loss``) are nearly duplicates.
 
         Args:
             values: one configuration's hyperparameter values.

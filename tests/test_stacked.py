@@ -109,6 +109,23 @@ def test_padding_and_unused_features_get_exactly_zero_gradient():
     assert np.all(first[1][:, 16:] == 0) and np.any(first[1][:, :16] != 0)  # its padding
 
 
+def test_kl_divergence_and_cross_entropy_gradients_nearly_agree(float64):
+    x, y = _data(64)
+    hypermodel = MLPHyperModel(input_dim=6)
+    values = _mlp_values()[0]
+    forms = [form_of(hypermodel, dict(values, loss=loss), batch_size=32)
+             for loss in ("kl_divergence", "categorical_crossentropy")]
+    stack = StackedMLP(forms)
+    stack.set_initial_weights([3, 3])  # the same weights, only the loss differs
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.reduce_mean(stack.per_model_loss(stack.logits(x), y), axis=1))
+    gradients = [np.asarray(g) for g in tape.gradient(loss, stack.variables_by_model())]
+    for gradient in gradients:
+        difference = np.max(np.abs(gradient[0] - gradient[1]))
+        assert difference <= 1e-5 * max(np.max(np.abs(gradient[1])), 1e-12)
+    assert max(np.max(np.abs(g[0] - g[1])) for g in gradients) > 0  # not identical
+
+
 def test_stopped_model_does_not_move():
     x, y = _data(96)
     hypermodel = MLPHyperModel(input_dim=6)

@@ -163,13 +163,15 @@ class StackedTrainer:
             return tf.argmax(logits, axis=-1, output_type=tf.int32), tf.reduce_sum(losses, axis=1)
 
         self.train_epoch, self.evaluate_chunk = train_epoch, evaluate
+        self.label_dtype = np.int8 if model.num_classes <= 127 else np.int32
 
     def evaluate(self, x: Any, y: Any, rows: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted classes ``(models, rows)`` (int8) and mean loss per model, in row chunks."""
+        """Predicted classes ``(models, rows)`` (int8 up to 127 classes) and mean loss per
+        model, in row chunks."""
         predictions, loss = [], 0.0
         for start in range(0, rows, chunk):
             labels, losses = self.evaluate_chunk(x[start : start + chunk], y[start : start + chunk])
-            predictions.append(labels.numpy().astype(np.int8))
+            predictions.append(labels.numpy().astype(self.label_dtype))
             loss = loss + losses.numpy()
         return np.concatenate(predictions, axis=1), loss / rows
 
@@ -208,7 +210,9 @@ class _Stack:
         self.wait = np.zeros(count, dtype=int)
         self.best_weights = [np.asarray(w).copy() for w in self.model.variables_by_model()]
         self.last_weights = [w.copy() for w in self.best_weights]
-        self.best_predictions = np.zeros((count, len(data["y_val"])), dtype=np.int8)
+        self.best_predictions = np.zeros(
+            (count, len(data["y_val"])), dtype=self.trainer.label_dtype
+        )
         epochs = settings["epochs"]
         self.history = {k: np.full((count, epochs), np.nan) for k in ("loss", "val_loss", "obj")}
 
