@@ -217,9 +217,12 @@ class _Stack:
         self.history = {k: np.full((count, epochs), np.nan) for k in ("loss", "val_loss", "obj")}
 
     def _chunk(self) -> int:
+        """Validation rows per evaluation call: activations and logits of all models within
+        ``_CHUNK_BYTES``."""
         model = self.model
-        per_row = len(self.index) * (model.depth * model.width * 3 + model.num_classes * 4)
-        return max(64, min(int(self.x_val.shape[0]), _CHUNK_BYTES // max(1, per_row * 8)))
+        floats = len(self.index) * (model.depth * model.width * 2 + model.num_classes * 4)
+        per_row = floats * np.dtype(model.weight_dtype).itemsize
+        return max(64, min(int(self.x_val.shape[0]), _CHUNK_BYTES // max(1, per_row)))
 
     def run_epoch(self, epoch: int) -> None:
         """Trains every active model one epoch on the shared batches and scores it."""

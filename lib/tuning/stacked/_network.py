@@ -385,11 +385,11 @@ class PerModelOptimizer:
     def apply(self, gradients: Sequence[Any], variables: Sequence[Any], active: Any) -> None:
         """One update of every active model."""
         dtype = self.learning_rate.dtype
-        step = tf.cast(self.iterations + 1, dtype)
+        local_step = tf.cast(self.iterations + 1, dtype)
         # keras.optimizers.Adam raises ops.cast(beta, dtype) to the step: the Python float
         # becomes a float32 tensor first, so its powers start from the float32-rounded betas
-        beta_1_power = tf.pow(tf.cast(tf.constant(self.BETA_1, tf.float32), dtype), step)
-        beta_2_power = tf.pow(tf.cast(tf.constant(self.BETA_2, tf.float32), dtype), step)
+        beta_1_power = tf.pow(tf.cast(tf.constant(self.BETA_1, tf.float32), dtype), local_step)
+        beta_2_power = tf.pow(tf.cast(tf.constant(self.BETA_2, tf.float32), dtype), local_step)
         for gradient, variable, first, second in zip(
             gradients, variables, self.first, self.second, strict=True
         ):
@@ -400,16 +400,16 @@ class PerModelOptimizer:
             keep = _per_model(tf.cast(active, dtype), rank)
             weights = variable.value if hasattr(variable, "value") else variable
             new_first = first * _per_model(self.momentum, rank) - gradient * rate
-            step = new_first
+            update = new_first
             if self.any_adam:
                 adam = _per_model(self.adam, rank)
                 first_adam = first + (gradient - first) * (1 - self.BETA_1)
                 second_adam = second + (tf.square(gradient) - second) * (1 - self.BETA_2)
                 alpha = rate * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
                 step_adam = -((first_adam * alpha) / (tf.sqrt(second_adam) + self.EPSILON))
-                step = adam * step_adam + (1.0 - adam) * new_first
+                update = adam * step_adam + (1.0 - adam) * new_first
                 new_first = adam * first_adam + (1.0 - adam) * new_first
                 second.assign(keep * adam * second_adam + (1.0 - keep * adam) * second)
             first.assign(keep * new_first + (1.0 - keep) * first)
-            variable.assign(weights + keep * step)
+            variable.assign(weights + keep * update)
         self.iterations.assign_add(1)
