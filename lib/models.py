@@ -1523,6 +1523,23 @@ class TransformerHyperModel(_StudyHyperModel):
         )
 
 
+def _stacked_form(hypermodel: _StudyHyperModel, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The stacked form of one configuration of an MLP hypermodel (``lib.tuning.stacked``).
+
+    Declares the hypermodel's space on a ``HyperParameters`` holding ``values`` and returns the
+    :func:`build_mlp` keyword arguments its ``build`` would use (without ``seed``), plus
+    ``batch_size``; the mapping from hyperparameters to builder arguments is the one
+    ``_mlp_arguments`` declares for ``build``.
+    """
+    hp = keras_tuner.HyperParameters()
+    hp.values = dict(values)
+    hypermodel._declare_training(hp)
+    form = hypermodel._mlp_arguments(hp)
+    form.pop("seed", None)
+    form["batch_size"] = hp.values.get("batch_size")
+    return form
+
+
 class FeatureSubsetMLPHyperModel(_StudyHyperModel):
     """Hand-pose MLP whose input-feature subset is a hyperparameter.
 
@@ -1614,13 +1631,32 @@ class FeatureSubsetMLPHyperModel(_StudyHyperModel):
             used[index] = True
         return [name for name, on in zip(self.feature_names, used, strict=True) if on]
 
+    def stacked_form(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The configuration as the stacked executor trains it (``lib.tuning.stacked``).
+
+        The chosen features become a per-model input mask; every layer has the same width.
+
+        Args:
+            values: one configuration's hyperparameter values.
+
+        Returns:
+            :func:`build_mlp` keyword arguments (``input_dim``, ``num_classes``,
+            ``feature_indices``, ``units``, ``activations``, ``dropout``, ``learning_rate``)
+            plus ``batch_size``.
+        """
+        return _stacked_form(self, values)
+
     def _build_model(self, hp):
+        return build_mlp(**self._mlp_arguments(hp))
+
+    def _mlp_arguments(self, hp) -> dict[str, Any]:
+        """Declares the model's hyperparameters on ``hp``; returns :func:`build_mlp`'s keywords."""
         if self.search_features:
             for name in self.feature_names:
                 hp.Boolean(f"use_{name}", default=True)
         chosen = set(self.selected_features(hp))
         indices = [i for i, name in enumerate(self.feature_names) if name in chosen]
-        return build_mlp(
+        return dict(
             input_dim=len(self.feature_names),
             num_classes=self.num_classes,
             feature_indices=indices,
@@ -1669,7 +1705,31 @@ class MLPHyperModel(_StudyHyperModel):
         self.input_dim = input_dim
         self.num_classes = num_classes
 
+    def stacked_form(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The configuration as the stacked executor trains it (``lib.tuning.stacked``).
+
+        One- and two-layer models share a stack (a one-layer model passes the second layer
+        by); the optimizer (Adam or SGD with its momentum), learning rate and loss are per
+        model. On one-hot targets, KL divergence and cross-entropy differ only through Keras'
+        clipping to ``[1e-7, 1]``: the clipped zeros of the target add terms of order 1e-7,
+        and under KL a probability below 1e-7 gets no gradient; otherwise their gradients
+        agree, so the two halves of the original grid (``loss``) are nearly duplicates.
+
+        Args:
+            values: one configuration's hyperparameter values.
+
+        Returns:
+            :func:`build_mlp` keyword arguments (``input_dim``, ``num_classes``, ``units``,
+            ``activations``, ``optimizer``, ``learning_rate``, ``momentum``, ``loss``) plus
+            ``batch_size``.
+        """
+        return _stacked_form(self, values)
+
     def _build_model(self, hp):
+        return build_mlp(**self._mlp_arguments(hp))
+
+    def _mlp_arguments(self, hp) -> dict[str, Any]:
+        """Declares the model's hyperparameters on ``hp``; returns :func:`build_mlp`'s keywords."""
         second = self._hp(hp, "second_layer")
         units = [_declare(hp, "units_1", self.space["units"])]
         activations = [_declare(hp, "activation_1", self.space["activation"])]
@@ -1688,7 +1748,7 @@ class MLPHyperModel(_StudyHyperModel):
                 value = self._hp(hp, "momentum")
             if optimizer == "sgd":
                 momentum = value
-        return build_mlp(
+        return dict(
             input_dim=self.input_dim,
             num_classes=self.num_classes,
             units=units,
