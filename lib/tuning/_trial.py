@@ -185,6 +185,25 @@ def discover_space(
     return space
 
 
+def _describe_loss(loss: Any) -> Any:
+    """A loss as plain data: its name, or its class and configuration (never an address)."""
+    if loss is None or isinstance(loss, str):
+        return loss
+    if isinstance(loss, (list, tuple)):
+        return [_describe_loss(item) for item in loss]
+    if isinstance(loss, dict):
+        return {key: _describe_loss(item) for key, item in loss.items()}
+    described: dict[str, Any] = {"class": getattr(type(loss), "__qualname__", type(loss).__name__)}
+    if hasattr(loss, "get_config"):
+        try:
+            described["config"] = loss.get_config()
+        except Exception:  # a loss whose config cannot be read: its class stands for it
+            pass
+    elif callable(loss):
+        described["class"] = getattr(loss, "__qualname__", repr(type(loss)))
+    return described
+
+
 def describe_model(model: Any) -> dict:
     """``outputs`` (last output axis) and ``signature`` (layers without names, loss, size)."""
     import hashlib
@@ -197,9 +216,8 @@ def describe_model(model: Any) -> dict:
         except Exception:  # a layer without a config: its class stands for it
             config = {}
         layers.append([type(layer).__name__, config])
-    loss = getattr(model, "loss", None)
     text = json.dumps(
-        [layers, repr(loss) if not isinstance(loss, str) else loss, int(model.count_params())],
+        [layers, _describe_loss(getattr(model, "loss", None)), int(model.count_params())],
         sort_keys=True, default=str,
     )
     outputs = None
