@@ -107,7 +107,7 @@ def tuning_probes(work: Path) -> dict:
     probes["overwrite_foreign_files"] = refused(
         lambda: run(Net(), data(), busy, overwrite=True), str(busy))
     (busy / "notes.txt").unlink()
-    probes["changed_model"] = refused(lambda: run(Net(2), data(), busy), str(busy))
+    probes["changed_model"] = refused(lambda: run(Net(4), data(), busy), str(busy))
     return probes
 
 
