@@ -181,10 +181,8 @@ def init_ray(attempts: int = 3, **init: Any) -> None:
     (``RAY_worker_niceness=0``; Ray renices them to 15 to protect its own daemons, so on a
     laptop the trials lose the CPU to every daemon wake-up), and no idle workers are
     prestarted (``RAY_prestart_worker_first_driver=0``; Tune gives its trial actors a
-    ``runtime_env``, so they never run on a prestarted worker). Measured on 2 cores, 16 x
-    4-epoch trials at 2 concurrent, niceness 15 -> 0: median fit 1.25 -> 1.18 s, search
-    15.4 -> 14.5 s (medians of 7 interleaved pairs); no prestart: ``ray.init`` 2.6 -> 2.1 s.
-    Both are read from the environment by the raylet this call starts (and passed on to its
+    ``runtime_env``, so they never run on a prestarted worker); bench/README.md has the
+    figures. Both are read from the environment by the raylet this call starts (and passed on to its
     workers); the caller's environment is put back afterwards.
 
     Raises:

@@ -176,11 +176,9 @@ def discover_space(
         for condition in never_active[0]:
             hp.values[condition.name] = condition.values[0]
         hp.ensure_active_values()
-    # The dry models' garbage is young: collecting generations 0-1 finds all of it (892
-    # objects for the bench MLP, 2,420 for the CNN-ResNet-GRU; a full collection afterwards
-    # finds none) in under 1 ms. A full collection (per dry build, as clear_session() does
-    # by default, or here) walks everything imported: 0.26 s in the search's own process with
-    # TensorFlow and Ray Tune loaded, where the Ray backend discovers the space.
+    # The dry models' garbage is young: collecting generations 0-1 finds all of it, while a
+    # full collection (per dry build, as clear_session() does by default) would walk
+    # everything imported, in the caller's own process too (in-process discovery).
     gc.collect(1)
     return space
 
@@ -514,9 +512,8 @@ def run_trial(
     if clear:
         gc.collect()
         if _FROZEN:
-            # what survived the collection is kept by TensorFlow and Keras (about 9,700
-            # objects a trial with the bench MLP); frozen too, later collections stay as short
-            # as the first (measured: 0.012 s flat instead of 0.012 -> 0.14 s over 10 trials)
+            # what survived the collection is kept by TensorFlow and Keras; frozen too, the
+            # later collections stay as short as the first instead of lengthening per trial
             gc.freeze()
 
     record = _aggregate(fold_metrics, histories, infos, objective, folds=splits is not None)
@@ -595,10 +592,9 @@ def quiet_input_pipeline(threads: int | None) -> None:
     ``model.fit`` / ``evaluate`` / ``predict`` on NumPy arrays go through Keras'
     ``ArrayDataAdapter``, a tf.data pipeline with ``map(num_parallel_calls=AUTOTUNE)`` and
     ``prefetch(AUTOTUNE)``. tf.data's autotuner then runs its own threads and timed waits; in a
-    trial process held to one core those waits leave the core idle (measured with
-    ``perf sched``: idle gaps of 3-36 ms; a bench-MLP trial pinned to a core took 1.14-1.21 s
-    of wall time for 0.93-0.96 s of CPU). With autotuning off and tf.data's private thread
-    pool at ``threads`` threads the wall time equals the CPU time (0.92-0.96 s). The batches,
+    trial process held to one core those waits leave the core idle. With autotuning off and
+    tf.data's private thread pool at ``threads`` threads the trial's wall time is its CPU
+    time. The batches,
     their order and so the trained weights stay bit for bit the same: only the scheduling
     changes. Applied in trial processes the engine starts (workers, Ray actors) when they run
     one TensorFlow thread (``threads=1``), never in the caller's own process; does nothing if
@@ -634,9 +630,9 @@ def freeze_imports() -> None:
     """Takes what a trial process has imported out of the garbage collector's full scans.
 
     Every trial ends with ``keras.backend.clear_session()`` and ``gc.collect()`` (what keeps
-    a worker's memory flat), and each full collection walks every tracked object: about
-    400,000 once TensorFlow and Keras are imported, 580,000 with Ray Tune, 0.17-0.26 s a
-    collection. ``gc.freeze()`` after the imports moves those module-level objects to a
+    a worker's memory flat), and each full collection walks every tracked object, the
+    hundreds of thousands TensorFlow, Keras and Ray Tune create at import included.
+    ``gc.freeze()`` after the imports moves those module-level objects to a
     permanent generation the collector skips; everything a trial allocates later is
     collected as before, and what survives a trial's final collection is frozen in turn
     (:func:`run_trial`), so the collections do not lengthen as a worker ages. Called once per
