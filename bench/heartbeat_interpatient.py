@@ -12,8 +12,9 @@ fold never saw); DS2 is scored once, at the end.
    balanced} x RR features {relative, all} x beat samples {94, 187}, no resampling (full
    oversampling to the size of N would multiply the epoch time by about four). Objective:
    the folds' mean validation macro F1.
-3. The best configuration trained on all of DS1 (``--final-epochs``, one model per seed of
-   ``--seeds``; their class probabilities are averaged), then scored on DS2.
+3. The best configuration trained on all of DS1 (``--final-epochs``), ``--seeds`` times with
+   ``fit_final`` seeds ``seed, seed + 1, ...`` (batch order; the initial weights come from
+   the hypermodel's ``--seed``), their class probabilities averaged, then scored on DS2.
 4. Baselines on the same DS2 beats: always N (DS1's majority class); histogram gradient
    boosting on every 4th sample of the same beat span + the same RR features, its class
    weighting and RR subset chosen on the same grouped folds of the same subset; the RR-free
@@ -33,6 +34,7 @@ Usage (real data, from the repository root)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -121,12 +123,13 @@ def main() -> None:
     hypermodel = models.BeatRRHyperModel(RR_FEATURES, seed=args.seed, reduce_lr_patience=2,
                                          **SEARCH_SPACE)
     t = time.perf_counter()
-    trials = tuning.search(
-        hypermodel, {"x_train": packed1[subset], "y_train": y1[subset]}, tuner="grid",
-        objective="val_macro_f1", folds=folds, epochs=args.search_epochs, seed=args.seed,
-        workers=0 if args.quick else 1, verbose=1,
-        directory=os.path.join(args.directory, "search-quick" if args.quick else "search"),
-    )
+    with contextlib.redirect_stdout(sys.stderr):  # trial lines: stdout keeps the JSON line
+        trials = tuning.search(
+            hypermodel, {"x_train": packed1[subset], "y_train": y1[subset]}, tuner="grid",
+            objective="val_macro_f1", folds=folds, epochs=args.search_epochs, seed=args.seed,
+            workers=0 if args.quick else 1, verbose=1,
+            directory=os.path.join(args.directory, "search-quick" if args.quick else "search"),
+        )
     search_seconds = time.perf_counter() - t
     varied = ["class_weighting", "rr_features", "beat_samples"]
     shown = trials[["trial", *varied, "objective", "val_macro_f1_std"]].sort_values(
