@@ -7,6 +7,9 @@ class ids, so that every study and the tuning engine use the same numbers:
 * :func:`classification_metrics` returns ``accuracy``, ``macro_precision``,
   ``macro_recall``, ``macro_f1``, ``weighted_f1`` and ``recall_<label>`` per class.
 * :func:`regression_metrics` returns ``mse``, ``mae`` and ``rmse``.
+* :func:`per_class_report` returns, per class, recall (sensitivity) and precision
+  (positive predictivity) as the AAMI heartbeat reports give them, with accuracy and
+  macro F1 over all classes and without the excluded ones (AAMI's Q).
 
 In tuning result frames these names carry a ``val_`` or ``test_`` prefix;
 :func:`metric_direction` says whether a name is minimised or maximised.
@@ -29,6 +32,7 @@ from sklearn import metrics as sk_metrics
 __all__ = [
     "classification_metrics",
     "regression_metrics",
+    "per_class_report",
     "metric_direction",
     "to_class_ids",
     "persistence_forecast",
@@ -142,6 +146,90 @@ def classification_metrics(
     for label, value in zip(labels, per_class, strict=True):
         result[f"recall_{_label_key(label)}"] = float(value)
     return result
+
+
+def per_class_report(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    class_names: Sequence[str],
+    exclude: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Per-class recall and precision, accuracy and macro F1, as in AAMI beat reports.
+
+    Class ``i`` is named ``class_names[i]``. Recall is the sensitivity (Se,
+    ``TP / (TP + FN)``), precision the positive predictivity (+P, ``TP / (TP + FP)``);
+    a class with no true beats has recall 0, one never predicted has precision 0
+    (``zero_division=0``), so a model that never says "S" is not excused.
+
+    The view without ``exclude`` (AAMI recommends leaving out Q, the unclassifiable
+    and paced beats) drops the beats whose *true* class is excluded; a remaining beat
+    predicted as an excluded class counts as an error, and the macro F1 averages the
+    remaining classes only.
+
+    Args:
+        y_true: true class ids 0..k-1 (or one-hot rows).
+        y_pred: predicted class ids, or ``(n, k)`` probabilities (arg-max taken).
+        class_names: the name of every class id, in order.
+        exclude: names of classes left out of the second view.
+
+    Returns:
+        A dict: ``accuracy`` and ``macro_f1`` over all classes; ``recall``,
+        ``precision``, ``f1`` and ``support`` (true beats), each a dict keyed by class
+        name; ``excluded`` (the list ``exclude``), and ``accuracy_without`` and
+        ``macro_f1_without``, the two figures of the view without them (equal to the
+        full ones when ``exclude`` is empty).
+
+    Raises:
+        ValueError: the arrays differ in length or are empty, a class id lies outside
+            ``class_names``, an ``exclude`` name is not a class, or every class is
+            excluded.
+    """
+    names = [str(name) for name in class_names]
+    true_ids = to_class_ids(y_true, name="y_true")
+    pred_ids = to_class_ids(y_pred, name="y_pred")
+    if true_ids.shape[0] != pred_ids.shape[0] or true_ids.shape[0] == 0:
+        raise ValueError(
+            f"y_true has {true_ids.shape[0]} samples and y_pred {pred_ids.shape[0]}; pass "
+            "one prediction for each of at least one labelled sample"
+        )
+    for label, ids in (("y_true", true_ids), ("y_pred", pred_ids)):
+        outside = ids[(ids < 0) | (ids >= len(names))]
+        if outside.size:
+            raise ValueError(
+                f"{label} holds class ids {np.unique(outside)[:5].tolist()} outside 0.."
+                f"{len(names) - 1}, the ids of class_names {names}"
+            )
+    unknown = [name for name in exclude if name not in names]
+    if unknown:
+        raise ValueError(f"exclude names {unknown}, which are not in class_names {names}")
+    labels = list(range(len(names)))
+    precision, recall, f1, support = sk_metrics.precision_recall_fscore_support(
+        true_ids, pred_ids, labels=labels, average=None, zero_division=0
+    )
+    kept = [i for i, name in enumerate(names) if name not in exclude]
+    if not kept:
+        raise ValueError(f"exclude {list(exclude)} leaves no class to score")
+    rows = np.isin(true_ids, kept)
+    if rows.any():
+        _, _, f1_kept, _ = sk_metrics.precision_recall_fscore_support(
+            true_ids[rows], pred_ids[rows], labels=kept, average=None, zero_division=0
+        )
+        accuracy_without = float(np.mean(true_ids[rows] == pred_ids[rows]))
+        macro_f1_without = float(np.mean(f1_kept))
+    else:
+        accuracy_without = macro_f1_without = 0.0
+    return {
+        "accuracy": float(np.mean(true_ids == pred_ids)),
+        "macro_f1": float(np.mean(f1)),
+        "recall": {name: float(value) for name, value in zip(names, recall, strict=True)},
+        "precision": {name: float(value) for name, value in zip(names, precision, strict=True)},
+        "f1": {name: float(value) for name, value in zip(names, f1, strict=True)},
+        "support": {name: int(value) for name, value in zip(names, support, strict=True)},
+        "excluded": list(exclude),
+        "accuracy_without": accuracy_without,
+        "macro_f1_without": macro_f1_without,
+    }
 
 
 def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:

@@ -80,6 +80,9 @@ __all__ = [
     "TransformerHyperModel",
     "FeatureSubsetMLPHyperModel",
     "MLPHyperModel",
+    "build_beat_rr_classifier",
+    "weighted_classes",
+    "BeatRRHyperModel",
 ]
 
 
@@ -1759,3 +1762,324 @@ class MLPHyperModel(_StudyHyperModel):
             loss=self._hp(hp, "loss"),
             seed=self.seed,
         )
+
+
+# --------------------------------------------------------------------------- beat + RR intervals
+
+
+def build_beat_rr_classifier(
+    *,
+    beat_length: int = 187,
+    rr_features: int = 9,
+    beat_samples: int | None = None,
+    rr_indices: Sequence[int] | None = None,
+    num_classes: int = 5,
+    filters: int = 32,
+    kernel_size: int = 5,
+    residual_blocks: int = 3,
+    rr_units: int = 16,
+    rr_layers: int = 1,
+    dense_units: int = 64,
+    dropout: float = 0.2,
+    optimizer: Any = "adam",
+    learning_rate: float = 1e-3,
+    weight_decay: float = 0.004,
+    seed: int | None = None,
+) -> keras.Model:
+    """Two-branch beat classifier: a 1-D convolutional branch on the beat, a dense branch
+    on its RR-interval features, merged before the softmax.
+
+    The input is one row per beat, the beat's ``beat_length`` samples followed by its
+    ``rr_features`` RR features (:meth:`BeatRRHyperModel.pack` builds it), so that
+    resampling, folds and the tuning engine handle a single array; the model splits the
+    row with :class:`SelectFeatures` layers into its two inputs:
+
+    - beat branch: the first ``beat_samples`` samples as a ``(beat_samples, 1)``
+      sequence -> ``Conv1D(filters, kernel_size)`` -> ``residual_blocks`` pooled residual
+      blocks (as :func:`build_cnn1d_resnet`, max-pooling 5 with stride 2) -> global
+      average pooling;
+    - RR branch: the columns ``rr_indices`` of the RR features -> ``rr_layers`` ×
+      ``Dense(rr_units, relu)``;
+    - merged: concatenate -> ``Dense(dense_units, relu)`` -> ``Dropout`` -> softmax.
+
+    Args:
+        beat_length: samples per beat in the input row.
+        rr_features: RR features after the beat in the input row.
+        beat_samples: samples of the beat the convolutional branch sees, from the
+            R-peak on (None: all ``beat_length``).
+        rr_indices: which of the ``rr_features`` columns the RR branch uses, counted
+            from the first RR column (None: all).
+        num_classes: number of beat classes.
+        filters: convolution filters.
+        kernel_size: convolution kernel length.
+        residual_blocks: pooled residual blocks (0 allowed).
+        rr_units: width of the RR branch's dense layers.
+        rr_layers: number of dense layers of the RR branch (0: the features go straight
+            to the merge).
+        dense_units: width of the dense layer after the merge.
+        dropout: dropout rate after that layer.
+        optimizer: optimizer name or instance.
+        learning_rate: learning rate.
+        weight_decay: weight decay for ``adamw``.
+        seed: seeds initializers and dropout.
+
+    Returns:
+        The compiled ``keras.Model`` taking ``(batch, beat_length + rr_features)``.
+
+    Raises:
+        ValueError: ``beat_samples`` outside ``[1, beat_length]``, RR indices outside
+            ``[0, rr_features)``, or negative sizes.
+    """
+    if beat_length < 1 or rr_features < 1:
+        raise ValueError(
+            f"need beat_length >= 1 and rr_features >= 1, got {beat_length} and {rr_features}"
+        )
+    beat_samples = beat_length if beat_samples is None else int(beat_samples)
+    if not 1 <= beat_samples <= beat_length:
+        raise ValueError(
+            f"beat_samples must lie in [1, {beat_length}] (the beat length), got {beat_samples}"
+        )
+    rr_indices = list(range(rr_features)) if rr_indices is None else [int(i) for i in rr_indices]
+    if not rr_indices or min(rr_indices) < 0 or max(rr_indices) >= rr_features:
+        raise ValueError(
+            f"rr_indices must be a non-empty list of columns in [0, {rr_features}), got "
+            f"{rr_indices}"
+        )
+    if residual_blocks < 0 or rr_layers < 0:
+        raise ValueError(
+            f"need residual_blocks >= 0 and rr_layers >= 0, got {residual_blocks} and {rr_layers}"
+        )
+    seeds = _Seeds(seed)
+    inputs = keras.Input(shape=(beat_length + rr_features,), name="beat_and_rr")
+    beat = SelectFeatures(range(beat_samples), name="beat")(inputs)
+    beat = layers.Reshape((beat_samples, 1))(beat)
+    x = layers.Conv1D(filters, kernel_size, padding="same", **seeds.kernel())(beat)
+    for _ in range(residual_blocks):
+        x = _residual_block(
+            x, conv=layers.Conv1D, filters=filters, kernel_size=kernel_size, seeds=seeds,
+            batch_norm=False,
+        )
+        x = layers.MaxPooling1D(5, strides=2, padding="same")(x)
+    x = layers.GlobalAveragePooling1D()(x)
+    rr = SelectFeatures([beat_length + i for i in rr_indices], name="rr_features")(inputs)
+    for _ in range(rr_layers):
+        rr = layers.Dense(rr_units, activation="relu", **seeds.kernel())(rr)
+    x = layers.Concatenate()([x, rr])
+    x = layers.Dense(dense_units, activation="relu", **seeds.kernel())(x)
+    if dropout:
+        x = seeds.dropout(dropout)(x)
+    outputs = _head(x, num_classes=num_classes, outputs=1, seeds=seeds)
+    model = keras.Model(inputs, outputs, name="beat_rr_classifier")
+    return _compile(
+        model,
+        num_classes=num_classes,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+    )
+
+
+def weighted_classes(y: Any, num_classes: int, method: str) -> dict[int, float] | None:
+    """Class weights for ``model.fit(class_weight=...)`` from the training labels.
+
+    Args:
+        y: training class ids (after any resampling).
+        num_classes: number of classes; classes absent from ``y`` get weight 1.
+        method: ``"none"`` (returns None), ``"balanced"`` (``n / (k * count)``, ``k`` the
+            classes present) or ``"sqrt"`` (the square root of the balanced weight: rare
+            classes count more, but less than in proportion).
+
+    Returns:
+        ``{class id: weight}`` for every class, or None for ``"none"``.
+
+    Raises:
+        ValueError: unknown ``method``, or ``y`` empty or holding ids outside
+            ``[0, num_classes)``.
+    """
+    if method not in ("none", "balanced", "sqrt"):
+        raise ValueError(
+            f"class weighting must be 'none', 'balanced' or 'sqrt', got {method!r}"
+        )
+    if method == "none":
+        return None
+    import numpy as np
+
+    y = np.asarray(y).reshape(-1)
+    if y.size == 0 or y.min() < 0 or y.max() >= num_classes:
+        raise ValueError(
+            f"expected a non-empty array of class ids in [0, {num_classes}), found "
+            f"{y.size} labels" + (f" in {y.min()}..{y.max()}" if y.size else "")
+        )
+    counts = np.bincount(y.astype(np.int64), minlength=num_classes).astype(np.float64)
+    present = counts > 0
+    balanced = np.where(present, y.size / (present.sum() * np.maximum(counts, 1)), 1.0)
+    weights = np.sqrt(balanced) if method == "sqrt" else balanced
+    return {c: float(w) for c, w in enumerate(weights)}
+
+
+class BeatRRHyperModel(_StudyHyperModel):
+    """MIT-BIH beat classifier on the beat and its RR intervals
+    (:func:`build_beat_rr_classifier`), for the inter-patient scheme.
+
+    Not one of the original study's models: a premature supraventricular beat looks like
+    a normal beat and differs in timing, which a single beat cut at its R-peak does not
+    show, so the RR features of :func:`lib.datasets.heartbeat.rr_features` join the beat.
+
+    Default space: ``beat_samples`` {187, 94} (the whole beat, or its first 750 ms),
+    ``rr_features`` {"relative", "all"} (see ``rr_subsets``), ``filters`` 32,
+    ``residual_blocks`` 3, ``rr_units`` 16, ``dense_units`` 64, ``dropout`` 0.2,
+    ``learning_rate`` 0.001, ``batch_size`` 64, ``reduce_lr_factor`` 0.4, the data-side
+    ``resampling`` {"none", "random_over"} (applied by the tuning engine to the training
+    fold) and ``class_weighting`` {"none", "sqrt", "balanced"}: :meth:`fit` weights the
+    loss with :func:`weighted_classes` computed from the labels it is given (the training
+    fold after resampling).
+
+    Args:
+        rr_names: names of the RR columns after the beat, in order.
+        beat_length: samples per beat in the input row.
+        num_classes: number of beat classes.
+        rr_subsets: ``{choice: names}`` of the ``rr_features`` hyperparameter. Default:
+            ``"all"`` the columns ``rr_names``, ``"relative"`` the dimensionless ones
+            (names containing ``"_to_"``, the ratios of
+            :data:`lib.datasets.heartbeat.RR_FEATURES`), which do not tell one patient's
+            heart rate from another's.
+        seed: seeds the built models.
+        reduce_lr_patience: patience of the ``ReduceLROnPlateau`` callback.
+        **space: overrides of ``DEFAULT_SPACE`` entries.
+
+    Raises:
+        ValueError: empty ``rr_names``, or an ``rr_subsets`` entry naming a column not
+            in ``rr_names`` (or empty).
+    """
+
+    DEFAULT_SPACE: ClassVar[dict[str, Any]] = {
+        "beat_samples": (187, 94),
+        "rr_features": ("relative", "all"),
+        "filters": 32,
+        "residual_blocks": 3,
+        "rr_units": 16,
+        "dense_units": 64,
+        "dropout": 0.2,
+        "learning_rate": 0.001,
+        "batch_size": 64,
+        "reduce_lr_factor": 0.4,
+        "resampling": ("none", "random_over"),
+        "class_weighting": ("none", "sqrt", "balanced"),
+    }
+    objective = "val_macro_f1"
+    data_hyperparameters = ("resampling",)
+
+    def __init__(
+        self,
+        rr_names: Sequence[str],
+        beat_length: int = 187,
+        num_classes: int = 5,
+        *,
+        rr_subsets: Mapping[str, Sequence[str]] | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.rr_names = tuple(rr_names)
+        if not self.rr_names:
+            raise ValueError("rr_names is empty; name the RR columns that follow the beat")
+        if rr_subsets is None:
+            rr_subsets = {
+                "all": self.rr_names,
+                "relative": tuple(name for name in self.rr_names if "_to_" in name),
+            }
+        for choice, names in rr_subsets.items():
+            unknown = [name for name in names if name not in self.rr_names]
+            if unknown or not names:
+                raise ValueError(
+                    f"rr_subsets[{choice!r}] must name columns of rr_names {self.rr_names}; "
+                    f"found {list(names)}"
+                )
+        self.rr_subsets = {choice: tuple(names) for choice, names in rr_subsets.items()}
+        self.beat_length = beat_length
+        self.num_classes = num_classes
+
+    @staticmethod
+    def pack(beats: Any, rr_features: Any) -> Any:
+        """One input row per beat: the beat's samples, then its RR features.
+
+        Args:
+            beats: ``(n, beat_length)`` or ``(n, beat_length, 1)`` beats.
+            rr_features: ``(n, k)`` RR features of the same beats.
+
+        Returns:
+            float32 array ``(n, beat_length + k)``.
+
+        Raises:
+            ValueError: different numbers of beats, or arrays of the wrong rank.
+        """
+        import numpy as np
+
+        beats = np.asarray(beats, dtype=np.float32)
+        rr_features = np.asarray(rr_features, dtype=np.float32)
+        if beats.ndim == 3 and beats.shape[-1] == 1:
+            beats = beats[..., 0]
+        if beats.ndim != 2 or rr_features.ndim != 2:
+            raise ValueError(
+                f"expected beats (n, length) and rr_features (n, k), found shapes "
+                f"{beats.shape} and {rr_features.shape}"
+            )
+        if beats.shape[0] != rr_features.shape[0]:
+            raise ValueError(
+                f"{beats.shape[0]} beats but {rr_features.shape[0]} rows of RR features; "
+                "pass the features of exactly these beats"
+            )
+        return np.concatenate([beats, rr_features], axis=1)
+
+    def _declare_training(self, hp: keras_tuner.HyperParameters) -> None:
+        super()._declare_training(hp)
+        if self.space.get("class_weighting") is not None:
+            self._hp(hp, "class_weighting")
+
+    def _build_model(self, hp):
+        subset = self._hp(hp, "rr_features")
+        if subset not in self.rr_subsets:
+            raise ValueError(
+                f"rr_features {subset!r} is not a key of rr_subsets {sorted(self.rr_subsets)}"
+            )
+        return build_beat_rr_classifier(
+            beat_length=self.beat_length,
+            rr_features=len(self.rr_names),
+            beat_samples=min(self._hp(hp, "beat_samples"), self.beat_length),
+            rr_indices=[self.rr_names.index(name) for name in self.rr_subsets[subset]],
+            num_classes=self.num_classes,
+            filters=self._hp(hp, "filters"),
+            residual_blocks=self._hp(hp, "residual_blocks"),
+            rr_units=self._hp(hp, "rr_units"),
+            dense_units=self._hp(hp, "dense_units"),
+            dropout=self._hp(hp, "dropout"),
+            learning_rate=self._hp(hp, "learning_rate"),
+            seed=self.seed,
+        )
+
+    def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args, **kwargs):
+        """Fits as :meth:`_StudyHyperModel.fit`, with the trial's class weighting.
+
+        Args:
+            hp: the trial's hyperparameters.
+            model: the model ``build(hp)`` returned.
+            *args: ``x``, ``y`` ... of ``model.fit``; the weights come from ``y``.
+            **kwargs: passed on; a ``class_weight`` given here is kept only when the
+                trial's ``class_weighting`` is ``"none"``.
+
+        Returns:
+            The ``keras.callbacks.History`` of ``model.fit``.
+
+        Raises:
+            ValueError: a ``class_weight`` was passed while the trial weights classes itself.
+        """
+        self._declare_training(hp)
+        method = hp.get("class_weighting") if self.space.get("class_weighting") else "none"
+        if method != "none":
+            if kwargs.get("class_weight") is not None:
+                raise ValueError(
+                    f"class_weight was passed to fit but the trial's class_weighting is "
+                    f"{method!r}; pass class_weight=None or fix class_weighting to 'none'"
+                )
+            y = args[1] if len(args) > 1 else kwargs.get("y")
+            kwargs["class_weight"] = weighted_classes(y, self.num_classes, method)
+        return super().fit(hp, model, *args, **kwargs)

@@ -75,6 +75,57 @@ def test_classification_metrics_rejects_bad_input():
 # --------------------------------------------------------------------------- regression
 
 
+def test_per_class_report_matches_sklearn_per_class():
+    rng = np.random.default_rng(4)
+    y_true = rng.integers(0, 5, size=300)
+    y_pred = np.where(rng.random(300) < 0.6, y_true, rng.integers(0, 5, size=300))
+    names = ["N", "S", "V", "F", "Q"]
+    report = evaluation.per_class_report(y_true, y_pred, class_names=names)
+    recall = sk_metrics.recall_score(y_true, y_pred, average=None, labels=range(5))
+    precision = sk_metrics.precision_score(y_true, y_pred, average=None, labels=range(5))
+    for index, name in enumerate(names):
+        assert report["recall"][name] == pytest.approx(recall[index])
+        assert report["precision"][name] == pytest.approx(precision[index])
+        assert report["support"][name] == int(np.sum(y_true == index))
+    assert report["accuracy"] == pytest.approx(sk_metrics.accuracy_score(y_true, y_pred))
+    assert report["macro_f1"] == pytest.approx(
+        sk_metrics.f1_score(y_true, y_pred, average="macro", labels=range(5)))
+    # nothing excluded: the second view is the full one
+    assert report["accuracy_without"] == report["accuracy"]
+    assert report["macro_f1_without"] == pytest.approx(report["macro_f1"])
+    probabilities = np.eye(5)[y_pred] * 0.8 + 0.04
+    assert evaluation.per_class_report(y_true, probabilities, class_names=names) == report
+
+
+def test_per_class_report_excludes_true_q_beats_but_counts_q_predictions_as_errors():
+    names = ["N", "S", "Q"]
+    y_true = np.array([0, 0, 0, 1, 1, 2, 2])
+    y_pred = np.array([0, 0, 2, 1, 0, 0, 2])
+    report = evaluation.per_class_report(y_true, y_pred, class_names=names, exclude=["Q"])
+    kept = y_true != 2
+    assert report["accuracy_without"] == pytest.approx(np.mean(y_true[kept] == y_pred[kept]))
+    expected = sk_metrics.f1_score(y_true[kept], y_pred[kept], labels=[0, 1], average=None)
+    assert report["macro_f1_without"] == pytest.approx(expected.mean())
+    # the N beat predicted as Q is an error in both views; a true Q beat only in the full one
+    assert report["accuracy"] < report["accuracy_without"]
+    assert report["recall"]["Q"] == pytest.approx(0.5) and report["excluded"] == ["Q"]
+    # a class never predicted gets precision 0, one never present recall 0
+    never = evaluation.per_class_report([0, 0, 1], [0, 0, 0], class_names=names)
+    assert never["precision"]["S"] == 0.0 and never["recall"]["Q"] == 0.0
+
+
+def test_per_class_report_rejects_bad_input():
+    names = ["N", "S"]
+    with pytest.raises(ValueError, match="y_true has 2 samples and y_pred 3"):
+        evaluation.per_class_report([0, 1], [0, 1, 1], class_names=names)
+    with pytest.raises(ValueError, match=r"y_pred holds class ids \[2\] outside 0..1"):
+        evaluation.per_class_report([0, 1], [0, 2], class_names=names)
+    with pytest.raises(ValueError, match="not in class_names"):
+        evaluation.per_class_report([0, 1], [0, 1], class_names=names, exclude=["Q"])
+    with pytest.raises(ValueError, match="leaves no class"):
+        evaluation.per_class_report([0, 1], [0, 1], class_names=names, exclude=names)
+
+
 def test_regression_metrics_match_numpy_and_reshape_column_output():
     rng = np.random.default_rng(3)
     y_true = rng.normal(size=40)

@@ -408,6 +408,114 @@ def test_read_heartbeat_file_rejects_bad_files(tmp_path):
         hb.read_heartbeat_file(tmp_path / "text.csv")
 
 
+# --------------------------------------------------------------------------- RR intervals
+
+
+def reference_rr(peaks, *, rate=125.0, local=10):
+    """Beat-by-beat reference implementation of rr_features (loops on purpose)."""
+    peaks = [float(p) for p in peaks]
+    n = len(peaks)
+    intervals = [(peaks[i] - peaks[i - 1]) / rate for i in range(1, n)]
+    record = sum(intervals) / len(intervals)
+    rows = []
+    for i in range(n):
+        pre = intervals[i - 1] if i > 0 else intervals[0]
+        post = intervals[i] if i < n - 1 else intervals[-1]
+        previous = []
+        for j in range(max(0, i - local), i):
+            previous.append(intervals[j - 1] if j > 0 else intervals[0])
+        mean = sum(previous) / len(previous) if previous else pre
+        values = {
+            "pre_rr": pre, "post_rr": post, "local_rr": mean, "record_rr": record,
+            "pre_rr_to_record": pre / record, "post_rr_to_record": post / record,
+            "local_rr_to_record": mean / record, "pre_rr_to_local": pre / mean,
+            "post_rr_to_local": post / mean,
+        }  # fmt: skip
+        rows.append([values[name] for name in hb.RR_FEATURES])
+    return np.array(rows)
+
+
+def irregular_peaks(count=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.cumsum(rng.integers(40, 160, size=count)) + 7
+
+
+@pytest.mark.parametrize("local", [1, 3, 10])
+def test_rr_features_match_reference(local):
+    peaks = irregular_peaks()
+    features = hb.rr_features(peaks, local_beats=local)
+    assert features.shape == (peaks.size, len(hb.RR_FEATURES)) and features.dtype == np.float32
+    np.testing.assert_allclose(features, reference_rr(peaks, local=local), rtol=1e-5)
+    at_360 = hb.rr_features(peaks, sampling_rate=360, local_beats=local)
+    np.testing.assert_allclose(at_360, reference_rr(peaks, rate=360, local=local), rtol=1e-5)
+
+
+def test_causal_rr_features_ignore_later_beats_and_lookahead_ones_do_not():
+    peaks = irregular_peaks(count=30, seed=3)
+    changed = peaks.copy()
+    changed[21:] += 25  # the beats from 21 on come later
+    before, after = hb.rr_features(peaks), hb.rr_features(changed)
+    names = list(hb.RR_FEATURES)
+    causal = [names.index(n) for n in names if n not in hb.LOOKAHEAD_RR_FEATURES]
+    assert {names[i] for i in causal} == {"pre_rr", "local_rr", "pre_rr_to_local"}
+    np.testing.assert_array_equal(before[:21, causal], after[:21, causal])
+    # every look-ahead feature changes somewhere before beat 21 (beat 20's next interval,
+    # the record mean for every beat)
+    for name in hb.LOOKAHEAD_RR_FEATURES:
+        column = names.index(name)
+        assert not np.array_equal(before[:21, column], after[:21, column]), name
+
+
+def test_premature_beat_stands_out_in_its_ratios():
+    peaks = np.arange(30) * 100  # 0.8 s at 125 Hz
+    peaks[15] -= 40  # premature beat, then a compensatory pause
+    features = dict(zip(hb.RR_FEATURES, hb.rr_features(peaks).T, strict=True))
+    assert features["pre_rr_to_local"][15] == pytest.approx(0.6)
+    assert features["post_rr_to_local"][15] == pytest.approx(1.4)
+    others = np.delete(np.arange(30), [15, 16])
+    assert np.all(features["pre_rr_to_local"][others] > 0.9)
+    assert features["pre_rr"][14] == pytest.approx(0.8)
+
+
+def test_rr_features_reject_bad_peaks():
+    with pytest.raises(ValueError, match="at least two beats"):
+        hb.rr_features(np.array([5]))
+    with pytest.raises(ValueError, match="1-D"):
+        hb.rr_features(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"beat 2 \(sample 30\) does not come after beat 1"):
+        hb.rr_features(np.array([10, 30, 30, 40]))
+    with pytest.raises(ValueError, match="local_beats"):
+        hb.rr_features(np.array([10, 30]), local_beats=0)
+
+
+def test_table_rr_features_restart_at_every_record():
+    first, second = irregular_peaks(25, seed=1), irregular_peaks(18, seed=2)
+    samples = np.concatenate([first, second])
+    records = np.repeat([7, 3], [first.size, second.size])
+    table = hb.table_rr_features(samples, records)
+    np.testing.assert_array_equal(table[: first.size], hb.rr_features(first))
+    np.testing.assert_array_equal(table[first.size :], hb.rr_features(second))
+    with pytest.raises(ValueError, match="contiguous"):
+        hb.table_rr_features(samples, np.tile([7, 3], samples.size // 2 + 1)[: samples.size])
+    with pytest.raises(ValueError, match="record 3: RR intervals need at least two beats"):
+        hb.table_rr_features(np.array([1, 5, 9, 4]), np.array([7, 7, 7, 3]))
+    with pytest.raises(ValueError, match="one length"):
+        hb.table_rr_features(samples, records[:-1])
+
+
+def test_load_heartbeat_rr_features_on_synthetic_records(two_record_study, tmp_cache):
+    _, truth = two_record_study
+    x, y, records, rr = hb.load_heartbeat("all", return_records=True, rr=True)
+    assert rr.shape == (y.size, len(hb.RR_FEATURES)) and rr.dtype == np.float32
+    for record, (samples, _) in truth.items():
+        peaks = np.rint(samples * 125 / 360).astype(np.int64)  # the beats' 125 Hz peaks
+        np.testing.assert_allclose(rr[records == record], reference_rr(peaks), rtol=1e-5)
+    x_test, y_test, rr_test = hb.load_heartbeat("test", scheme="inter-patient", rr=True)
+    np.testing.assert_array_equal(rr_test, rr[records == 100])  # DS2 holds record 100
+    _, _, rr_random = hb.load_heartbeat("test", seed=1, rr=True)
+    assert rr_random.shape[0] == hb.load_heartbeat("test", seed=1)[1].size
+
+
 # --------------------------------------------------------------------------- real data
 
 
@@ -469,3 +577,22 @@ def test_real_lead_choice():
     signal, peaks, symbols, lead = hb.read_record(directory, 100)
     assert lead == "MLII" and signal.size == int(np.ceil(650_000 * 125 / 360))
     assert peaks.size == symbols.size == 2_273  # 2,273 beats, all N or A (record 100)
+
+
+@requires_mirror
+@pytest.mark.slow
+def test_real_rr_features_follow_the_annotations(real_beats):
+    import wfdb
+
+    x, y, records, rr = hb.load_heartbeat("all", return_records=True, rr=True)
+    names = list(hb.RR_FEATURES)
+    annotation = wfdb.rdann(str(mirror() / "mitdb" / "100"), "atr")
+    beats = np.asarray(annotation.sample)[hb.aami_labels(annotation.symbol) >= 0]
+    mean_rr = np.diff(beats).mean() / 360  # at the annotations' own 360 Hz
+    record_rr = rr[records == 100, names.index("record_rr")]
+    assert np.all(np.abs(record_rr - mean_rr) < 0.001)  # 125 Hz rounding averages out
+    pre = rr[records == 100, names.index("pre_rr")][1:]
+    assert np.max(np.abs(pre - np.diff(beats) / 360)) <= 1 / 125 + 1e-6
+    # supraventricular beats come early: their RR ratio to the local mean is lower
+    ratio = rr[:, names.index("pre_rr_to_local")]
+    assert np.median(ratio[y == 1]) < 0.9 < np.median(ratio[y == 0])

@@ -89,6 +89,24 @@ SAMPLING_RATE = 125
 BEAT_LENGTH = 187
 """Samples per beat (about 1.5 s at 125 Hz), zero-padded."""
 
+RR_FEATURES: tuple[str, ...] = (
+    "pre_rr", "post_rr", "local_rr", "record_rr",
+    "pre_rr_to_record", "post_rr_to_record", "local_rr_to_record",
+    "pre_rr_to_local", "post_rr_to_local",
+)  # fmt: skip
+"""Columns of :func:`rr_features`: intervals in seconds, then dimensionless ratios.
+``post_rr``, ``record_rr`` and every ratio built on them look ahead of the beat."""
+
+LOOKAHEAD_RR_FEATURES: tuple[str, ...] = (
+    "post_rr", "record_rr", "pre_rr_to_record", "post_rr_to_record",
+    "local_rr_to_record", "post_rr_to_local",
+)  # fmt: skip
+"""The RR features that use beats after the current one (the next beat, or the whole
+record); the others (``pre_rr``, ``local_rr``, ``pre_rr_to_local``) are causal."""
+
+LOCAL_RR_BEATS = 10
+"""RR intervals averaged by ``local_rr``."""
+
 PREFERRED_LEAD = "MLII"
 DERIVATION_VERSION = 1
 """Bump when the derivation changes; the cache file name carries it."""
@@ -228,6 +246,142 @@ def segment_beats(
     values = signal[np.minimum(index, signal.size - 1)]
     values = (values - minimum[beat_window, None]) / scale[beat_window, None]
     return np.where(keep, np.clip(values, 0.0, 1.0), 0.0).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- RR intervals
+
+
+def rr_features(
+    peaks: np.ndarray,
+    *,
+    sampling_rate: float = SAMPLING_RATE,
+    local_beats: int = LOCAL_RR_BEATS,
+) -> np.ndarray:
+    """RR-interval features of every beat of one record (columns :data:`RR_FEATURES`).
+
+    With ``r[i] = peaks[i] - peaks[i - 1]`` (in seconds) the interval that ends at
+    beat ``i``:
+
+    - ``pre_rr``: ``r[i]``, the interval from the previous beat (the first beat,
+      which has none, gets its next interval);
+    - ``post_rr``: ``r[i + 1]``, the interval to the next beat (the last beat gets
+      its previous interval). **Looks ahead** by one beat;
+    - ``local_rr``: the mean ``pre_rr`` of the ``local_beats`` beats *before*
+      beat ``i`` (fewer at the start of the record; the first beat uses its own).
+      Causal: it uses only beats already seen, and not the current interval, so a
+      premature beat does not pull its own reference down;
+    - ``record_rr``: the mean RR interval of the **whole record**, so it looks
+      ahead to the end of the record (a causal system would use a running mean);
+    - ratios: ``pre_rr``, ``post_rr`` and ``local_rr`` divided by ``record_rr``,
+      and ``pre_rr`` and ``post_rr`` divided by ``local_rr``.
+
+    The causal features are ``pre_rr``, ``local_rr`` and ``pre_rr_to_local``
+    (:data:`LOOKAHEAD_RR_FEATURES` lists the others). Intervals are measured
+    between the given peaks only, so when they are the AAMI beats of a record,
+    non-beat annotations do not split an interval.
+
+    Args:
+        peaks: sorted sample indices of one record's beats.
+        sampling_rate: Hz of the sample indices.
+        local_beats: how many previous intervals ``local_rr`` averages.
+
+    Returns:
+        float32 array ``(len(peaks), len(RR_FEATURES))``.
+
+    Raises:
+        ValueError: ``peaks`` is not 1-D, has fewer than two beats, is not strictly
+            increasing, or ``local_beats`` / ``sampling_rate`` is not positive.
+    """
+    peaks = np.asarray(peaks)
+    if peaks.ndim != 1:
+        raise ValueError(f"expected 1-D peak indices of one record, found shape {peaks.shape}")
+    if peaks.size < 2:
+        raise ValueError(
+            f"RR intervals need at least two beats, found {peaks.size}; "
+            "pass all the beats of a record"
+        )
+    if local_beats < 1 or sampling_rate <= 0:
+        raise ValueError(
+            f"local_beats and sampling_rate must be positive, found {local_beats} and "
+            f"{sampling_rate}"
+        )
+    intervals = np.diff(peaks.astype(np.float64)) / sampling_rate
+    if np.any(intervals <= 0):
+        first = int(np.flatnonzero(intervals <= 0)[0])
+        raise ValueError(
+            f"peaks must be strictly increasing; beat {first + 1} (sample {peaks[first + 1]}) "
+            f"does not come after beat {first} (sample {peaks[first]}); sort them and drop "
+            "duplicates"
+        )
+    pre = np.concatenate((intervals[:1], intervals))
+    post = np.concatenate((intervals, intervals[-1:]))
+    # mean of pre[i - local_beats : i] via a cumulative sum; beat 0 uses its own interval
+    total = np.concatenate(([0.0], np.cumsum(pre)))
+    index = np.arange(pre.size)
+    start = np.maximum(index - local_beats, 0)
+    count = index - start
+    local = np.where(count > 0, (total[index] - total[start]) / np.maximum(count, 1), pre)
+    record = np.full(pre.size, intervals.mean())
+    columns = {
+        "pre_rr": pre,
+        "post_rr": post,
+        "local_rr": local,
+        "record_rr": record,
+        "pre_rr_to_record": pre / record,
+        "post_rr_to_record": post / record,
+        "local_rr_to_record": local / record,
+        "pre_rr_to_local": pre / local,
+        "post_rr_to_local": post / local,
+    }
+    return np.stack([columns[name] for name in RR_FEATURES], axis=1).astype(np.float32)
+
+
+def table_rr_features(
+    samples: np.ndarray,
+    records: np.ndarray,
+    *,
+    sampling_rate: float = SAMPLING_RATE,
+    local_beats: int = LOCAL_RR_BEATS,
+) -> np.ndarray:
+    """:func:`rr_features` of a beat table holding several records.
+
+    Each record's beats must be contiguous and in time order (as in
+    :func:`heartbeat_beats`); intervals never cross from one record to the next.
+
+    Args:
+        samples: peak index of every beat.
+        records: record number of every beat.
+        sampling_rate: Hz of ``samples``.
+        local_beats: how many previous intervals ``local_rr`` averages.
+
+    Returns:
+        float32 array ``(len(samples), len(RR_FEATURES))``, aligned with the rows.
+
+    Raises:
+        ValueError: the arrays differ in length, a record's beats are not
+            contiguous, or a record has fewer than two beats or unsorted peaks.
+    """
+    samples, records = np.asarray(samples), np.asarray(records)
+    if samples.shape != records.shape or samples.ndim != 1:
+        raise ValueError(
+            f"samples and records must be 1-D of one length, found shapes {samples.shape} "
+            f"and {records.shape}"
+        )
+    starts = np.flatnonzero(np.concatenate(([True], records[1:] != records[:-1])))
+    if np.unique(records[starts]).size != starts.size:
+        raise ValueError(
+            "each record's beats must be contiguous and in time order; sort the table by "
+            "(record, sample) first"
+        )
+    result = np.zeros((samples.size, len(RR_FEATURES)), dtype=np.float32)
+    for start, stop in zip(starts, np.append(starts[1:], samples.size), strict=True):
+        try:
+            result[start:stop] = rr_features(
+                samples[start:stop], sampling_rate=sampling_rate, local_beats=local_beats
+            )
+        except ValueError as error:
+            raise ValueError(f"record {records[start]}: {error}") from error
+    return result
 
 
 # --------------------------------------------------------------------------- records
@@ -553,6 +707,7 @@ def load_heartbeat(
     test_size: float = 0.2,
     seed: int = 0,
     return_records: bool = False,
+    rr: bool = False,
 ) -> tuple[np.ndarray, ...]:
     """Loads MIT-BIH beats as in the Kaggle set: 187 samples in [0, 1], labels 0..4.
 
@@ -579,10 +734,19 @@ def load_heartbeat(
         seed: seed of the random scheme's split.
         return_records: also return each beat's record number (the patient,
             for grouped splits).
+        rr: also return each beat's RR-interval features (:func:`rr_features`,
+            columns :data:`RR_FEATURES`), computed per record from the same
+            annotated R-peaks as the beats, over all the record's beats (both
+            schemes). ``local_rr`` and ``pre_rr`` are causal; ``post_rr`` (the
+            next beat), ``record_rr`` (the whole record's mean) and the ratios
+            built on them look ahead (:data:`LOOKAHEAD_RR_FEATURES`). Peaks are
+            at 125 Hz, so intervals have a resolution of 8 ms.
 
     Returns:
-        ``(x, y)`` or ``(x, y, records)``: ``x`` float32 ``(n, 187)``, ``y``
-        int64 class 0..4 (:data:`CLASSES`), ``records`` int64.
+        ``(x, y)``, then ``records`` when ``return_records``, then ``rr_features``
+        when ``rr``: ``x`` float32 ``(n, 187)``, ``y`` int64 class 0..4
+        (:data:`CLASSES`), ``records`` int64, ``rr_features`` float32
+        ``(n, len(RR_FEATURES))``.
 
     Raises:
         ValueError: unknown ``split`` or ``scheme``, or ``test_size`` not in (0, 1).
@@ -612,6 +776,8 @@ def load_heartbeat(
     result = (table["beats"][index], labels[index].astype(np.int64))
     if return_records:
         result += (records[index].astype(np.int64),)
+    if rr:
+        result += (table_rr_features(table["samples"], records)[index],)
     return result
 
 
