@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import random
 
+from lib.study import Study, study_setup
+
 __version__ = "0.1.0"
 
-__all__ = ["set_seed", "quick_mode", "__version__"]
+__all__ = ["set_seed", "quick_mode", "study_setup", "Study", "__version__"]
 
 
 def set_seed(seed: int, *, deterministic: bool = False) -> None:

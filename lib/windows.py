@@ -34,6 +34,8 @@ __all__ = [
     "segment_windows",
     "bouts",
     "window_starts",
+    "aligned_starts",
+    "target_rows",
     "WindowFeed",
     "ChannelScaler",
     "standardize_groups",
@@ -184,6 +186,79 @@ def window_starts(run_ids: Any, span: int, *, stride: int = 1) -> np.ndarray:
     total = int(counts.sum())
     offsets = np.repeat(np.cumsum(counts) - counts, counts)
     return np.repeat(run_start, counts) + stride * (np.arange(total, dtype=np.int64) - offsets)
+
+
+def _check_starts(starts: Any) -> np.ndarray:
+    array = np.asarray(starts)
+    if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
+        raise ValueError(
+            f"starts must be a 1-D array of integer start rows; got shape {array.shape}, "
+            f"dtype {array.dtype}; pass the starts returned by sliding_windows_segments"
+        )
+    if array.size and array.min() < 0:
+        raise ValueError(f"starts must be >= 0; got a smallest start of {array.min()}")
+    return array.astype(np.int64, copy=False)
+
+
+def aligned_starts(starts: Any, length: int, *, longest: int, stride: int = 1) -> np.ndarray:
+    """Starts of ``length``-reading windows that end where ``longest``-reading windows end.
+
+    To compare window lengths fairly every length must predict the same targets: take the
+    starts of the windows of the longest length (e.g. from :func:`sliding_windows_segments`
+    with ``length=longest``, which keeps only gap-free windows), then shift them by
+    ``longest - length`` for a shorter length. The shorter window is the last ``length``
+    readings of the longer one, so it stays inside the same gap-free run and its target
+    (:func:`target_rows`) is the same row.
+
+    Args:
+        starts: start rows of the ``longest``-reading windows (1-D, integers >= 0).
+        length: readings per window wanted, ``1 <= length <= longest``.
+        longest: readings of the windows ``starts`` belongs to.
+        stride: keep every ``stride``-th window (a subset with the same targets for every
+            length).
+
+    Returns:
+        ``int64`` start rows of the ``length``-reading windows, one per kept window.
+
+    Raises:
+        ValueError: ``length`` is not an int between 1 and ``longest``, or ``starts`` is not
+            a 1-D array of non-negative integers, or ``stride`` is not a positive int.
+    """
+    _check_stride(stride)
+    if isinstance(longest, bool) or not isinstance(longest, (int, np.integer)) or longest < 1:
+        raise ValueError(f"longest must be a positive int; got {longest!r}")
+    if (isinstance(length, bool) or not isinstance(length, (int, np.integer))
+            or not 1 <= length <= longest):
+        raise ValueError(
+            f"length must be an int between 1 and longest={longest}; got {length!r}; a window "
+            "longer than the reference windows could reach into a gap they avoid"
+        )
+    return _check_starts(starts)[::stride] + (int(longest) - int(length))
+
+
+def target_rows(starts: Any, length: int, *, horizon: int) -> np.ndarray:
+    """Row of the target of each window: ``start + length + horizon - 1``.
+
+    The convention of :func:`sliding_windows` (``horizon=1`` is the reading right after the
+    window). Use it to look up the targets' times or values for a set of starts.
+
+    Args:
+        starts: window start rows (1-D, integers >= 0).
+        length: readings per window (positive int).
+        horizon: steps from the window's last reading to its target (int >= 0).
+
+    Returns:
+        ``int64`` target rows, one per start.
+
+    Raises:
+        ValueError: ``starts`` is not a 1-D array of non-negative integers, or a bad
+            ``length`` / ``horizon``.
+    """
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
+        raise ValueError(f"window length must be a positive int; got {length!r}")
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 0:
+        raise ValueError(f"horizon must be an int >= 0; got {horizon!r}")
+    return _check_starts(starts) + (int(length) + int(horizon) - 1)
 
 
 # --------------------------------------------------------------------------- regression
