@@ -7,12 +7,16 @@ setting, each time in a fresh directory, and compares the runs trial by trial. S
 ``N`` (``threads=N``, the TensorFlow threads of the worker process) or ``Ndet`` (also
 ``TF_DETERMINISTIC_OPS=1``, inherited by the worker). Prints one JSON line per setting: the
 largest difference in validation accuracy between the runs, how many trials differ, each
-run's winner and the first run's validation accuracy per trial (to compare settings).
+run's winner and the first run's validation accuracy per trial (to compare settings). The
+worker processes inherit the environment, so ``TF_ENABLE_ONEDNN_OPTS=0`` (or ``=1``) in front
+of the command compares TensorFlow with and without its oneDNN kernels.
 
 Usage::
 
     .venv/bin/python bench/grid_repeat.py                          # threads 2 and 1
     .venv/bin/python bench/grid_repeat.py --settings 2 1 2det --subjects 10 --epochs 8
+    TF_ENABLE_ONEDNN_OPTS=0 .venv/bin/python bench/grid_repeat.py --subjects 10 --epochs 8 \
+        --units 16 --batch-sizes 64 --learning-rates 0.001 0.01 0.1 --repeats 1
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from lib.tuning import GridSearch  # noqa: E402
 
 def prepare(subjects: int, seed: int) -> dict:
     """Training (null thinned) and validation windows of the first ``subjects`` subjects."""
-    frame = synthetic.mhealth(seed=seed)
+    frame = synthetic.mhealth(seed=seed, all_channels=True)  # the notebook's frame
     frame = frame[frame.subject <= subjects].reset_index(drop=True)
     held = 1 if subjects < 6 else 2
     split = splits.group_split(frame.subject.to_numpy(), test=held, validation=held, seed=seed)
