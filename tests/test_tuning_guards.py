@@ -168,6 +168,15 @@ def test_resume_refuses_a_different_model_with_the_same_space(tmp_path):
         _search(_split(x, y), tmp_path, hypermodel=Outputs(3))
 
 
+def test_resume_refuses_another_onednn_setting(tmp_path, monkeypatch):
+    x, y = _classification()
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    _search(_split(x, y), tmp_path, max_trials=1)
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    with pytest.raises(ValueError, match=r"differs in: \['onednn'\]"):
+        _search(_split(x, y), tmp_path, max_trials=2)
+
+
 def test_overwrite_deletes_only_what_the_search_wrote(tmp_path):
     x, y = _classification()
     folder = tmp_path / "run"

@@ -55,7 +55,7 @@ from lib.tuning._store import ModelKeeper, TrialStore, results_frame
 SPEC_KEYS = (
     "tuner", "objective", "seed", "task", "epochs", "batch_size", "early_stopping", "reduce_lr",
     "class_weight", "monitor", "tuner_options", "asha", "data", "folds", "space", "model",
-    "executor",
+    "executor", "onednn",
 )
 # Execution options every pool-based tuner takes (Ray takes its own).
 POOL_OPTIONS = (
@@ -476,6 +476,9 @@ class EngineTuner(kt.Tuner):
             "data": plan["digest"], "folds": plan["folds_digest"], "space": found["space"],
             "model": found["model"].get("signature"),
             "executor": self.executor if self.executor != "trials" else None,
+            # TensorFlow's oneDNN kernels round differently: trials run with and without them
+            # differ at high learning rates, so a resumed search must run as it started
+            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         }
         spec = _as_json(spec)
         if self._store.exists():
