@@ -1743,9 +1743,11 @@ class MLPHyperModel(_StudyHyperModel):
     scope); ``loss`` {kl_divergence, categorical_crossentropy}; ``batch_size``
     fixed 32; ``resampling`` not declared (the original grid did not resample;
     ``resampling="smote"`` declares it, and the tuning engine then oversamples
-    each training fold, never a validation fold). Both losses take integer
-    labels (:class:`OneHotLoss`). The study's objective is the validation
-    weighted F1 (``objective``).
+    each training fold, never a validation fold). ``units_2`` and
+    ``activation_2`` take the first layer's values unless given their own
+    (e.g. one value each, to fix a single configuration: a space of one point).
+    Both losses take integer labels (:class:`OneHotLoss`). The study's
+    objective is the validation weighted F1 (``objective``).
 
     Args:
         input_dim: number of input features (25).
@@ -1764,6 +1766,8 @@ class MLPHyperModel(_StudyHyperModel):
         "loss": ("kl_divergence", "categorical_crossentropy"),
         "batch_size": 32,
         "resampling": None,
+        "units_2": None,
+        "activation_2": None,
     }
     objective = "val_weighted_f1"
     data_hyperparameters = ("resampling",)
@@ -1796,6 +1800,12 @@ class MLPHyperModel(_StudyHyperModel):
     def _build_model(self, hp):
         return build_mlp(**self._mlp_arguments(hp))
 
+    def _second(self, name: str) -> Any:
+        """The second layer's values of ``name`` (``units`` / ``activation``): its own
+        ``<name>_2`` entry when given, else the first layer's."""
+        own = self.space.get(f"{name}_2")
+        return self.space[name] if own is None else own
+
     def _mlp_arguments(self, hp) -> dict[str, Any]:
         """Declares the model's hyperparameters on ``hp``; returns :func:`build_mlp`'s keywords."""
         second = self._hp(hp, "second_layer")
@@ -1804,8 +1814,8 @@ class MLPHyperModel(_StudyHyperModel):
         second_values = [v for v in _possible_values(self.space["second_layer"]) if v]
         if second_values:
             with hp.conditional_scope("second_layer", second_values):
-                units_2 = _declare(hp, "units_2", self.space["units"])
-                activation_2 = _declare(hp, "activation_2", self.space["activation"])
+                units_2 = _declare(hp, "units_2", self._second("units"))
+                activation_2 = _declare(hp, "activation_2", self._second("activation"))
             if second:
                 units.append(units_2)
                 activations.append(activation_2)

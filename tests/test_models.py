@@ -415,6 +415,16 @@ def test_mice_mlp_space_is_conditional():
     models.MLPHyperModel(resampling="smote").build(smote)
     assert smote.values["resampling"] == "smote"
     assert "resampling" in models.MLPHyperModel.data_hyperparameters
+    from lib.tuning import space_size
+
+    one = kt.HyperParameters()
+    fixed = models.MLPHyperModel(second_layer=(True,), units=(8,), activation=("sigmoid",),
+                                 units_2=(2,), activation_2=("relu",), optimizer=("adam",),
+                                 learning_rate=(0.01,), loss=("kl_divergence",))
+    model = fixed.build(one)
+    assert space_size(one) == 1
+    assert [layer.units for layer in _layers_of(model, keras.layers.Dense)] == [8, 2, 3]
+    assert _values(space["units_2"]) == [2, 4, 8]  # default: the first layer's values
 
     hp.values.update(
         {"optimizer": "sgd", "momentum": 0.99, "second_layer": True, "units_2": 8,
