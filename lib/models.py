@@ -86,6 +86,9 @@ __all__ = [
 ]
 
 
+# Separates the feature names in a FeatureSubsetMLPHyperModel "features" value.
+SUBSET_SEPARATOR = "+"
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -1569,14 +1572,28 @@ class FeatureSubsetMLPHyperModel(_StudyHyperModel):
     ``dropout`` 0.0-0.5 (step 0.1), ``learning_rate`` {0.01, 0.001, 0.0001},
     ``batch_size`` {16, 32, 64, 128}; Adam.
 
+    Subset as one choice (``subset_choice=True``): instead of the booleans, one
+    ``hp.Choice("features")`` whose values are every subset of at least
+    ``min_features`` features (:meth:`feature_subsets`, written as names joined by
+    ``"+"``, smallest subsets first). A grid search then walks each distinct subset
+    exactly once (the booleans give ``2**n`` patterns, some of which the repair maps
+    onto the same subset).
+
     Args:
         feature_names: the input columns, in the order of ``X``'s columns.
         num_classes: number of poses (3 in the hand-poses data).
         min_features: the fewest features a model may use.
         search_features: False declares no ``use_<name>`` booleans and uses every
             feature (e.g. a coarse grid over the other hyperparameters only).
+        subset_choice: True declares the subset as one ``"features"`` choice (above)
+            instead of one boolean per feature.
         seed: seeds the built models.
         **space: overrides of ``DEFAULT_SPACE`` entries.
+
+    Raises:
+        ValueError: duplicate feature names, ``min_features`` outside 1..n, a feature
+            name holding ``"+"`` with ``subset_choice``, or ``subset_choice`` together
+            with ``search_features=False``.
     """
 
     DEFAULT_SPACE: ClassVar[dict[str, Any]] = {
@@ -1596,10 +1613,12 @@ class FeatureSubsetMLPHyperModel(_StudyHyperModel):
         *,
         min_features: int = 2,
         search_features: bool = True,
+        subset_choice: bool = False,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.search_features = search_features
+        self.subset_choice = bool(subset_choice)
         self.feature_names = [str(name) for name in feature_names]
         if len(set(self.feature_names)) != len(self.feature_names):
             raise ValueError(f"feature_names has duplicates: {self.feature_names}")
@@ -1610,6 +1629,33 @@ class FeatureSubsetMLPHyperModel(_StudyHyperModel):
             )
         self.num_classes = num_classes
         self.min_features = min_features
+        if self.subset_choice:
+            if not search_features:
+                raise ValueError(
+                    "subset_choice=True tunes the feature subset but search_features=False "
+                    "fixes it to all features; pass one of them"
+                )
+            joined = [name for name in self.feature_names if SUBSET_SEPARATOR in name]
+            if joined:
+                raise ValueError(
+                    f"feature names {joined} contain {SUBSET_SEPARATOR!r}, which separates the "
+                    "names in a subset value; rename those columns to use subset_choice=True"
+                )
+
+    def feature_subsets(self) -> list[str]:
+        """Every subset of at least ``min_features`` features, as ``"+"``-joined names.
+
+        Returns:
+            The values of the ``"features"`` choice: smaller subsets first, each subset
+            and the subsets of one size in ``feature_names`` order
+            (``itertools.combinations``); ``2**n`` minus the subsets below
+            ``min_features`` in all.
+        """
+        return [
+            SUBSET_SEPARATOR.join(combination)
+            for size in range(self.min_features, len(self.feature_names) + 1)
+            for combination in itertools.combinations(self.feature_names, size)
+        ]
 
     def selected_features(
         self, hp_values: Mapping[str, Any] | keras_tuner.HyperParameters
@@ -1619,14 +1665,28 @@ class FeatureSubsetMLPHyperModel(_StudyHyperModel):
         Args:
             hp_values: a trial's hyperparameter values (a dict such as
                 ``trial.hyperparameters.values`` or a Ray config) or a
-                ``HyperParameters`` object. Missing ``use_<name>`` count as on.
+                ``HyperParameters`` object. Missing ``use_<name>`` count as on; a
+                ``"features"`` value (``subset_choice``) names the subset itself.
 
         Returns:
             The used feature names, in ``feature_names`` order.
+
+        Raises:
+            ValueError: a ``"features"`` value naming an unknown feature.
         """
         values = hp_values.values if hasattr(hp_values, "values") and not isinstance(
             hp_values, Mapping
         ) else hp_values
+        subset = values.get("features")
+        if isinstance(subset, str):
+            chosen = set(subset.split(SUBSET_SEPARATOR))
+            unknown = sorted(chosen - set(self.feature_names))
+            if unknown:
+                raise ValueError(
+                    f"features={subset!r} names {unknown}, not among the feature names "
+                    f"{self.feature_names}; pass one of feature_subsets()"
+                )
+            return [name for name in self.feature_names if name in chosen]
         used = [bool(values.get(f"use_{name}", True)) for name in self.feature_names]
         for index in range(len(used)):
             if sum(used) >= self.min_features:
@@ -1654,7 +1714,10 @@ class FeatureSubsetMLPHyperModel(_StudyHyperModel):
 
     def _mlp_arguments(self, hp) -> dict[str, Any]:
         """Declares the model's hyperparameters on ``hp``; returns :func:`build_mlp`'s keywords."""
-        if self.search_features:
+        if self.search_features and self.subset_choice:
+            subsets = self.feature_subsets()
+            hp.Choice("features", subsets, default=subsets[-1])  # default: every feature
+        elif self.search_features:
             for name in self.feature_names:
                 hp.Boolean(f"use_{name}", default=True)
         chosen = set(self.selected_features(hp))
@@ -1681,8 +1744,13 @@ class MLPHyperModel(_StudyHyperModel):
     ``optimizer`` {adam, sgd}; ``learning_rate`` {0.01, 0.001, 0.0001};
     ``momentum`` {0, 0.8, 0.99} only when ``optimizer`` is sgd (conditional
     scope); ``loss`` {kl_divergence, categorical_crossentropy}; ``batch_size``
-    fixed 32. Both losses take integer labels (:class:`OneHotLoss`). The
-    study's objective is the validation weighted F1 (``objective``).
+    fixed 32; ``resampling`` not declared (the original grid did not resample;
+    ``resampling="smote"`` declares it, and the tuning engine then oversamples
+    each training fold, never a validation fold). ``units_2`` and
+    ``activation_2`` take the first layer's values unless given their own
+    (e.g. one value each, to fix a single configuration: a space of one point).
+    Both losses take integer labels (:class:`OneHotLoss`). The study's
+    objective is the validation weighted F1 (``objective``).
 
     Args:
         input_dim: number of input features (25).
@@ -1700,8 +1768,12 @@ class MLPHyperModel(_StudyHyperModel):
         "momentum": (0.0, 0.8, 0.99),
         "loss": ("kl_divergence", "categorical_crossentropy"),
         "batch_size": 32,
+        "resampling": None,
+        "units_2": None,
+        "activation_2": None,
     }
     objective = "val_weighted_f1"
+    data_hyperparameters = ("resampling",)
 
     def __init__(self, input_dim: int = 25, num_classes: int = 3, **kwargs: Any):
         super().__init__(**kwargs)
@@ -1731,6 +1803,12 @@ class MLPHyperModel(_StudyHyperModel):
     def _build_model(self, hp):
         return build_mlp(**self._mlp_arguments(hp))
 
+    def _second(self, name: str) -> Any:
+        """The second layer's values of ``name`` (``units`` / ``activation``): its own
+        ``<name>_2`` entry when given, else the first layer's."""
+        own = self.space.get(f"{name}_2")
+        return self.space[name] if own is None else own
+
     def _mlp_arguments(self, hp) -> dict[str, Any]:
         """Declares the model's hyperparameters on ``hp``; returns :func:`build_mlp`'s keywords."""
         second = self._hp(hp, "second_layer")
@@ -1739,8 +1817,8 @@ class MLPHyperModel(_StudyHyperModel):
         second_values = [v for v in _possible_values(self.space["second_layer"]) if v]
         if second_values:
             with hp.conditional_scope("second_layer", second_values):
-                units_2 = _declare(hp, "units_2", self.space["units"])
-                activation_2 = _declare(hp, "activation_2", self.space["activation"])
+                units_2 = _declare(hp, "units_2", self._second("units"))
+                activation_2 = _declare(hp, "activation_2", self._second("activation"))
             if second:
                 units.append(units_2)
                 activations.append(activation_2)

@@ -410,6 +410,21 @@ def test_mice_mlp_space_is_conditional():
     assert _values(space["loss"]) == ["kl_divergence", "categorical_crossentropy"]
     assert hypermodel.objective == "val_weighted_f1"
     assert not hp.is_active("momentum") and not hp.is_active("units_2")
+    assert "resampling" not in space  # the original grid does not resample
+    smote = kt.HyperParameters()
+    models.MLPHyperModel(resampling="smote").build(smote)
+    assert smote.values["resampling"] == "smote"
+    assert "resampling" in models.MLPHyperModel.data_hyperparameters
+    from lib.tuning import space_size
+
+    one = kt.HyperParameters()
+    fixed = models.MLPHyperModel(second_layer=(True,), units=(8,), activation=("sigmoid",),
+                                 units_2=(2,), activation_2=("relu",), optimizer=("adam",),
+                                 learning_rate=(0.01,), loss=("kl_divergence",))
+    model = fixed.build(one)
+    assert space_size(one) == 1
+    assert [layer.units for layer in _layers_of(model, keras.layers.Dense)] == [8, 2, 3]
+    assert _values(space["units_2"]) == [2, 4, 8]  # default: the first layer's values
 
     hp.values.update(
         {"optimizer": "sgd", "momentum": 0.99, "second_layer": True, "units_2": 8,
@@ -524,3 +539,33 @@ def test_hypermodel_jit_compile_option_reaches_the_model_and_trains():
 def test_hypermodel_rejects_an_unknown_jit_compile_value():
     with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto', got 'yes'"):
         models.CNN2DResNetHyperModel(jit_compile="yes")
+
+
+def test_feature_subset_as_one_choice_walks_each_subset_once():
+    from lib.tuning import space_size
+
+    hypermodel = models.FeatureSubsetMLPHyperModel(
+        FEATURES, subset_choice=True, layers=(1, 2), units=(8,), activation=("relu",),
+        dropout=(0.0,), learning_rate=(0.01,), batch_size=(64,),
+    )
+    subsets = hypermodel.feature_subsets()
+    assert len(subsets) == len(set(subsets)) == 2**9 - 1 - 9  # every subset of >= 2 of 9
+    assert subsets[0] == "m50w+t85w" and subsets[-1] == "+".join(FEATURES)
+    hp = kt.HyperParameters()
+    model = hypermodel.build(hp)
+    assert not any(name.startswith("use_") for name in hp.values)
+    assert hp.values["features"] == subsets[-1]  # default: every feature
+    assert model.get_layer("select_features").indices == list(range(9))
+    assert space_size(hp) == len(subsets) * 2
+    hp.values["features"] = "COG+kurt"
+    assert hypermodel.selected_features(hp) == ["COG", "kurt"]
+    assert hypermodel.build(hp).get_layer("select_features").indices == [2, 6]
+    assert hypermodel.stacked_form(hp.values)["feature_indices"] == [2, 6]
+    three = models.FeatureSubsetMLPHyperModel(["a", "b", "c"], subset_choice=True, min_features=1)
+    assert three.feature_subsets() == ["a", "b", "c", "a+b", "a+c", "b+c", "a+b+c"]
+    with pytest.raises(ValueError, match="not among the feature names"):
+        hypermodel.selected_features({"features": "COG+speed"})
+    with pytest.raises(ValueError, match=r"contain '\+'"):
+        models.FeatureSubsetMLPHyperModel(["a+b", "c"], subset_choice=True)
+    with pytest.raises(ValueError, match="search_features=False"):
+        models.FeatureSubsetMLPHyperModel(FEATURES, subset_choice=True, search_features=False)
