@@ -1028,10 +1028,9 @@ class _StudyHyperModel(keras_tuner.HyperModel):
 
     Every study hypermodel also takes ``jit_compile`` (True, False or "auto", the default):
     whether Keras compiles the train and predict steps with XLA. Keras' "auto" turns XLA
-    off on a CPU-only machine; on this project's two-core CPU, True made an epoch of the
-    MIT-BIH convolutional networks 1.3-2.3x faster (``bench/xla_epoch.py``, and held in the
-    study-2 run), at the price of a compilation of 7-16 s per model; for the 1D-CNN-GRU the
-    bench showed a gain that the study-2 run did not.
+    off on a CPU-only machine; True compiles each model once (seconds) and can make its
+    epochs faster: ``bench/xla_epoch.py`` measures it per network (figures in
+    ``bench/README.md``).
     """
 
     DEFAULT_SPACE: ClassVar[dict[str, Any]] = {}

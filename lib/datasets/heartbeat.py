@@ -668,7 +668,7 @@ def heartbeat_beats(*, rebuild: bool = False) -> dict[str, np.ndarray]:
     """All 109,494 annotated beats of the 48 records, from the cache or derived.
 
     The first call finds (or downloads) the records, verifies them, derives
-    the beats (about 10 s) and caches them in the writable cache
+    the beats and caches them in the writable cache
     (``<cache>/heartbeat/beats-v<DERIVATION_VERSION>.npz``); later calls load
     that file.
 
