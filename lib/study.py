@@ -1,4 +1,4 @@
-"""The setup every study notebook starts with: project root, quick flag, figures and runs folders."""
+"""The setup every study notebook starts with: root, quick flag, figures and runs folders."""
 
 from __future__ import annotations
 

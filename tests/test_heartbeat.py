@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import mirror, requires_mirror
 
+from conftest import mirror, requires_mirror
 from lib.datasets import _cache
 from lib.datasets import heartbeat as hb
 

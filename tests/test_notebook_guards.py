@@ -15,8 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from lib.datasets import DatasetNotAvailableError, _cache, check_available, hand_poses
-from lib.datasets import household_power, mice_sleep
+from lib.datasets import (
+    DatasetNotAvailableError,
+    _cache,
+    check_available,
+    hand_poses,
+    household_power,
+    mice_sleep,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,13 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras_tuner as kt  # noqa: E402
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from lib.tuning import (  # noqa: E402

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+
 @dataclass
 class Data:
     """Training data of a search, with validation data or folds.
@@ -219,7 +220,9 @@ def check_inputs(data: Data, *, epochs: int, allow_nonfinite: bool = False) -> N
     pairs = [("x_train", data.x_train, "y_train", data.y_train)]
     if data.x_val is not None or data.y_val is not None:
         if data.x_val is None or data.y_val is None:
-            raise ValueError("give both x_val and y_val (validation_data=(x_val, y_val)), or neither")
+            raise ValueError(
+                "give both x_val and y_val (validation_data=(x_val, y_val)), or neither"
+            )
         pairs.append(("x_val", data.x_val, "y_val", data.y_val))
     for x_name, x, y_name, y in pairs:
         if len(x) != len(y):
@@ -229,7 +232,9 @@ def check_inputs(data: Data, *, epochs: int, allow_nonfinite: bool = False) -> N
         _check_target_dtype(y_name, np.asarray(y))
         x = np.asarray(x)
         if x.dtype == object:
-            raise ValueError(f"{x_name} has dtype object; pass a numeric array (np.asarray(x, float))")
+            raise ValueError(
+                f"{x_name} has dtype object; pass a numeric array (np.asarray(x, float))"
+            )
         bad = _nonfinite_rows(x)
         if bad and not allow_nonfinite:
             raise ValueError(

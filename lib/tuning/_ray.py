@@ -14,7 +14,8 @@ import logging
 import os
 import sys
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import psutil  # a dependency of Ray

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+
 def _write_atomic(path: str, text: str) -> None:
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "w") as handle:
@@ -53,7 +54,9 @@ _OWN_TOP = re.compile(
     r"|search\.json\.tmp-\d+|\.trial-\d{5}\.keras|\.trial-\d{5}\.tmp-\d+\.keras"
     r"|best_model\.tmp-\d+\.keras)$"
 )
-_OWN_DATA = re.compile(r"^([a-z_]+(\.tmp-\d+)?\.npy|fingerprint\.json(\.tmp-\d+)?|folds(\.tmp-\d+)?\.npz)$")
+_OWN_DATA = re.compile(
+    r"^([a-z_]+(\.tmp-\d+)?\.npy|fingerprint\.json(\.tmp-\d+)?|folds(\.tmp-\d+)?\.npz)$"
+)
 _OWN_MODELS = re.compile(r"^trial-\d{5}(\.tmp-\d+)?\.keras$")
 
 

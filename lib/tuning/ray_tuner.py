@@ -116,7 +116,9 @@ class RayTuneSearch(EngineTuner):
 
         pool.close()
         if self.max_trials is None and self.execution.budget_seconds is None:
-            raise ValueError("RayTuneSearch needs max_trials or budget_seconds to know when to stop")
+            raise ValueError(
+                "RayTuneSearch needs max_trials or budget_seconds to know when to stop"
+            )
         settings: TrialSettings = plan["settings"]
         progress = self._progress(space, settings, verbose)
         options = dict(self.oracle_options)
