@@ -83,16 +83,6 @@ def test_masking_ignores_pre_padding():
     )
 
 
-def test_build_gru_layer_norm_and_training():
-    model = models.build_gru(input_shape=(6, 2), num_classes=3, units=(4, 4), layer_norm=True)
-    assert len(_layers_of(model, keras.layers.GRU)) == 2
-    assert len(_layers_of(model, keras.layers.LayerNormalization)) == 2
-    assert model.output_shape == (None, 3)
-    _train_one_step(model, RNG.normal(size=(8, 6, 2)), RNG.integers(0, 3, size=8))
-    plain = models.build_gru(input_shape=(6, 2), units=4)
-    assert not _layers_of(plain, keras.layers.LayerNormalization)
-
-
 def test_build_cnn1d_resnet_gru_structure_and_training():
     model = models.build_cnn1d_resnet_gru(
         input_shape=(16, 1), num_classes=5, filters=4, residual_blocks=2, projection_units=4,
@@ -169,19 +159,6 @@ def test_build_cnn2d_resnet_rejects_wrong_reshape():
         models.build_cnn2d_resnet(input_shape=(12, 1), reshape_to=(5, 2), filters=2)
 
 
-def test_build_transformer_classifier_and_regressor():
-    classifier = models.build_transformer(
-        input_shape=(10, 2), num_classes=3, model_dim=8, num_heads=2, ff_dim=8, encoder_blocks=1,
-        dense_units=4,
-    )
-    assert classifier.output_shape == (None, 3)
-    _train_one_step(classifier, RNG.normal(size=(8, 10, 2)), RNG.integers(0, 3, size=8))
-    regressor = models.build_transformer(input_shape=(10, 1), model_dim=4, ff_dim=4, dense_units=2)
-    assert regressor.output_shape == (None, 1)
-    with pytest.raises(ValueError, match="divisible"):
-        models.build_transformer(input_shape=(10, 1), model_dim=6, num_heads=4)
-
-
 def test_build_mlp_gathers_feature_subset_inside_the_model():
     model = models.build_mlp(input_dim=9, num_classes=3, units=(4,), feature_indices=[7, 2])
     select = model.get_layer("select_features")
@@ -226,7 +203,7 @@ def test_one_hot_loss_matches_keras_loss_on_one_hot_targets(loss):
 
 def test_seed_makes_builders_reproducible():
     def weights(seed):
-        model = models.build_gru(input_shape=(4, 2), num_classes=3, units=(3,), seed=seed)
+        model = models.build_lstm(input_shape=(4, 2), num_classes=3, units=(3,), seed=seed)
         return np.concatenate([np.ravel(w) for w in model.get_weights()])
 
     np.testing.assert_array_equal(weights(3), weights(3))
@@ -240,12 +217,13 @@ def test_make_optimizer_rejects_unknown_name():
 
 @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
 def test_saved_model_with_custom_layers_round_trips(tmp_path):
-    model = models.build_transformer(
-        input_shape=(6, 1), num_classes=3, model_dim=4, ff_dim=4, dense_units=2, seed=0
+    model = models.build_beat_rr_classifier(
+        beat_length=6, rr_features=2, num_classes=3, filters=2, residual_blocks=1, rr_units=2,
+        dense_units=2, seed=0,
     )
     subset = models.build_mlp(input_dim=4, num_classes=3, units=(2,), feature_indices=[1, 3],
                               loss="kl_divergence")
-    x = RNG.normal(size=(2, 6, 1)).astype("float32")
+    x = RNG.normal(size=(2, 8)).astype("float32")
     for built, data in ((model, x), (subset, RNG.normal(size=(2, 4)).astype("float32"))):
         path = tmp_path / f"{built.name}.keras"
         built.save(path)
@@ -353,48 +331,18 @@ def test_mitbih_hypermodels_default_spaces():
     assert "resampling" not in space2
 
 
-def test_cnn2d_and_transformer_hypermodels_train_one_step():
+def test_cnn2d_hypermodel_trains_one_step():
     x = RNG.normal(size=(8, 12, 1)).astype("float32")
     y = RNG.integers(0, 5, size=8)
-    for hypermodel in (
-        models.CNN2DResNetHyperModel(
-            input_shape=(12, 1), filters=2, dense_units=(4,), residual_blocks=(1,),
-            dense_layers=(2,), batch_size=(8,),
-        ),
-        models.TransformerHyperModel(input_shape=(12, 1), model_dim=(4,), ff_dim=(4,),
-                                     batch_size=(8,)),
-    ):
-        hp = kt.HyperParameters()
-        model = hypermodel.build(hp)
-        model.run_eagerly = True
-        history = hypermodel.fit(hp, model, x, y, validation_data=(x, y), epochs=1, verbose=0)
-        assert np.isfinite(history.history["loss"][0])
-
-
-def test_lstm_regressor_layers_are_conditional():
-    hypermodel = models.LSTMRegressorHyperModel((6, 1), units=(2, 3))
+    hypermodel = models.CNN2DResNetHyperModel(
+        input_shape=(12, 1), filters=2, dense_units=(4,), residual_blocks=(1,),
+        dense_layers=(2,), batch_size=(8,),
+    )
     hp = kt.HyperParameters()
-    hypermodel.build(hp)
-    space = _space(hp)
-    assert _values(space["layers"]) == [1, 2, 3]
-    assert _values(space["learning_rate"]) == [0.01, 0.003, 0.001]
-    assert hypermodel.objective == "val_loss"
-
-    hp.values.update({"layers": 2, "units_0": 3, "units_1": 2})
     model = hypermodel.build(hp)
-    assert [layer.units for layer in _layers_of(model, keras.layers.LSTM)] == [3, 2]
-    assert hp.is_active("units_1") and not hp.is_active("units_2")
-    masked = models.LSTMRegressorHyperModel((6, 1), mask_value=-1.0).build(kt.HyperParameters())
-    assert _layers_of(masked, keras.layers.Masking)[0].mask_value == -1.0
-
-
-def test_gru_hypermodel_layer_norm_choice():
-    hypermodel = models.GRUHyperModel((5, 2), num_classes=3, units=(2,))
-    hp = kt.HyperParameters()
-    hypermodel.build(hp)
-    hp.values.update({"layer_norm": True, "layers": 2})
-    model = hypermodel.build(hp)
-    assert len(_layers_of(model, keras.layers.LayerNormalization)) == 2
+    model.run_eagerly = True
+    history = hypermodel.fit(hp, model, x, y, validation_data=(x, y), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
 
 
 def test_mice_mlp_space_is_conditional():

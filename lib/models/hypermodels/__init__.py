@@ -1,0 +1,32 @@
+"""The studies' KerasTuner hypermodels, one module per study (see :mod:`lib.models`).
+
+* :mod:`~lib.models.hypermodels.mhealth`: :class:`LSTMClassifierHyperModel` (study 1);
+* :mod:`~lib.models.hypermodels.heartbeat`: :class:`CNN1DResNetGRUHyperModel`,
+  :class:`CNN2DResNetHyperModel`, :class:`CNN1DResNetHyperModel` (study 2, random split);
+* :mod:`~lib.models.hypermodels.beat_rr`: :class:`BeatRRHyperModel` and
+  :func:`weighted_classes` (study 2, inter-patient);
+* :mod:`~lib.models.hypermodels.hand_poses`: :class:`FeatureSubsetMLPHyperModel` (study 4);
+* :mod:`~lib.models.hypermodels.mice_sleep`: :class:`MLPHyperModel` (study 5).
+"""
+
+from lib.models.hypermodels.beat_rr import BeatRRHyperModel, weighted_classes
+from lib.models.hypermodels.hand_poses import SUBSET_SEPARATOR, FeatureSubsetMLPHyperModel
+from lib.models.hypermodels.heartbeat import (
+    CNN1DResNetGRUHyperModel,
+    CNN1DResNetHyperModel,
+    CNN2DResNetHyperModel,
+)
+from lib.models.hypermodels.mhealth import LSTMClassifierHyperModel
+from lib.models.hypermodels.mice_sleep import MLPHyperModel
+
+__all__ = [
+    "LSTMClassifierHyperModel",
+    "CNN1DResNetGRUHyperModel",
+    "CNN1DResNetHyperModel",
+    "CNN2DResNetHyperModel",
+    "FeatureSubsetMLPHyperModel",
+    "MLPHyperModel",
+    "BeatRRHyperModel",
+    "weighted_classes",
+    "SUBSET_SEPARATOR",
+]
