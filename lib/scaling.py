@@ -1,0 +1,136 @@
+"""Per-channel scaling of sensor series and windows, fitted on training rows only.
+
+:class:`ChannelScaler` scales each channel of ``(time, channels)`` rows or
+``(n, length, channels)`` windows with one scikit-learn scaler per channel;
+:func:`standardize_groups` standardises each group (subject, record) on its own rows.
+Both are also importable from :mod:`lib.windows`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
+
+__all__ = ["ChannelScaler", "standardize_groups"]
+
+_SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
+
+
+class ChannelScaler(TransformerMixin, BaseEstimator):
+    """Per-channel scaling of 3-D windows (or 2-D series) with a scikit-learn scaler.
+
+    Statistics are computed per channel over all ``n * length`` readings of the
+    arrays given to :meth:`fit`: fit on the training part only, then transform
+    validation and test with the same statistics.
+
+    Args:
+        scaler: ``"standard"``, ``"minmax"``, ``"robust"`` or an unfitted scikit-learn
+            transformer working column-wise (it is cloned).
+
+    Attributes:
+        scaler_: the fitted scikit-learn scaler (one column per channel).
+        n_channels_: number of channels seen in :meth:`fit`.
+    """
+
+    def __init__(self, scaler: Any = "standard") -> None:
+        self.scaler = scaler
+
+    def _flat(self, X: Any) -> tuple[np.ndarray, tuple[int, ...]]:
+        X = np.asarray(X)
+        if X.ndim not in (2, 3):
+            raise ValueError(
+                f"expected 3-D windows (n, length, channels) or a 2-D series (time, channels); "
+                f"got shape {X.shape}"
+            )
+        return X.reshape(-1, X.shape[-1]), X.shape
+
+    def fit(self, X: Any, y: Any = None) -> ChannelScaler:
+        """Learns per-channel statistics from training windows.
+
+        Args:
+            X: ``(n, length, channels)`` or ``(time, channels)``.
+            y: ignored.
+
+        Returns:
+            self.
+        """
+        if isinstance(self.scaler, str):
+            if self.scaler not in _SCALERS:
+                raise ValueError(
+                    f"scaler must be one of {list(_SCALERS)} or a scikit-learn scaler; "
+                    f"got {self.scaler!r}"
+                )
+            scaler = _SCALERS[self.scaler]()
+        else:
+            scaler = clone(self.scaler)
+        flat, shape = self._flat(X)
+        self.scaler_ = scaler.fit(flat)
+        self.n_channels_ = shape[-1]
+        return self
+
+    def _apply(self, X: Any, method: str) -> np.ndarray:
+        if not hasattr(self, "scaler_"):
+            raise ValueError(
+                "this ChannelScaler is not fitted yet; call fit on training data first"
+            )
+        flat, shape = self._flat(X)
+        if shape[-1] != self.n_channels_:
+            raise ValueError(
+                f"fitted on {self.n_channels_} channels, got {shape[-1]}; pass the same channels"
+            )
+        out = getattr(self.scaler_, method)(flat)
+        return np.asarray(out, dtype=np.result_type(np.asarray(X).dtype, np.float32)).reshape(shape)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Scales ``X`` with the training statistics; same shape as ``X``."""
+        return self._apply(X, "transform")
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """Undoes :meth:`transform` (e.g. to report errors in original units)."""
+        return self._apply(X, "inverse_transform")
+
+
+def standardize_groups(x: Any, groups: Any) -> np.ndarray:
+    """Standardises every group's rows per channel: zero mean, unit standard deviation.
+
+    Per-subject standardisation for subject-independent models: it removes each person's
+    sensor gain and offset (placement, body size) before windowing. Unlike
+    :class:`ChannelScaler`, whose statistics come from the training part only, each group
+    here is scaled with **its own** statistics, so a held-out subject is scaled with its own
+    (unlabelled) recording: a calibration step a deployed model needs too, which a report
+    should state. Labels are never used. Each group gets its own :class:`ChannelScaler`
+    (scikit-learn's ``StandardScaler``: a constant channel becomes 0, not NaN).
+
+    Args:
+        x: ``(time, channels)`` readings (or ``(time,)``).
+        groups: one group id per row (e.g. the subject column).
+
+    Returns:
+        float32 (or float64 for float64 input) array of ``x``'s shape.
+
+    Raises:
+        ValueError: ``x`` not 1-D/2-D, lengths differ, or ``x`` holds NaN/inf.
+    """
+    values = np.asarray(x)
+    if values.ndim not in (1, 2):
+        raise ValueError(
+            f"expected readings shaped (time, channels) or (time,); got shape {values.shape}; "
+            "standardise before windowing"
+        )
+    groups = np.asarray(groups)
+    if groups.shape != (len(values),):
+        raise ValueError(
+            f"groups must hold one id per row: {len(values)} rows, got groups of shape "
+            f"{groups.shape}"
+        )
+    flat = values.reshape(len(values), -1).astype(np.float64)
+    if not np.isfinite(flat).all():
+        raise ValueError("x holds NaN or inf; fill or drop those readings first")
+    out = np.empty_like(flat)
+    for group in np.unique(groups):  # one scaler per group (a handful), not a loop over rows
+        rows = groups == group
+        out[rows] = ChannelScaler("standard").fit_transform(flat[rows])
+    return out.astype(np.result_type(values.dtype, np.float32)).reshape(values.shape)
