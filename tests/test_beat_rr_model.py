@@ -115,6 +115,7 @@ def test_hypermodel_space_subsets_and_class_weighting():
         models.BeatRRHyperModel(NAMES, rr_subsets={"timing": ["heart_rate"]})
 
 
+@pytest.mark.slow
 def test_hypermodel_trains_through_the_tuning_engine(tmp_path):
     rng = np.random.default_rng(0)
     beats, rr = _rows(48)

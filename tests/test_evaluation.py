@@ -210,6 +210,7 @@ def _separable(seed: int):
 @pytest.mark.parametrize(
     "baseline", [evaluation.gradient_boosting_baseline, evaluation.random_forest_baseline]
 )
+@pytest.mark.slow
 def test_tree_baselines_learn_separable_classes_reproducibly(baseline):
     X_train, y_train, X_test, y_test = _separable(5)
     kwargs = {"max_iter": 10} if baseline is evaluation.gradient_boosting_baseline else {

@@ -216,6 +216,7 @@ def test_make_optimizer_rejects_unknown_name():
 
 
 @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
+@pytest.mark.slow
 def test_saved_model_with_custom_layers_round_trips(tmp_path):
     model = models.build_beat_rr_classifier(
         beat_length=6, rr_features=2, num_classes=3, filters=2, residual_blocks=1, rr_units=2,
@@ -422,6 +423,7 @@ def test_feature_subset_selection_and_repair():
     assert model.get_layer("select_features").indices == list(range(9))
 
 
+@pytest.mark.slow
 def test_keras_tuner_search_runs_a_hypermodel(tmp_path):
     x = RNG.normal(size=(24, 25)).astype("float32")
     y = RNG.integers(0, 3, size=24)
@@ -454,6 +456,7 @@ def test_reduce_lr_callback_falls_back_to_training_loss_without_validation():
     assert float(model.optimizer.learning_rate) < 0.1
 
 
+@pytest.mark.slow
 def test_hypermodel_jit_compile_option_reaches_the_model_and_trains():
     x = RNG.normal(size=(16, 32, 1)).astype("float32")
     y = RNG.integers(0, 5, size=16)

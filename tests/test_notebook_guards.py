@@ -68,6 +68,7 @@ def test_check_available_finds_local_files_and_never_downloads(tmp_cache, monkey
         check_available("mitbih")
 
 
+@pytest.mark.slow
 def test_offline_notebook_without_data_is_one_skip_with_the_loaders_message(tmp_path):
     result = _pytest("notebooks/04_hand_poses_search.ipynb", env=_environment(tmp_path))
     output = result.stdout + result.stderr
@@ -78,6 +79,7 @@ def test_offline_notebook_without_data_is_one_skip_with_the_loaders_message(tmp_
     assert "LIB_OFFLINE=1" in output and str(tmp_path) in output
 
 
+@pytest.mark.slow
 def test_quick_mode_holds_for_any_notebook_path_even_with_quick_0(tmp_path):
     runs = ROOT / "runs"  # git-ignored; a notebook must sit under the root to get its conftest
     runs.mkdir(exist_ok=True)

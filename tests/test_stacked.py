@@ -68,6 +68,7 @@ def _subset_values():
     ]
 
 
+@pytest.mark.slow
 def test_stack_equals_separate_keras_models_in_float64(float64):
     x, y = _data(120)
     hypermodel = MLPHyperModel(input_dim=6)
@@ -76,6 +77,7 @@ def test_stack_equals_separate_keras_models_in_float64(float64):
     assert max_weight_difference(forms, x, y, epochs=1, seed=3) <= 1e-9
 
 
+@pytest.mark.slow
 def test_feature_subsets_equal_separate_keras_models_in_float64(float64):
     x, y = _data(80)
     hypermodel = FeatureSubsetMLPHyperModel(FEATURES)
@@ -148,6 +150,7 @@ def test_stopped_model_does_not_move():
         assert np.all(np.asarray(slot)[~active] == 0)
 
 
+@pytest.mark.slow
 def test_dropout_draws_independent_masks_per_model():
     x, y = _data(32)
     hypermodel = FeatureSubsetMLPHyperModel(FEATURES)
@@ -219,6 +222,7 @@ def test_bad_input_is_refused_with_what_was_expected():
                     [(0, dict(_mlp_values()[0], optimizer="rmsprop"))], good, **run)
 
 
+@pytest.mark.slow
 def test_run_stacked_records_and_extracted_models(tmp_path):
     x, y = _data(300)
     arrays = {"x_train": x[:200], "y_train": y[:200], "x_val": x[200:], "y_val": y[200:]}
@@ -255,6 +259,7 @@ def test_run_stacked_records_and_extracted_models(tmp_path):
     assert [r["history"] for r in again] == [r["history"] for r in results]
 
 
+@pytest.mark.slow
 def test_training_does_not_depend_on_stack_mates_or_compaction():
     x, y = _data(260, seed=2)
     arrays = {"x_train": x[:200], "y_train": y[:200], "x_val": x[200:], "y_val": y[200:]}

@@ -30,6 +30,7 @@ def _space():
                          loss=("categorical_crossentropy", "kl_divergence"), batch_size=32)
 
 
+@pytest.mark.slow
 def test_grid_search_stacked_records_every_configuration_and_keeps_real_models(tmp_path):
     x, y, xv, yv = _mice()
     tuner = GridSearch(_space(), objective="val_weighted_f1", directory=tmp_path,
@@ -48,6 +49,7 @@ def test_grid_search_stacked_records_every_configuration_and_keeps_real_models(t
         assert score["weighted_f1"] == pytest.approx(trial.score, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_a_stacked_search_resumes_with_more_trials_without_retraining(tmp_path):
     x, y, xv, yv = _mice()
     kwargs = dict(objective="val_accuracy", directory=tmp_path, project_name="r",

@@ -72,6 +72,7 @@ if __name__ == "__main__":
 '''
 
 
+@pytest.mark.slow
 def test_a_keras_tuner_script_runs_in_workers_and_resumes_with_more_trials(tmp_path):
     script = tmp_path / "kt_script.py"
     script.write_text(_KERAS_TUNER_SCRIPT)
@@ -92,6 +93,7 @@ def test_a_keras_tuner_script_runs_in_workers_and_resumes_with_more_trials(tmp_p
     assert again[:2] == records  # the first two lines untouched
 
 
+@pytest.mark.slow
 def test_tuner_classes_are_keras_tuner_tuners_with_its_result_api(tmp_path, capsys):
     x, y, xv, yv = _data()
     tuner = GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path,
@@ -118,6 +120,7 @@ def test_tuner_classes_are_keras_tuner_tuners_with_its_result_api(tmp_path, caps
     assert "Results summary" in out and f"Score: {trials[0].score}" in out
 
 
+@pytest.mark.slow
 def test_a_constructed_tuner_reads_a_finished_search_and_continues_it(tmp_path):
     x, y, xv, yv = _data()
     kwargs = dict(objective="val_accuracy", directory=tmp_path, project_name="r", workers=0,
@@ -149,6 +152,7 @@ if __name__ == "__main__":
 '''
 
 
+@pytest.mark.slow
 def test_grid_search_resumes_after_sigkill_without_rerunning_a_trial(tmp_path):
     """keras-team/keras-tuner#1055: KerasTuner 1.4.8's own GridSearch cannot resume."""
     script = tmp_path / "grid.py"
@@ -187,6 +191,7 @@ def test_options_of_another_engine_are_type_errors(tmp_path):
             *_data()[:2], validation_data=_data()[2:], shuffle=False)
 
 
+@pytest.mark.slow
 def test_progress_bar_shows_trials_best_and_is_silent_at_verbose_0(tmp_path, capfd):
     x, y, xv, yv = _data()
     kwargs = dict(objective="val_accuracy", directory=tmp_path, workers=0)
@@ -202,6 +207,7 @@ def test_progress_bar_shows_trials_best_and_is_silent_at_verbose_0(tmp_path, cap
     assert "trial 2/2" in shown  # verbose=2: one line per trial
 
 
+@pytest.mark.slow
 def test_bayesian_and_hyperband_run_through_the_engine(tmp_path):
     x, y, xv, yv = _data()
     bayes = BayesianOptimization(TinyMLP(layers=True), objective="val_accuracy", max_trials=3,

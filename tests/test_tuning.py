@@ -93,6 +93,7 @@ def _split(x, y, n_train=80):
     return dict(x_train=x[:n_train], y_train=y[:n_train], x_val=x[n_train:], y_val=y[n_train:])
 
 
+@pytest.mark.slow
 def test_grid_search_returns_documented_frame(tmp_path):
     x, y = _classification()
     frame = search(
@@ -139,6 +140,7 @@ def test_grid_search_returns_documented_frame(tmp_path):
     assert row["val_macro_f1"] == pytest.approx(expected["macro_f1"])
 
 
+@pytest.mark.slow
 def test_resume_skips_finished_trials_and_matches_uninterrupted(tmp_path):
     x, y = _classification()
     kwargs = dict(tuner="random", objective="val_macro_f1", epochs=1, workers=0, seed=1,
@@ -166,6 +168,7 @@ def test_resume_skips_finished_trials_and_matches_uninterrupted(tmp_path):
     np.testing.assert_array_equal(again["seconds"], resumed["seconds"])
 
 
+@pytest.mark.slow
 def test_conditional_hyperparameters_are_stored_and_resumed(tmp_path):
     x, y = _classification()
     arguments = dict(tuner="grid", epochs=1, directory=tmp_path / "conditional", workers=0,
@@ -179,6 +182,7 @@ def test_conditional_hyperparameters_are_stored_and_resumed(tmp_path):
     np.testing.assert_allclose(again["objective"], frame["objective"])
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_different_search_space(tmp_path):
     x, y = _classification()
     search(TinyMLP(), _split(x, y), epochs=1, max_trials=1, directory=tmp_path, workers=0,
@@ -191,6 +195,7 @@ def test_resume_refuses_a_different_search_space(tmp_path):
                workers=0, resume=False, verbose=0)
 
 
+@pytest.mark.slow
 def test_folds_resample_training_rows_only(tmp_path, monkeypatch):
     import lib.resampling
 
@@ -217,6 +222,7 @@ def test_folds_resample_training_rows_only(tmp_path, monkeypatch):
     assert frame["val_accuracy_std"].iloc[0] == pytest.approx(per_fold.std())
 
 
+@pytest.mark.slow
 def test_kfold_int_is_stratified_and_feature_subsets_get_full_x(tmp_path):
     x, y = _classification(n=90)
     frame = search(
@@ -230,6 +236,7 @@ def test_kfold_int_is_stratified_and_feature_subsets_get_full_x(tmp_path):
     assert "fold1/val_loss" in frame["history"].iloc[0]
 
 
+@pytest.mark.slow
 def test_regression_objective_is_minimised(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(100, FEATURES)).astype("float32")
@@ -268,6 +275,7 @@ def test_errors_are_clear(tmp_path):
         search(TinyMLP(), data, tuner="bayesian", directory=tmp_path / "e", workers=0)
 
 
+@pytest.mark.slow
 def test_keras_history_objective(tmp_path):
     x, y = _classification()
     frame = search(TinyMLP(), _split(x, y), objective="val_loss", epochs=2, max_trials=1,
@@ -277,6 +285,7 @@ def test_keras_history_objective(tmp_path):
     assert frame.attrs["direction"] == "min"
 
 
+@pytest.mark.slow
 def test_worker_processes_are_recycled_and_match_in_process(tmp_path):
     x, y = _classification()
     kwargs = dict(tuner="random", max_trials=2, objective="val_accuracy", epochs=1, seed=5,
@@ -316,6 +325,7 @@ def test_to_ray_space_translates_each_kind():
     assert space["epochs"] == 3
 
 
+@pytest.mark.slow
 def test_ray_random_runs_given_configurations_and_resumes(tmp_path, monkeypatch, capfd, caplog):
     pytest.importorskip("ray")
     import ray
@@ -377,6 +387,7 @@ def test_local_ray_defaults_fill_unset_keys_and_restore(monkeypatch):
         assert "RAY_prestart_worker_first_driver" not in os.environ
 
 
+@pytest.mark.slow
 def test_init_ray_local_workers_keep_driver_priority():
     pytest.importorskip("ray")
     import ray
@@ -439,6 +450,7 @@ print(json.dumps({"frozen": frozen, "again": again, "collected": collected,
 """
 
 
+@pytest.mark.slow
 def test_freeze_imports_keeps_imported_objects_out_of_collections_but_collects_new_garbage():
     result = _run_json_script(_FREEZE)
     assert result["keras"]  # imported first, so Keras' and TensorFlow's objects are frozen
@@ -477,6 +489,7 @@ print(json.dumps({"before": before, "two": two, "after": after,
 """
 
 
+@pytest.mark.slow
 def test_quiet_input_pipeline_turns_off_autotuning_and_keeps_the_batches():
     result = _run_json_script(_QUIET)
     assert result["autotune"] == [None, False]  # Keras leaves it on (unset); the trial turns it off
@@ -541,6 +554,7 @@ def test_store_backed_oracles_write_no_kerastuner_state_files(tmp_path):
     assert written == []
 
 
+@pytest.mark.slow
 def test_grid_search_keeps_two_workers_busy_in_the_sequential_order(tmp_path, monkeypatch):
     from lib.tuning import _worker
 
@@ -576,6 +590,7 @@ def test_grid_search_keeps_two_workers_busy_in_the_sequential_order(tmp_path, mo
     assert not [p for p in os.listdir(tmp_path / "p") if p.startswith(".trial-")]
 
 
+@pytest.mark.slow
 def test_a_script_without_a_main_guard_gets_a_clear_error(tmp_path):
     import subprocess
     import sys
@@ -611,6 +626,7 @@ print(json.dumps({"core": core, "again": again, "affinity": sorted(os.sched_geta
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
                     reason="needs Linux CPU affinity and at least two cores")
+@pytest.mark.slow
 def test_claim_core_pins_a_process_to_a_core_no_other_trial_holds(tmp_path):
     import fcntl
     import subprocess

@@ -111,6 +111,7 @@ def test_a_hypermodel_that_cannot_be_pickled_is_named_with_its_attribute(tmp_pat
 # -- search directories --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_busy_directory_is_refused_and_left_untouched(tmp_path):
     x, y = _classification()
     folder = tmp_path / "busy"
@@ -130,6 +131,7 @@ def test_a_busy_directory_is_refused_and_left_untouched(tmp_path):
     assert _snapshot(folder) == before  # data/*.npy, records and models as they were
 
 
+@pytest.mark.slow
 def test_saved_data_changed_after_the_search_is_refused(tmp_path):
     x, y = _classification()
     folder = tmp_path / "run"
@@ -168,6 +170,7 @@ def test_resume_refuses_a_different_model_with_the_same_space(tmp_path):
         _search(_split(x, y), tmp_path, hypermodel=Outputs(3))
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_onednn_setting(tmp_path, monkeypatch):
     x, y = _classification()
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -177,6 +180,7 @@ def test_resume_refuses_another_onednn_setting(tmp_path, monkeypatch):
         _search(_split(x, y), tmp_path, max_trials=2)
 
 
+@pytest.mark.slow
 def test_overwrite_deletes_only_what_the_search_wrote(tmp_path):
     x, y = _classification()
     folder = tmp_path / "run"
@@ -193,6 +197,7 @@ def test_overwrite_deletes_only_what_the_search_wrote(tmp_path):
     assert list(frame["trial"]) == [0, 1]  # started again
 
 
+@pytest.mark.slow
 def test_a_line_that_is_not_a_trial_record_names_file_and_line(tmp_path):
     x, y = _classification()
     _search(_split(x, y), tmp_path, max_trials=2)
@@ -208,6 +213,7 @@ def test_a_line_that_is_not_a_trial_record_names_file_and_line(tmp_path):
         _search(_split(x, y), tmp_path, max_trials=2)
 
 
+@pytest.mark.slow
 def test_a_finished_search_is_read_without_writing(tmp_path):
     x, y = _classification()
     frame = _search(_split(x, y), tmp_path / "done", max_trials=2)
