@@ -3,6 +3,8 @@
 The reference (tests/fixtures/models_reference.json) was written by
 tests/fixtures/models_reference.py from the code before lib.models became a package; KerasTuner
 trial ids, resumed searches and the stacked executor depend on these spaces staying the same.
+After an intended change of a space or a network, rewrite the reference with
+``python tests/fixtures/models_reference.py`` and say why in the commit.
 """
 
 from __future__ import annotations
