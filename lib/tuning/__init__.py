@@ -35,6 +35,7 @@ from lib.tuning._search import TUNERS, search
 from lib.tuning._store import DirectoryInUseError, results_frame
 from lib.tuning.ray_tuner import RayTuneSearch
 from lib.tuning.spaces import space_size, space_table
+from lib.tuning.stacked import cross_validate
 from lib.tuning.tuners import BayesianOptimization, GridSearch, Hyperband, RandomSearch
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "build_model",
     "load_best_model",
     "fit_final",
+    "cross_validate",
     "init_ray",
 ]
 

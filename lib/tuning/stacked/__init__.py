@@ -14,6 +14,7 @@ A hypermodel takes part by declaring a stacked form, ``stacked_form(values)`` (s
 """
 
 from lib.tuning.stacked._check import max_weight_difference
+from lib.tuning.stacked._crossval import cross_validate
 from lib.tuning.stacked._engine import StackedTrainer, model_bytes, plan_stacks, run_stacked
 from lib.tuning.stacked._form import StackedForm, check_stackable, form_of
 from lib.tuning.stacked._metrics import confusion_matrices, confusion_metrics
@@ -31,6 +32,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "run_stacked",
+    "cross_validate",
     "plan_stacks",
     "model_bytes",
     "StackedForm",
