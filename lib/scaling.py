@@ -2,19 +2,21 @@
 
 :class:`ChannelScaler` scales each channel of ``(time, channels)`` rows or
 ``(n, length, channels)`` windows with one scikit-learn scaler per channel;
-:func:`standardize_groups` standardises each group (subject, record) on its own rows.
-Both are also importable from :mod:`lib.windows`.
+:func:`standardize_groups` standardises each group (subject, record) on its own rows;
+:func:`scale_parts` scales every part of a split frame with the training part's statistics.
+The first two are also importable from :mod:`lib.windows`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
-__all__ = ["ChannelScaler", "standardize_groups"]
+__all__ = ["ChannelScaler", "standardize_groups", "scale_parts"]
 
 _SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
 
@@ -134,3 +136,55 @@ def standardize_groups(x: Any, groups: Any) -> np.ndarray:
         rows = groups == group
         out[rows] = ChannelScaler("standard").fit_transform(flat[rows])
     return out.astype(np.result_type(values.dtype, np.float32)).reshape(values.shape)
+
+
+def scale_parts(
+    frame: Any,
+    parts: Any,
+    channels: Sequence[str],
+    *,
+    fit_on: str = "train",
+    keep: Sequence[str] = (),
+    scaler: Any = "standard",
+) -> dict[str, Any]:
+    """Each part's rows with ``channels`` scaled by statistics of one part (the training one).
+
+    Fits one :class:`ChannelScaler` on the rows of ``parts[fit_on]`` only, then transforms
+    every part with it: validation and test rows never inform the statistics.
+
+    Args:
+        frame: pandas DataFrame, one row per reading.
+        parts: ``{name: row positions}`` (e.g. from :func:`lib.splits.group_split`), or a
+            :class:`lib.splits.Split`.
+        channels: the columns to scale.
+        fit_on: the part whose rows give the statistics.
+        keep: columns copied unscaled in front of the channels (labels, subject ...).
+        scaler: as in :class:`ChannelScaler` (``"standard"``, ``"minmax"``, ``"robust"``
+            or a scikit-learn transformer).
+
+    Returns:
+        ``{name: DataFrame}`` in the order of ``parts``: columns ``keep`` then ``channels``,
+        the frame's index labels of the part's rows.
+
+    Raises:
+        ValueError: ``fit_on`` is not a part, or a column is missing from ``frame``.
+    """
+    rows_of = dict(parts._asdict() if hasattr(parts, "_asdict") else parts)
+    if fit_on not in rows_of:
+        raise ValueError(
+            f"fit_on={fit_on!r} is not one of the parts {list(rows_of)}; name the training part"
+        )
+    channels, keep = list(channels), list(keep)
+    missing = [c for c in keep + channels if c not in frame.columns]
+    if missing:
+        raise ValueError(f"columns {missing} not in frame columns {list(frame.columns)}")
+    fitted = ChannelScaler(scaler).fit(frame[channels].iloc[rows_of[fit_on]].to_numpy())
+    scaled = {}
+    for name, rows in rows_of.items():
+        part = frame.iloc[rows]
+        out = part[keep].copy()
+        values = fitted.transform(part[channels].to_numpy())
+        for index, channel in enumerate(channels):
+            out[channel] = values[:, index]
+        scaled[name] = out
+    return scaled

@@ -1,5 +1,6 @@
-"""Windows over sensor series: regression windows with a horizon, labelled segments and a
-stride-1 training feed; per-channel scaling (:mod:`lib.scaling`) is re-exported here.
+"""Windows over sensor series: regression windows with a horizon, labelled segments (and
+windows inside label bouts) and a stride-1 training feed; per-channel scaling
+(:mod:`lib.scaling`) is re-exported here.
 
 Conventions:
 
@@ -32,6 +33,7 @@ __all__ = [
     "sliding_windows",
     "sliding_windows_segments",
     "segment_windows",
+    "bout_windows",
     "bouts",
     "window_starts",
     "aligned_starts",
@@ -509,6 +511,55 @@ def segment_windows(
     X = values[starts[:, None] + np.arange(length)]  # (n_windows, length, channels)
     y = _window_labels(labels, starts, length, policy)
     return X, y, keys[0][starts]
+
+
+def bout_windows(
+    frame: Any,
+    length: int,
+    *,
+    label: str,
+    group_by: str | Sequence[Any] | None = None,
+    stride: int | None = None,
+    channels: Sequence[str] | None = None,
+    dtype: Any = np.float32,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labelled windows that stay inside one bout: a run of rows with the same label.
+
+    :func:`segment_windows` with the label's :func:`bouts` as the last grouping key, so a
+    window never spans two activities (or two ``group_by`` groups, e.g. subjects) and its
+    label is the bout's. Rows are taken in frame order; rows at the end of a bout that do
+    not fill a window are dropped.
+
+    Args:
+        frame: pandas DataFrame, one row per reading.
+        length: readings per window.
+        label: name of the label column.
+        group_by: column name, or list of column names and/or arrays with one entry per row,
+            whose changes also end a bout (e.g. ``"subject"``); ``None``: the label only.
+        stride: step between window starts; default ``length`` (non-overlapping).
+        channels: columns to window; default every column that is neither the label nor a
+            ``group_by`` column.
+        dtype: dtype of ``X``.
+
+    Returns:
+        ``(X, y, groups)``: ``X`` ``(n, length, channels)``, the window labels ``y`` and
+        ``groups``, the value of the first ``group_by`` key at each window (the bout ids when
+        ``group_by`` is None).
+
+    Raises:
+        ValueError: as :func:`segment_windows` (unknown column, NaN or inf in the channels,
+            NaN labels, no bout as long as one window ...).
+    """
+    if label not in frame.columns:
+        raise ValueError(f"label column {label!r} not in frame columns {list(frame.columns)}")
+    keys = [] if group_by is None else [group_by] if isinstance(group_by, str) else list(group_by)
+    named = [key for key in keys if isinstance(key, str)]
+    if channels is None:
+        channels = [c for c in frame.columns if c != label and c not in named]
+    return segment_windows(
+        frame, length, group_by=[*keys, bouts(frame[label].to_numpy())], label=label,
+        policy="last", stride=stride, channels=channels, dtype=dtype,
+    )
 
 
 # --------------------------------------------------------------------------- training feed

@@ -520,3 +520,55 @@ def test_feature_subset_as_one_choice_walks_each_subset_once():
         models.FeatureSubsetMLPHyperModel(["a+b", "c"], subset_choice=True)
     with pytest.raises(ValueError, match="search_features=False"):
         models.FeatureSubsetMLPHyperModel(FEATURES, subset_choice=True, search_features=False)
+
+
+def _same_weights(a, b):
+    assert [w.shape for w in a.get_weights()] == [w.shape for w in b.get_weights()]
+    for left, right in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(left, right)
+
+
+def test_lstm_forecaster_tapers_and_matches_build_lstm():
+    model = models.build_lstm_forecaster(input_shape=(12, 3), layers=3, units=16, seed=4)
+    assert [layer.units for layer in _layers_of(model, keras.layers.LSTM)] == [16, 8, 4]
+    assert model.output_shape == (None, 1)
+    assert model.layers[-1].activation.__name__ == "linear"
+    _same_weights(model, models.build_lstm(input_shape=(12, 3), units=(16, 8, 4), seed=4))
+    one = models.build_lstm_forecaster(input_shape=(12, 3), layers=1, units=5, seed=4)
+    assert [layer.units for layer in _layers_of(one, keras.layers.LSTM)] == [5]
+    _train_one_step(model, RNG.normal(size=(8, 12, 3)), RNG.normal(size=8))
+
+
+def test_lstm_forecaster_rejects_layers_it_cannot_build():
+    with pytest.raises(ValueError, match="positive int"):
+        models.build_lstm_forecaster(input_shape=(12, 3), layers=0)
+    with pytest.raises(ValueError, match="no cell"):
+        models.build_lstm_forecaster(input_shape=(12, 3), layers=3, units=3)
+
+
+def test_lstm_forecaster_hypermodel_space_and_masked_copy():
+    hypermodel = models.LSTMForecasterHyperModel((6, 2), seed=0)
+    hp = kt.HyperParameters()
+    model = hypermodel.build(hp)
+    assert [entry.name for entry in hp.space] == ["layers", "units", "learning_rate"]
+    assert hp.values == {"layers": 1, "units": 16, "learning_rate": 0.003}
+    assert hypermodel.objective == "val_mse"
+    hp.values.update(layers=2, units=32, learning_rate=0.001)
+    model = hypermodel.build(hp)
+    assert [layer.units for layer in _layers_of(model, keras.layers.LSTM)] == [32, 16]
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.001)
+    # The notebook's own build function (before the hypermodel) gives the same weights.
+    reference = models.build_lstm(input_shape=(6, 2), units=(32, 16), learning_rate=0.001, seed=0)
+    _same_weights(model, reference)
+    masked = models.LSTMForecasterHyperModel((6, 2), mask_value=-9.0, seed=0).build(hp)
+    masked.set_weights(model.get_weights())
+    x = RNG.normal(size=(4, 6, 2)).astype("float32")
+    np.testing.assert_allclose(masked.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    padded = np.concatenate([np.full((4, 3, 2), -9.0, dtype="float32"), x], axis=1)
+    np.testing.assert_allclose(
+        models.LSTMForecasterHyperModel((9, 2), mask_value=-9.0, seed=0).build(hp).predict(
+            padded, verbose=0),
+        reference.predict(x, verbose=0), atol=1e-5,
+    )
+    with pytest.raises(TypeError, match="no hyperparameter"):
+        models.LSTMForecasterHyperModel((6, 2), batch_size=(32,))

@@ -4,17 +4,18 @@ The package keeps the network builders (:mod:`lib.models.networks`, one module p
 apart from the studies' hypermodels (:mod:`lib.models.hypermodels`, one module per study);
 every public name is importable from ``lib.models``. Two layers of API:
 
-* **Builders** (``build_lstm``, ``build_cnn1d_resnet_gru``, ``build_cnn1d_resnet``,
-  ``build_cnn2d_resnet``, ``build_mlp``, ``build_beat_rr_classifier``) take keyword
+* **Builders** (``build_lstm``, ``build_lstm_forecaster``, ``build_cnn1d_resnet_gru``,
+  ``build_cnn1d_resnet``, ``build_cnn2d_resnet``, ``build_mlp``,
+  ``build_beat_rr_classifier``) take keyword
   arguments and return a *compiled* ``keras.Model``. A classifier (``num_classes``
   given) ends in a softmax and is compiled with a sparse loss (integer class ids)
   and the ``"accuracy"`` metric; a regressor (``num_classes=None``) ends in a
   linear layer and is compiled with MSE and MAE.
-* **Hypermodels** (``LSTMClassifierHyperModel``, ``CNN1DResNetGRUHyperModel``,
-  ``CNN1DResNetHyperModel``, ``CNN2DResNetHyperModel``, ``FeatureSubsetMLPHyperModel``,
-  ``MLPHyperModel``, ``BeatRRHyperModel``) subclass ``keras_tuner.HyperModel``. Their
-  ``DEFAULT_SPACE`` is the original study's search space; every entry can be overridden
-  with a constructor keyword.
+* **Hypermodels** (``LSTMClassifierHyperModel``, ``LSTMForecasterHyperModel``,
+  ``CNN1DResNetGRUHyperModel``, ``CNN1DResNetHyperModel``, ``CNN2DResNetHyperModel``,
+  ``FeatureSubsetMLPHyperModel``, ``MLPHyperModel``, ``BeatRRHyperModel``) subclass
+  ``keras_tuner.HyperModel``. Their ``DEFAULT_SPACE`` is the original study's search
+  space; every entry can be overridden with a constructor keyword.
 
 Search-space entries (``DEFAULT_SPACE`` values and constructor overrides) are:
 
@@ -57,6 +58,7 @@ from lib.models.hypermodels import (
     CNN2DResNetHyperModel,
     FeatureSubsetMLPHyperModel,
     LSTMClassifierHyperModel,
+    LSTMForecasterHyperModel,
     MLPHyperModel,
     weighted_classes,
 )
@@ -68,6 +70,7 @@ from lib.models.networks import (
     build_cnn1d_resnet_gru,
     build_cnn2d_resnet,
     build_lstm,
+    build_lstm_forecaster,
     build_mlp,
     make_optimizer,
 )
@@ -78,11 +81,13 @@ __all__ = [
     "OneHotLoss",
     "SelectFeatures",
     "build_lstm",
+    "build_lstm_forecaster",
     "build_cnn1d_resnet_gru",
     "build_cnn1d_resnet",
     "build_cnn2d_resnet",
     "build_mlp",
     "LSTMClassifierHyperModel",
+    "LSTMForecasterHyperModel",
     "CNN1DResNetGRUHyperModel",
     "CNN1DResNetHyperModel",
     "CNN2DResNetHyperModel",

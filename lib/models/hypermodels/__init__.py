@@ -5,6 +5,7 @@
   :class:`CNN2DResNetHyperModel`, :class:`CNN1DResNetHyperModel` (study 2, random split);
 * :mod:`~lib.models.hypermodels.beat_rr`: :class:`BeatRRHyperModel` and
   :func:`weighted_classes` (study 2, inter-patient);
+* :mod:`~lib.models.hypermodels.household_power`: :class:`LSTMForecasterHyperModel` (study 3);
 * :mod:`~lib.models.hypermodels.hand_poses`: :class:`FeatureSubsetMLPHyperModel` (study 4);
 * :mod:`~lib.models.hypermodels.mice_sleep`: :class:`MLPHyperModel` (study 5).
 """
@@ -16,11 +17,13 @@ from lib.models.hypermodels.heartbeat import (
     CNN1DResNetHyperModel,
     CNN2DResNetHyperModel,
 )
+from lib.models.hypermodels.household_power import LSTMForecasterHyperModel
 from lib.models.hypermodels.mhealth import LSTMClassifierHyperModel
 from lib.models.hypermodels.mice_sleep import MLPHyperModel
 
 __all__ = [
     "LSTMClassifierHyperModel",
+    "LSTMForecasterHyperModel",
     "CNN1DResNetGRUHyperModel",
     "CNN1DResNetHyperModel",
     "CNN2DResNetHyperModel",

@@ -1,7 +1,7 @@
 """Network builders by family: plain functions taking keyword arguments, returning a compiled
 ``keras.Model`` (see :mod:`lib.models`).
 
-* :mod:`~lib.models.networks.recurrent`: :func:`build_lstm`;
+* :mod:`~lib.models.networks.recurrent`: :func:`build_lstm`, :func:`build_lstm_forecaster`;
 * :mod:`~lib.models.networks.resnet1d`: :func:`build_cnn1d_resnet_gru`, :func:`build_cnn1d_resnet`;
 * :mod:`~lib.models.networks.cnn2d`: :func:`build_cnn2d_resnet`;
 * :mod:`~lib.models.networks.mlp`: :func:`build_mlp`;
@@ -15,7 +15,7 @@ from lib.models.networks.beat_rr import build_beat_rr_classifier
 from lib.models.networks.cnn2d import build_cnn2d_resnet
 from lib.models.networks.layers import OneHotLoss, SelectFeatures
 from lib.models.networks.mlp import build_mlp
-from lib.models.networks.recurrent import build_lstm
+from lib.models.networks.recurrent import build_lstm, build_lstm_forecaster
 from lib.models.networks.resnet1d import build_cnn1d_resnet, build_cnn1d_resnet_gru
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "OneHotLoss",
     "SelectFeatures",
     "build_lstm",
+    "build_lstm_forecaster",
     "build_cnn1d_resnet_gru",
     "build_cnn1d_resnet",
     "build_cnn2d_resnet",

@@ -1,4 +1,5 @@
-"""Recurrent networks: the stacked LSTM of the MHEALTH and household-power studies."""
+"""Recurrent networks: the stacked LSTM of the MHEALTH and household-power studies, and the
+household-power study's tapering LSTM forecaster."""
 
 from __future__ import annotations
 
@@ -83,4 +84,64 @@ def build_lstm(
         optimizer=optimizer,
         learning_rate=learning_rate,
         loss=loss,
+    )
+
+
+def build_lstm_forecaster(
+    *,
+    input_shape: Sequence[int],
+    layers: int = 1,
+    units: int = 32,
+    dropout: float = 0.0,
+    outputs: int = 1,
+    mask_value: float | None = None,
+    optimizer: Any = "adam",
+    learning_rate: float = 1e-3,
+    seed: int | None = None,
+) -> keras.Model:
+    """Stacked LSTM regressor whose layers taper: each one half as wide as the one before.
+
+    ``layers`` LSTM layers of ``units``, ``units // 2``, ``units // 4`` ... cells (the shape of
+    the household study's original 5 -> 3 network with one size to tune), then a linear
+    output, compiled with MSE (and MAE) as :func:`build_lstm` does:
+    ``build_lstm_forecaster(layers=2, units=32, ...)`` is ``build_lstm(units=(32, 16), ...)``
+    with the same seeded weights.
+
+    Args:
+        input_shape: ``(time, channels)``; ``time`` may be ``None`` for variable length.
+        layers: number of LSTM layers (>= 1).
+        units: cells of the first LSTM layer.
+        dropout: dropout rate after each LSTM layer (0 for none).
+        outputs: regression outputs (steps or series predicted).
+        mask_value: when set, a ``Masking`` layer skips time steps whose channels all equal
+            it (padded input, e.g. :data:`lib.padding.MASK_VALUE`); it has no weights, so a
+            masked and an unmasked model share theirs.
+        optimizer: optimizer name (see :func:`lib.models.make_optimizer`) or instance.
+        learning_rate: learning rate.
+        seed: seeds initializers and dropout; ``None`` uses Keras' global seed.
+
+    Returns:
+        The compiled ``keras.Model``.
+
+    Raises:
+        ValueError: ``layers`` is not a positive int, or the last layer would have no cell
+            (``units // 2 ** (layers - 1)`` is 0); a malformed ``input_shape``.
+    """
+    if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
+        raise ValueError(f"layers must be a positive int (LSTM layers), got {layers!r}")
+    sizes = tuple(int(units) // 2**index for index in range(layers))
+    if sizes[-1] < 1:
+        raise ValueError(
+            f"{layers} layers halving from units={units} leave the last layer with no cell "
+            f"(sizes {sizes}); use more units or fewer layers"
+        )
+    return build_lstm(
+        input_shape=input_shape,
+        outputs=outputs,
+        units=sizes,
+        dropout=dropout,
+        mask_value=mask_value,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        seed=seed,
     )
