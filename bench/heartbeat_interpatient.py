@@ -49,7 +49,12 @@ import numpy as np  # noqa: E402
 from sklearn.model_selection import StratifiedGroupKFold  # noqa: E402
 
 from lib import evaluation, models, resampling, tuning  # noqa: E402
-from lib.datasets.heartbeat import CLASSES, RR_FEATURES, load_heartbeat  # noqa: E402
+from lib.datasets.heartbeat import (  # noqa: E402
+    CLASSES,
+    RR_FEATURES,
+    beat_morphology_features,
+    load_heartbeat,
+)
 
 SEARCH_SPACE = dict(
     class_weighting=("none", "sqrt", "balanced"),
@@ -89,6 +94,78 @@ def boosting(x_train, y_train, x_test, weighting, seed):
     )
 
 
+# --- the feature pipeline: RR ratios + the beat relative to its record's median beat
+
+FEATURE_SETS = ("relative RR + beat", "relative RR + morphology")
+N_KEPT = 0.25  # share of the N beats each boosting fit keeps (training beats only)
+
+
+def feature_rows(feature_set, beats, records, rr):
+    relative = rr[:, rr_columns("relative")]
+    if feature_set == "relative RR + beat":
+        return np.hstack([relative, beats[:, :94:3]])
+    return np.hstack([relative, beat_morphology_features(beats, records)])
+
+
+def thinned_boosting(x_train, y_train, x_test, weighting, seed, *, probabilities=False):
+    """Boosting on the training beats with 1 - N_KEPT of the N beats dropped at random."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x_kept, y_kept = resampling.drop_windows(x_train, y_train, 0, 1 - N_KEPT, seed=seed)
+    model = HistGradientBoostingClassifier(
+        max_iter=100, max_leaf_nodes=15, early_stopping=False, random_state=seed,
+        class_weight=models.weighted_classes(y_kept, len(CLASSES), weighting))
+    model.fit(x_kept, y_kept)
+    return model.predict_proba(x_test) if probabilities else model.predict(x_test)
+
+
+def choose_features(features, y, folds, seed):
+    """Pooled out-of-fold macro F1 of every (feature set, weighting) on DS1's grouped folds."""
+    table = {}
+    for feature_set, x in features.items():
+        for weighting in ("sqrt", "balanced"):
+            predicted = np.zeros(len(y), dtype=np.int64)
+            for tr, va in folds:
+                predicted[va] = thinned_boosting(x[tr], y[tr], x[va], weighting, seed)
+            row = report(y, predicted)
+            key = f"{feature_set} / {weighting}"
+            table[key] = {
+                "macro_f1": round(row["macro_f1"], 4), "accuracy": round(row["accuracy"], 4),
+                "Se_S": round(row["recall"]["S"], 4), "P_S": round(row["precision"]["S"], 4),
+                "Se_V": round(row["recall"]["V"], 4), "P_V": round(row["precision"]["V"], 4)}
+            log(f"DS1 folds, boosting {key}: {table[key]}")
+    return table
+
+
+def print_table(y2, rows) -> None:
+    log(f"\nDS2 ({len(y2):,} beats), Se = recall, +P = precision:")
+    header = "model".ljust(34) + " acc   mF1   mF1-4 " + " ".join(
+        f"Se{c}   +P{c} " for c in CLASSES)
+    log(header)
+    for name, row in rows.items():
+        cells = " ".join(f"{row['recall'][c]:.3f} {row['precision'][c]:.3f}" for c in CLASSES)
+        log(f"{name:34s} {row['accuracy']:.3f} {row['macro_f1']:.3f} "
+            f"{row['macro_f1_without']:.3f} {cells}")
+
+
+def boosting_only(args, start, ds1, ds2) -> None:
+    """The feature pipeline alone: chosen on DS1's grouped folds, scored once on DS2."""
+    (x1, y1, r1, rr1), (x2, y2, r2, rr2) = ds1, ds2
+    folds = grouped_folds(y1, r1, args.feature_folds, args.seed)
+    features1 = {name: feature_rows(name, x1, r1, rr1) for name in FEATURE_SETS}
+    table = choose_features(features1, y1, folds, args.seed)
+    choice = max(table, key=lambda key: table[key]["macro_f1"])
+    feature_set, weighting = choice.split(" / ")
+    log(f"chosen on DS1 folds: {choice}")
+    predicted = thinned_boosting(features1[feature_set], y1, feature_rows(feature_set, x2, r2, rr2),
+                                 weighting, args.seed)
+    rows = {f"boosting, {choice}": report(y2, predicted),
+            "always N": report(y2, evaluation.majority_class_baseline(y1, len(y2)))}
+    print_table(y2, rows)
+    print(json.dumps({"quick": args.quick, "fold_table": table, "chosen": choice, "ds2": rows,
+                      "total_seconds": round(time.perf_counter() - start, 1), "args": vars(args)}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny run to check the script")
@@ -98,6 +175,9 @@ def main() -> None:
     parser.add_argument("--search-fraction", type=float, default=0.3)
     parser.add_argument("--search-epochs", type=int, default=2)
     parser.add_argument("--final-epochs", type=int, default=4)
+    parser.add_argument("--boosting-only", action="store_true",
+                        help="only the feature pipeline (boosting) and always N")
+    parser.add_argument("--feature-folds", type=int, default=5)
     parser.add_argument("--directory", default=os.path.join(ROOT, "runs", "bench_interpatient"))
     args = parser.parse_args()
     if args.quick:
@@ -106,13 +186,17 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
 
     x1, y1, r1, rr1 = load_heartbeat("train", scheme="inter-patient", return_records=True, rr=True)
-    x2, y2, _, rr2 = load_heartbeat("test", scheme="inter-patient", return_records=True, rr=True)
+    x2, y2, r2, rr2 = load_heartbeat("test", scheme="inter-patient", return_records=True, rr=True)
     if args.quick:  # a slice of DS2 too, so the quick run stays quick
         keep = np.sort(rng.choice(len(y2), size=3000, replace=False))
-        x2, y2, rr2 = x2[keep], y2[keep], rr2[keep]
+        x2, y2, r2, rr2 = x2[keep], y2[keep], r2[keep], rr2[keep]
     packed1, packed2 = models.BeatRRHyperModel.pack(x1, rr1), models.BeatRRHyperModel.pack(x2, rr2)
     log(f"DS1 {len(y1):,} beats {np.bincount(y1, minlength=5).tolist()}, "
         f"DS2 {len(y2):,} beats {np.bincount(y2, minlength=5).tolist()}")
+
+    if args.boosting_only:
+        boosting_only(args, start, (x1, y1, r1, rr1), (x2, y2, r2, rr2))
+        return
 
     # 2. grouped-fold search on a subset of DS1 (every record keeps the same fraction)
     subset = np.sort(rng.choice(len(y1), size=int(args.search_fraction * len(y1)), replace=False))
@@ -183,14 +267,7 @@ def main() -> None:
     rows["RR-free 1-D ResNet (notebook 02)"] = report(
         y2, model.predict(x2[..., None], batch_size=2048, verbose=0))
 
-    log(f"\nDS2 ({len(y2):,} beats), Se = recall, +P = precision:")
-    header = "model".ljust(34) + " acc   mF1   mF1-4 " + " ".join(
-        f"Se{c}   +P{c} " for c in CLASSES)
-    log(header)
-    for name, row in rows.items():
-        cells = " ".join(f"{row['recall'][c]:.3f} {row['precision'][c]:.3f}" for c in CLASSES)
-        log(f"{name:34s} {row['accuracy']:.3f} {row['macro_f1']:.3f} "
-            f"{row['macro_f1_without']:.3f} {cells}")
+    print_table(y2, rows)
     print(json.dumps({
         "quick": args.quick,
         "chosen": best,

@@ -33,6 +33,7 @@ __all__ = [
     "classification_metrics",
     "regression_metrics",
     "per_class_report",
+    "average_probabilities",
     "metric_direction",
     "to_class_ids",
     "persistence_forecast",
@@ -230,6 +231,37 @@ def per_class_report(
         "accuracy_without": accuracy_without,
         "macro_f1_without": macro_f1_without,
     }
+
+
+def average_probabilities(
+    probabilities: Mapping[str, Any], ensembles: Mapping[str, Sequence[str]]
+) -> dict[str, np.ndarray]:
+    """Adds ensembles (the mean class probabilities of their members) to a dict of models.
+
+    Args:
+        probabilities: model name -> ``(n, classes)`` predicted probabilities.
+        ensembles: ensemble name -> the names of its member models.
+
+    Returns:
+        A new dict: the given models, then every ensemble.
+
+    Raises:
+        ValueError: an ensemble is empty, names a model not in ``probabilities``, reuses a
+            model's name, or its members' arrays differ in shape.
+    """
+    result = {name: np.asarray(values) for name, values in probabilities.items()}
+    for name, members in ensembles.items():
+        missing = [m for m in members if m not in probabilities]
+        if not members or missing or name in probabilities:
+            raise ValueError(
+                f"ensemble {name!r}: expected a new name and members among "
+                f"{sorted(probabilities)}, found members {list(members)}"
+            )
+        shapes = {result[m].shape for m in members}
+        if len(shapes) > 1:
+            raise ValueError(f"ensemble {name!r}: members' probabilities differ in shape {shapes}")
+        result[name] = np.mean([result[m] for m in members], axis=0)
+    return result
 
 
 def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:

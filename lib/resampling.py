@@ -29,7 +29,7 @@ from imblearn.under_sampling import RandomUnderSampler
 from imblearn.utils import check_sampling_strategy
 from sklearn.utils.class_weight import compute_class_weight
 
-__all__ = ["METHODS", "resample", "drop_windows", "class_weights"]
+__all__ = ["METHODS", "resample", "oversample_minorities", "drop_windows", "class_weights"]
 
 METHODS = ("smote", "adasyn", "random_over", "random_under")
 
@@ -116,6 +116,46 @@ def resample(
     X_res, y_res = sampler.fit_resample(flat, y)
     X_res = np.asarray(X_res, dtype=X.dtype if X.dtype.kind == "f" else None)
     return X_res.reshape((-1, *X.shape[1:])), np.asarray(y_res)
+
+
+def oversample_minorities(
+    X: Any,
+    y: Any,
+    target: int,
+    *,
+    method: Any = "smote",
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raises every class smaller than ``target`` to ``target`` samples (training data only).
+
+    Classes already at or above ``target`` are left as they are, so the majority class
+    keeps its size and the training set grows by much less than full balancing would
+    (SMOTE lowers its neighbour count for classes with few members, with a warning).
+
+    Args:
+        X: ``(n, features)`` or ``(n, length, channels)`` windows.
+        y: ``(n,)`` integer class labels.
+        target: samples per minority class afterwards.
+        method: an oversampling method of :func:`resample` (``"smote"``, ``"random_over"``,
+            ``"adasyn"``).
+        seed: ``random_state`` of the sampler.
+
+    Returns:
+        ``(X_res, y_res)``; the inputs themselves when no class is below ``target``.
+
+    Raises:
+        ValueError: ``target`` is not positive, or ``method`` is ``"random_under"``.
+    """
+    X, y = _check_xy(X, y)
+    if target < 1:
+        raise ValueError(f"target must be a positive number of samples per class, got {target}")
+    if method == "random_under":
+        raise ValueError("oversample_minorities needs an oversampling method, got 'random_under'")
+    classes, counts = np.unique(y, return_counts=True)
+    strategy = {c.item(): int(target) for c, n in zip(classes, counts, strict=True) if n < target}
+    if not strategy:
+        return X, y
+    return resample(X, y, method=method, sampling_strategy=strategy, seed=seed, reduce_k=True)
 
 
 def _checked_k(y: np.ndarray, k: int, strategy: Any, method: str, reduce_k: bool) -> int:

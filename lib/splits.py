@@ -43,6 +43,7 @@ __all__ = [
     "stratified_kfold",
     "time_series_kfold",
     "check_no_leakage",
+    "stratified_subset",
 ]
 
 
@@ -405,3 +406,33 @@ def check_no_leakage(
                         f"[{b_lo}, {b_hi}] are not more than {gap} apart; "
                         "split chronologically (chronological_split) and leave a gap of a window"
                     )
+
+
+def stratified_subset(
+    index: Any, labels: Any, size: int | None, *, seed: int = 0
+) -> np.ndarray:
+    """``size`` entries of ``index`` drawn with the class mix of ``labels[index]``.
+
+    Args:
+        index: candidate row indices (into ``labels``).
+        labels: class label of every row.
+        size: how many to draw; None, or a size at least ``len(index)``, keeps all.
+        seed: ``random_state`` of the draw.
+
+    Returns:
+        The chosen indices, sorted.
+
+    Raises:
+        ValueError: ``size`` is not positive, or a class has too few rows to stratify.
+    """
+    from sklearn.model_selection import train_test_split
+
+    index = _as_1d(index, "index")
+    labels = np.asarray(labels)
+    if size is None or size >= index.size:
+        return np.sort(index)
+    if size < 1:
+        raise ValueError(f"size must be a positive number of rows or None, got {size}")
+    picked, _ = train_test_split(index, train_size=size, stratify=labels[index],
+                                 random_state=seed)
+    return np.sort(picked)

@@ -251,3 +251,15 @@ def test_comparison_table():
         evaluation.comparison_table({"a": {"x": 1}}, columns=["z"])
     with pytest.raises(ValueError, match="empty"):
         evaluation.comparison_table({})
+
+
+def test_average_probabilities_adds_mean_of_members():
+    a = np.array([[0.9, 0.1], [0.2, 0.8]])
+    b = np.array([[0.5, 0.5], [0.6, 0.4]])
+    out = evaluation.average_probabilities({"a": a, "b": b}, {"both": ["a", "b"]})
+    assert list(out) == ["a", "b", "both"]
+    np.testing.assert_allclose(out["both"], [[0.7, 0.3], [0.4, 0.6]])
+    with pytest.raises(ValueError, match="members among"):
+        evaluation.average_probabilities({"a": a}, {"both": ["a", "c"]})
+    with pytest.raises(ValueError, match="differ in shape"):
+        evaluation.average_probabilities({"a": a, "c": a[:1]}, {"both": ["a", "c"]})

@@ -425,11 +425,18 @@ def reference_rr(peaks, *, rate=125.0, local=10):
         for j in range(max(0, i - local), i):
             previous.append(intervals[j - 1] if j > 0 else intervals[0])
         mean = sum(previous) / len(previous) if previous else pre
+        pres = [intervals[0], *intervals]  # pre_rr of every beat
+        centred = [pres[min(max(j, 0), n - 1)] for j in range(i - local, i + local + 1)]
+        local_median = float(np.median(centred))
+        median = float(np.median(intervals))
         values = {
             "pre_rr": pre, "post_rr": post, "local_rr": mean, "record_rr": record,
             "pre_rr_to_record": pre / record, "post_rr_to_record": post / record,
             "local_rr_to_record": mean / record, "pre_rr_to_local": pre / mean,
-            "post_rr_to_local": post / mean,
+            "post_rr_to_local": post / mean, "pre_rr_to_post": pre / post,
+            "pre_rr_to_median": pre / median, "post_rr_to_median": post / median,
+            "pre_rr_to_local_median": pre / local_median,
+            "post_rr_to_local_median": post / local_median,
         }  # fmt: skip
         rows.append([values[name] for name in hb.RR_FEATURES])
     return np.array(rows)
@@ -453,14 +460,14 @@ def test_rr_features_match_reference(local):
 def test_causal_rr_features_ignore_later_beats_and_lookahead_ones_do_not():
     peaks = irregular_peaks(count=30, seed=3)
     changed = peaks.copy()
-    changed[21:] += 25  # the beats from 21 on come later
+    changed[21:] += 25 * np.arange(1, peaks.size - 20)  # beats from 21 on: longer intervals
     before, after = hb.rr_features(peaks), hb.rr_features(changed)
     names = list(hb.RR_FEATURES)
     causal = [names.index(n) for n in names if n not in hb.LOOKAHEAD_RR_FEATURES]
     assert {names[i] for i in causal} == {"pre_rr", "local_rr", "pre_rr_to_local"}
     np.testing.assert_array_equal(before[:21, causal], after[:21, causal])
     # every look-ahead feature changes somewhere before beat 21 (beat 20's next interval,
-    # the record mean for every beat)
+    # the record mean and median for every beat, the centred medians before beat 21)
     for name in hb.LOOKAHEAD_RR_FEATURES:
         column = names.index(name)
         assert not np.array_equal(before[:21, column], after[:21, column]), name
@@ -596,3 +603,52 @@ def test_real_rr_features_follow_the_annotations(real_beats):
     # supraventricular beats come early: their RR ratio to the local mean is lower
     ratio = rr[:, names.index("pre_rr_to_local")]
     assert np.median(ratio[y == 1]) < 0.9 < np.median(ratio[y == 0])
+
+
+# --------------------------------------------------------------------------- morphology
+
+
+def two_record_beats(seed=0):
+    """Two records of generated beats: record 5 has a narrow spike, record 9 a wider one,
+    and record 9's beat 3 has a different (inverted) shape."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(hb.BEAT_LENGTH)
+    narrow = np.exp(-0.5 * ((t - 3) / 2.0) ** 2)
+    wide = np.exp(-0.5 * ((t - 6) / 5.0) ** 2)
+    first = narrow + 0.01 * rng.standard_normal((8, t.size))
+    second = 0.5 * wide + 0.01 * rng.standard_normal((7, t.size))
+    second[3] = 1.0 - second[3]
+    beats = np.vstack([first, second]).astype(np.float32)
+    return beats, np.repeat([5, 9], [8, 7])
+
+
+def test_morphology_features_are_relative_to_each_records_median_beat():
+    beats, records = two_record_beats()
+    features = hb.beat_morphology_features(beats, records)
+    names = hb.morphology_feature_names()
+    assert features.shape == (15, len(names)) and features.dtype == np.float32
+    column = dict(zip(names, features.T, strict=True))
+    # the deviation from the record's own median is small for typical beats of both records
+    typical = np.delete(np.arange(15), 11)
+    deviation = features[:, [i for i, n in enumerate(names) if n.startswith("deviation_")]]
+    assert np.abs(deviation[typical]).max() < 0.1
+    assert np.abs(deviation[11]).max() > 0.5  # the inverted beat of record 9
+    assert column["correlation"][typical].min() > 0.9 and column["correlation"][11] < 0
+    assert column["distance"][11] > 10 * column["distance"][typical].max()
+    # the wider spike of record 9 stays high for more samples
+    assert column["qrs_width"][8:11].min() > column["qrs_width"][:8].max()
+    # shuffling the rows changes nothing but their order (medians are per record)
+    order = np.random.default_rng(1).permutation(15)
+    np.testing.assert_allclose(hb.beat_morphology_features(beats[order], records[order]),
+                               features[order], rtol=1e-6)
+
+
+def test_morphology_features_reject_bad_input():
+    beats, records = two_record_beats()
+    with pytest.raises(ValueError, match="one record number per beat"):
+        hb.beat_morphology_features(beats, records[:-1])
+    with pytest.raises(ValueError, match="shape"):
+        hb.beat_morphology_features(beats[0], records)
+    with pytest.raises(ValueError, match="span"):
+        hb.beat_morphology_features(beats, records, span=400)
+    assert len(hb.morphology_feature_names(span=60, step=4)) == 15 + 5

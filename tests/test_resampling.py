@@ -126,3 +126,20 @@ def test_class_weights_are_balanced():
     assert np.allclose(totals, totals[0])
     with pytest.raises(ValueError):
         class_weights(y, classes=[0, 1, 2, 3])
+
+
+@pytest.mark.parametrize("method", ["smote", "random_over"])
+def test_oversample_minorities_raises_small_classes_to_the_target_only(method):
+    from lib.resampling import oversample_minorities
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2, 3], [500, 40, 8, 300])
+    X = rng.normal(size=(y.size, 6, 2)) + y[:, None, None]
+    X_res, y_res = oversample_minorities(X, y, 200, method=method, seed=1)
+    assert X_res.shape[1:] == X.shape[1:]
+    assert np.bincount(y_res).tolist() == [500, 200, 200, 300]
+    np.testing.assert_array_equal(X_res[: y.size], X)  # originals first
+    same, _ = oversample_minorities(X, y, 5)
+    assert same is not None and len(same) == len(y)
+    with pytest.raises(ValueError, match="oversampling"):
+        oversample_minorities(X, y, 200, method="random_under")

@@ -177,3 +177,19 @@ def test_time_series_kfold_negative_gap_would_have_overlapped():
         list(time_series_kfold(100, n_splits=1))
     with pytest.raises(ValueError, match="test_size must be a positive int"):
         list(time_series_kfold(100, n_splits=3, test_size=0))
+
+
+def test_stratified_subset_keeps_the_class_mix_and_only_given_rows():
+    from lib.splits import stratified_subset
+
+    labels = np.repeat([0, 1, 2], [800, 150, 50])
+    index = np.arange(100, 1000)  # rows 0..99 are not candidates
+    picked = stratified_subset(index, labels, 300, seed=3)
+    assert picked.size == 300 and np.all(np.diff(picked) > 0) and picked.min() >= 100
+    share = np.bincount(labels[picked], minlength=3) / 300
+    expected = np.bincount(labels[index], minlength=3) / index.size
+    np.testing.assert_allclose(share, expected, atol=0.01)
+    np.testing.assert_array_equal(stratified_subset(index, labels, 300, seed=3), picked)
+    np.testing.assert_array_equal(stratified_subset(index[::-1], labels, None), index)
+    with pytest.raises(ValueError, match="positive"):
+        stratified_subset(index, labels, 0)
