@@ -87,12 +87,13 @@ def mice_arrays(rows: int, val_rows: int, seed: int) -> dict:
 
 def per_trial(hypermodel, configs, arrays, *, epochs: int, batch_size: int, seed: int) -> float:
     """Seconds the per-trial engine takes for ``configs`` (one untimed warm-up trial first)."""
+    from lib.tuning._settings import TrialSettings
     from lib.tuning._trial import run_trial, trial_seed
 
-    settings = {"objective": "val_weighted_f1", "epochs": epochs, "batch_size": batch_size,
-                "monitor": "val_loss", "monitor_mode": "min", "task": "classification",
-                "labels": None, "early_stopping": None}
-    run_trial(hypermodel, configs[0], arrays, None, dict(settings, epochs=1), seed=seed)
+    settings = TrialSettings(objective="val_weighted_f1", direction="max", task="classification",
+                             epochs=epochs, batch_size=batch_size, monitor="val_loss",
+                             monitor_mode="min")
+    run_trial(hypermodel, configs[0], arrays, None, settings.replace(epochs=1), seed=seed)
     start = time.perf_counter()
     for number, values in enumerate(configs):
         run_trial(hypermodel, values, arrays, None, settings, seed=trial_seed(seed, number))
