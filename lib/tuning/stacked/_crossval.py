@@ -17,22 +17,15 @@ import pandas as pd
 
 
 def _fold_pairs(y: np.ndarray, folds: int, groups: Any, seed: int) -> list:
-    """Stratified (grouped when ``groups`` is given) shuffled fold index pairs."""
-    from sklearn import model_selection as ms
+    """The folds a tuner's ``search(folds=k, groups=...)`` uses for the same rows and seed."""
+    from lib.tuning._data import Data, make_splits
 
-    if int(folds) < 2:
-        raise ValueError(f"folds must be at least 2, got {folds}")
-    index = np.zeros(len(y))
-    if groups is None:
-        splitter = ms.StratifiedKFold(n_splits=int(folds), shuffle=True, random_state=seed)
-        return list(splitter.split(index, y))
-    groups = np.asarray(groups)
-    if groups.shape != (len(y),):
+    if groups is not None and np.shape(groups) != (len(y),):
         raise ValueError(
-            f"groups must hold one group per row of x ({len(y)}), got shape {groups.shape}"
+            f"groups must hold one group per row of x ({len(y)}), got shape {np.shape(groups)}"
         )
-    splitter = ms.StratifiedGroupKFold(n_splits=int(folds), shuffle=True, random_state=seed)
-    return list(splitter.split(index, y, groups))
+    data = Data(x_train=np.zeros((len(y), 1)), y_train=y, groups=groups)
+    return make_splits(data, int(folds), task="classification", seed=seed)
 
 
 def cross_validate(
