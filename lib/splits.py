@@ -32,6 +32,7 @@ from sklearn.model_selection import (
     StratifiedGroupKFold,
     StratifiedKFold,
     TimeSeriesSplit,
+    train_test_split,
 )
 
 __all__ = [
@@ -425,8 +426,6 @@ def stratified_subset(
     Raises:
         ValueError: ``size`` is not positive, or a class has too few rows to stratify.
     """
-    from sklearn.model_selection import train_test_split
-
     index = _as_1d(index, "index")
     labels = np.asarray(labels)
     if size is None or size >= index.size:

@@ -47,6 +47,7 @@ from .heartbeat_features import (  # noqa: F401  (re-exported)
     MORPHOLOGY_SPAN,
     MORPHOLOGY_STEP,
     RR_FEATURES,
+    SAMPLING_RATE,
     beat_morphology_features,
     morphology_feature_names,
     rr_features,
@@ -81,9 +82,6 @@ AAMI_SYMBOLS: dict[str, int] = {
 """MIT-BIH beat annotation symbol -> AAMI class index. Symbols not listed
 (rhythm changes, noise, ``!`` flutter waves, ``x`` non-conducted P waves, ...)
 are not beats of any AAMI class and are dropped."""
-
-SAMPLING_RATE = 125
-"""Hz of the derived beats."""
 
 BEAT_LENGTH = 187
 """Samples per beat (about 1.5 s at 125 Hz), zero-padded."""

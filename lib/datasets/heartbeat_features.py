@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 SAMPLING_RATE = 125
-"""Hz of the derived beats (as :data:`lib.datasets.heartbeat.SAMPLING_RATE`)."""
+"""Hz of the derived beats (re-exported as :data:`lib.datasets.heartbeat.SAMPLING_RATE`)."""
 
 RR_FEATURES: tuple[str, ...] = (
     "pre_rr", "post_rr", "local_rr", "record_rr",
