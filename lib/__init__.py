@@ -3,6 +3,10 @@
 The flow, one module per step::
 
     datasets -> splits -> windows / padding -> resampling -> models -> tuning -> evaluation / plots
+
+Importing ``lib`` imports TensorFlow with its start-up log lines filtered by
+``TF_CPP_MIN_LOG_LEVEL`` (2, errors only, unless set; see :mod:`lib._quiet`), so notebooks and
+trial workers do not repeat TensorFlow's start-up chatter.
 """
 
 from __future__ import annotations
@@ -10,7 +14,10 @@ from __future__ import annotations
 import os
 import random
 
+from lib._quiet import import_tensorflow
 from lib.study import Study, study_setup
+
+import_tensorflow()
 
 __version__ = "0.1.0"
 

@@ -23,7 +23,7 @@ from lib.tuning import (  # noqa: E402
     space_size,
     space_table,
 )
-from tests.test_tuning import TinyMLP, _classification  # noqa: E402
+from tests.test_tuning import FEATURES, TinyMLP, _classification  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -205,6 +205,7 @@ def test_progress_bar_shows_trials_best_and_is_silent_at_verbose_0(tmp_path, cap
     shown = out + err
     assert "2/2" in shown and "best val_accuracy=" in shown  # done of total, best so far
     assert "trial 2/2" in shown  # verbose=2: one line per trial
+    assert "search: 2 of 2 trials done, best val_accuracy=" in out  # kept by saved notebooks
 
 
 @pytest.mark.slow
@@ -220,6 +221,30 @@ def test_bayesian_and_hyperband_run_through_the_engine(tmp_path):
     frame = band.search(x, y, validation_data=(xv, yv), verbose=0)
     assert set(frame["tuner/epochs"]) <= {1, 2} and len(frame) >= 2
     assert (frame["epochs_run"] <= frame["tuner/epochs"]).all()
+
+
+def _learning_rate_mlp(hp):
+    import keras
+
+    model = keras.Sequential([keras.Input((FEATURES,)), keras.layers.Dense(3, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    rate = hp.Float("learning_rate", 1e-4, 1e-1, sampling="log")  # no repeats: every trial runs
+    model.compile(keras.optimizers.Adam(rate), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+@pytest.mark.slow
+def test_hyperband_progress_knows_its_total_from_the_bracket_schedule(tmp_path, capfd):
+    x, y, xv, yv = _data()
+    band = Hyperband(_learning_rate_mlp, objective="val_accuracy", max_epochs=4, factor=2,
+                     directory=tmp_path, project_name="h", workers=0)
+    # KerasTuner's brackets start at 1, 2 and 4 epochs: rounds of 4 + 2 + 1, 3 + 2 and 3 trials
+    assert band._space_total(None) == 15
+    frame = band.search(x, y, validation_data=(xv, yv), verbose=1)
+    assert len(frame) == 15
+    out, err = capfd.readouterr()
+    assert "/15" in err and "search: 15 of 15 trials done" in out
 
 
 def test_space_size_counts_grid_points_with_conditions():

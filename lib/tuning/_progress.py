@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 
@@ -18,8 +19,10 @@ class SearchProgress:
     """A ``tqdm.auto`` bar over the trials of a search (a widget in notebooks).
 
     ``verbose=0`` shows nothing; ``1`` the bar (trials done of total, the best objective so
-    far, elapsed and estimated time left, which tqdm derives from the trial rate); ``2`` also
-    one line per finished trial.
+    far, elapsed and estimated time left, which tqdm derives from the trial rate), and when
+    the search returns one line of text (trials done of total, best so far, time), which a
+    notebook saved by ``nbconvert`` keeps even where the bar widget shows its first state;
+    ``2`` also one line per finished trial.
 
     Args:
         total: trials the search will run in all (None when unknown, e.g. a time budget).
@@ -37,6 +40,8 @@ class SearchProgress:
         self.objective, self.direction, self.best = objective, direction, best
         self.verbose = int(verbose)
         self.total = total
+        self.done, self.started_with = int(done), int(done)
+        self.start = time.perf_counter()
         self.bar = None
         if self.verbose and (total is None or done < total):
             from tqdm.auto import tqdm
@@ -54,6 +59,7 @@ class SearchProgress:
         value = record.get("objective")
         if record.get("status") == "COMPLETED" and better(value, self.best, self.direction):
             self.best = float(value)
+        self.done += 1
         if self.bar is None:
             return
         self.bar.set_postfix_str(f"best {self.objective}={_fmt(self.best)}", refresh=False)
@@ -66,7 +72,17 @@ class SearchProgress:
                 f"{record.get('status')}"
             )
 
+    def summary(self) -> str:
+        """One line: trials done of total (this call's share), best so far, seconds."""
+        total = "" if self.total is None else f" of {self.total}"
+        ran = self.done - self.started_with
+        earlier = f", {ran} in this call" if self.started_with else ""
+        return (f"search: {self.done}{total} trials done{earlier}, best {self.objective}="
+                f"{_fmt(self.best)}, {time.perf_counter() - self.start:.1f} s")
+
     def close(self) -> None:
+        """Closes the bar and prints :meth:`summary` (once; nothing at ``verbose=0``)."""
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+            print(self.summary(), flush=True)

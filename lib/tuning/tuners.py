@@ -660,3 +660,15 @@ class Hyperband(EngineTuner):
 
     def _epochs(self, epochs: int) -> int:
         return self.oracle_options["max_epochs"]
+
+    def _space_total(self, space: Any) -> int | None:
+        """Trials of the whole schedule: KerasTuner's brackets and rounds, per iteration
+        (fewer when the space runs out of new values); None if the oracle's schedule
+        methods are not there."""
+        oracle = self.oracle
+        try:
+            brackets = oracle._get_num_brackets()
+            rounds = sum(oracle._get_size(b, r) for b in range(brackets) for r in range(b + 1))
+        except AttributeError:
+            return None
+        return rounds * int(oracle.hyperband_iterations)
