@@ -10,6 +10,8 @@ class ids, so that every study and the tuning engine use the same numbers:
 * :func:`per_class_report` returns, per class, recall (sensitivity) and precision
   (positive predictivity) as the AAMI heartbeat reports give them, with accuracy and
   macro F1 over all classes and without the excluded ones (AAMI's Q).
+* :func:`paired_accuracy_test` asks whether two models' accuracies on the same test rows
+  differ by more than chance (McNemar's exact test, a paired bootstrap interval).
 
 In tuning result frames these names carry a ``val_`` or ``test_`` prefix;
 :func:`metric_direction` says whether a name is minimised or maximised.
@@ -262,6 +264,70 @@ def average_probabilities(
             raise ValueError(f"ensemble {name!r}: members' probabilities differ in shape {shapes}")
         result[name] = np.mean([result[m] for m in members], axis=0)
     return result
+
+
+def paired_accuracy_test(
+    y_true: Any, a: Any, b: Any, *, resamples: int = 10_000, confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Do two models' accuracies on the same rows differ by more than chance?
+
+    Only the rows where exactly one model is right tell them apart: McNemar's exact test
+    asks whether those split evenly (two-sided binomial test on the ``only_a`` of
+    ``only_a + only_b`` discordant rows, p = 1 when there are none). The interval is a
+    percentile bootstrap of ``accuracy_a - accuracy_b`` over the rows, both models
+    resampled together.
+
+    Args:
+        y_true: true class ids.
+        a, b: the two models' predictions (class ids, or scores as :func:`to_class_ids`
+            takes them), on the rows of ``y_true``.
+        resamples: bootstrap resamples.
+        confidence: coverage of the interval.
+        seed: seed of the bootstrap.
+
+    Returns:
+        ``rows``, ``accuracy_a``, ``accuracy_b``, ``difference`` (a - b), ``only_a`` / ``only_b``
+        (rows only that model gets right), ``mcnemar_p``, ``ci_low`` and ``ci_high``.
+
+    Raises:
+        ValueError: the three disagree in length, are empty, or ``resamples`` / ``confidence``
+            are out of range.
+    """
+    from scipy.stats import binomtest
+
+    y = to_class_ids(y_true, name="y_true")
+    right_a = to_class_ids(a, name="a") == y if len(np.asarray(a)) == len(y) else None
+    right_b = to_class_ids(b, name="b") == y if len(np.asarray(b)) == len(y) else None
+    if right_a is None or right_b is None or y.size == 0:
+        raise ValueError(
+            f"expected predictions a and b for the same non-empty rows as y_true ({y.size}), "
+            f"found {len(np.asarray(a))} and {len(np.asarray(b))} rows"
+        )
+    if resamples < 1 or not 0.0 < confidence < 1.0:
+        raise ValueError(
+            f"resamples must be positive and confidence in (0, 1), found {resamples} and "
+            f"{confidence}"
+        )
+    only_a = int(np.sum(right_a & ~right_b))
+    only_b = int(np.sum(right_b & ~right_a))
+    discordant = only_a + only_b
+    p_value = 1.0 if discordant == 0 else float(binomtest(only_a, discordant, 0.5).pvalue)
+    gain = right_a.astype(np.int8) - right_b.astype(np.int8)  # +1, 0 or -1 per row
+    rng = np.random.default_rng(seed)
+    differences = np.empty(resamples)
+    for start in range(0, resamples, 1000):  # blocks of 1,000 resamples bound the memory
+        count = min(1000, resamples - start)
+        rows = rng.integers(0, y.size, size=(count, y.size))
+        differences[start:start + count] = gain[rows].mean(axis=1)
+    tail = (1.0 - confidence) / 2
+    low, high = np.quantile(differences, [tail, 1.0 - tail])
+    return {
+        "rows": int(y.size), "accuracy_a": float(right_a.mean()),
+        "accuracy_b": float(right_b.mean()), "difference": float(gain.mean()),
+        "only_a": only_a, "only_b": only_b, "mcnemar_p": p_value,
+        "ci_low": float(low), "ci_high": float(high),
+    }
 
 
 def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:

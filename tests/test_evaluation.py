@@ -263,3 +263,28 @@ def test_average_probabilities_adds_mean_of_members():
         evaluation.average_probabilities({"a": a}, {"both": ["a", "c"]})
     with pytest.raises(ValueError, match="differ in shape"):
         evaluation.average_probabilities({"a": a, "c": a[:1]}, {"both": ["a", "c"]})
+
+
+def test_paired_accuracy_test_counts_discordant_rows_and_brackets_the_difference():
+    from scipy.stats import binomtest
+
+    from lib.evaluation import paired_accuracy_test
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, size=400)
+    a = y.copy()
+    a[:40] = (y[:40] + 1) % 3  # a wrong on rows 0-39
+    b = y.copy()
+    b[30:90] = (y[30:90] + 1) % 3  # b wrong on rows 30-89
+    result = paired_accuracy_test(y, a, np.eye(3)[b], resamples=2000, seed=0)  # b as scores
+    assert (result["only_a"], result["only_b"]) == (50, 30)  # rows 40-89 vs rows 0-29
+    assert result["difference"] == pytest.approx((50 - 30) / 400)
+    assert result["accuracy_a"] - result["accuracy_b"] == pytest.approx(result["difference"])
+    assert result["mcnemar_p"] == pytest.approx(binomtest(50, 80, 0.5).pvalue)
+    assert result["ci_low"] < result["difference"] < result["ci_high"]
+    assert result["mcnemar_p"] < 0.05 and result["ci_low"] > 0  # 50 vs 30: both see it
+    same = paired_accuracy_test(y, a, a, resamples=100)
+    assert same["mcnemar_p"] == 1.0 and same["ci_low"] == same["ci_high"] == 0.0
+    assert paired_accuracy_test(y, a, b, resamples=2000, seed=0) == result  # same seed
+    with pytest.raises(ValueError, match="same non-empty rows"):
+        paired_accuracy_test(y, a, b[:10])
