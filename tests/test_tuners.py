@@ -293,6 +293,16 @@ def test_ray_tune_search_on_a_cluster_started_as_on_a_head_node(tmp_path, monkey
         frame = tuner.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
         assert len(frame) == 2 and (frame["status"] == "COMPLETED").all()
         assert tuner.get_best_hyperparameters(1)[0].values["units"] in (4, 8)
+        # the cluster's node sees the search directory: the best trial kept its model, as
+        # get_best_models expects (keep_models=1 by default), and nothing else was left
+        from lib.evaluation import classification_metrics
+
+        best_trial = tuner.oracle.get_best_trials(1)[0]
+        model = tuner.get_best_models(num_models=1)[0]
+        score = classification_metrics(yv, model.predict(xv, verbose=0), labels=[0, 1, 2])
+        assert score["accuracy"] == pytest.approx(best_trial.score)
+        kept = sorted(p.name for p in (tmp_path / "ray").rglob("*.keras"))
+        assert kept == ["best_model.keras", f"trial-{int(best_trial.trial_id):05d}.keras"]
         records = [json.loads(line) for line in
                    (tmp_path / "ray" / "trials.jsonl").read_text().splitlines()]
         sessions = list((temp / "session_latest" / "logs").glob("worker-*"))

@@ -356,6 +356,7 @@ def test_ray_random_runs_given_configurations_and_resumes(tmp_path, monkeypatch,
         # switch is put back afterwards
         written = {p.name for p in (tmp_path / "ray").rglob("*")}
         assert "trials.jsonl" in written
+        assert not [name for name in written if name.endswith(".keras")]  # checkpoint=False
         assert not {"progress.csv", "result.json"} & written
         assert not any(name.startswith("events.out.tfevents") for name in written)
         assert "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS" not in os.environ

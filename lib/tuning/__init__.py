@@ -142,7 +142,7 @@ def load_best_model(source: Any) -> Any:
 
     Raises:
         FileNotFoundError: no model was saved there (the search ran with ``checkpoint=False``,
-            with ``folds``, on a Ray backend, or finished no trial).
+            with ``folds``, on Ray nodes that do not see the directory, or finished no trial).
     """
     import keras
 
@@ -161,8 +161,8 @@ def load_best_model(source: Any) -> Any:
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"no saved model at {path}: search() saves the best trial's model only with "
-            "checkpoint=True, without folds (a k-fold trial has one model per fold) and on the "
-            "KerasTuner tuners (not Ray). Rebuild it with fit_final(hypermodel, "
+            "checkpoint=True, without folds (a k-fold trial has one model per fold), and on "
+            "Ray only from nodes that see the search directory. Rebuild it with fit_final(hypermodel, "
             "best_hyperparameters(frame), x, y, ...)"
         )
     return keras.saving.load_model(path)

@@ -87,9 +87,13 @@ def _plain(value: Any) -> Any:
 
 def _trainable(
     config: dict, *, hypermodel_blob: bytes, arrays: dict, splits: Any, space_config: dict,
-    settings: Any, seed: int, asha: bool, pin_cores: bool = False,
+    settings: Any, seed: int, asha: bool, pin_cores: bool = False, keep_dir: str | None = None,
 ) -> None:
-    """Ray Tune function trainable: one trial, one TensorFlow thread (one core if pinned)."""
+    """Ray Tune function trainable: one trial, one TensorFlow thread (one core if pinned).
+
+    With ``keep_dir`` (the search directory, when models are kept) the trained model is saved
+    there as ``.ray-<trial id>.keras`` for the driver's :class:`ModelKeeper`, if this node
+    sees that directory (a local Ray, or a cluster with a shared file system)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _trial.prepare_trial_process(1, pin_cores=pin_cores)  # the actor is reused across trials
     from ray import tune
@@ -117,12 +121,21 @@ def _trainable(
                 value = metrics[objective]
             tune.report({"objective": value, "epoch": epoch + 1})
 
+    checkpoint = None
+    if keep_dir is not None and splits is None and os.path.isdir(keep_dir):
+        checkpoint = ray_model_path(keep_dir, tune.get_context().get_trial_id())
     record = _trial.run_trial(
-        hypermodel, values, arrays, splits, settings.replace(checkpoint_path=None),
+        hypermodel, values, arrays, splits,
+        settings.replace(checkpoint_path=checkpoint, checkpoint_best=None),
         seed=_config_seed(seed, values), space=space_config, epoch_hook=hook,
     )
     record["status"] = "COMPLETED"
     tune.report({"objective": record["objective"], "record": json.dumps(record)})
+
+
+def ray_model_path(directory: str, trial_id: str) -> str:
+    """Where a Ray trial saves its model for the driver (renamed there by trial number)."""
+    return os.path.join(directory, f".ray-{trial_id}.keras")
 
 
 def _kill_new_children(before: set[int]) -> None:
@@ -221,7 +234,8 @@ def init_ray(attempts: int = 3, **init: Any) -> None:
     ) from last
 
 
-def _recorder(store: Any, settings: Any, seed: int, first_index: int, progress: Any) -> Any:
+def _recorder(store: Any, settings: Any, seed: int, first_index: int, progress: Any,
+              keeper: Any = None, finished: list | None = None) -> Any:
     from ray import tune
 
     class Recorder(tune.Callback):
@@ -231,6 +245,7 @@ def _recorder(store: Any, settings: Any, seed: int, first_index: int, progress: 
             self.next_index = first_index
             self.started: dict[str, float] = {}
             self.best = None
+            self.records = list(finished or [])
 
         def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             self.started[trial.trial_id] = time.perf_counter()
@@ -260,8 +275,21 @@ def _recorder(store: Any, settings: Any, seed: int, first_index: int, progress: 
                 seed=_config_seed(seed, values), status=status, wall_seconds=wall,
             )
             store.append(record)
+            self.records.append(record)
+            if keeper is not None:
+                self._keep(trial.trial_id, int(index), status)
             if progress is not None:
                 progress.trial_done(record)
+
+        def _keep(self, trial_id: str, number: int, status: str) -> None:
+            """Hands the trial's saved model to the keeper (which keeps the best ``keep``)."""
+            saved = ray_model_path(keeper.directory, trial_id)
+            if os.path.exists(saved):
+                if status == "COMPLETED":
+                    os.replace(saved, keeper.trial_path(number))
+                else:  # stopped or failed after saving: its model is not its record's
+                    os.remove(saved)
+            keeper.settle(number, self.records)
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             self._write(trial, "COMPLETED")
@@ -383,9 +411,13 @@ def run(
     tuner: str, max_trials: int | None, budget_seconds: float | None, seed: int,
     max_concurrent_trials: int, asha: bool | dict, ray_address: str | None,
     num_cpus: int | None, options: dict, verbose: int, pin_cores: bool = False,
-    progress: Any = None,
+    progress: Any = None, keep_models: int = 0,
 ) -> None:
-    """Runs the remaining trials of a Ray Tune search, appending each to ``store``."""
+    """Runs the remaining trials of a Ray Tune search, appending each to ``store``.
+
+    With ``keep_models`` (and no folds) every trial saves its model in the search directory
+    and the driver keeps the best ``keep_models`` (``models/``, ``best_model.keras``) as the
+    per-trial engine does; trials on nodes that do not see the directory keep none."""
     import ray
     from ray import tune
 
@@ -409,12 +441,21 @@ def run(
     if chosen is None:
         return
     search_alg, num_samples = chosen
+    keeper = None
+    if keep_models > 0 and splits is None:
+        from lib.tuning._store import ModelKeeper
+
+        keeper = ModelKeeper(os.path.abspath(store.directory), keep_models, settings.direction)
+        for name in os.listdir(keeper.directory):  # left by an interrupted run
+            if name.startswith(".ray-") and name.endswith(".keras"):
+                os.remove(os.path.join(keeper.directory, name))
     started = _start_ray(runtime_env, ray_address, num_cpus, max_concurrent_trials, verbose)
     try:
         trainable = tune.with_parameters(
             _trainable, hypermodel_blob=cloudpickle.dumps(hypermodel), arrays=arrays,
             splits=splits, space_config=space.get_config(), settings=settings, seed=seed,
             asha=bool(asha), pin_cores=pin_cores,
+            keep_dir=None if keeper is None else keeper.directory,
         )
         trainable = tune.with_resources(trainable, {"cpu": 1})
         first_index = max((r["trial"] for r in finished), default=-1) + 1
@@ -432,7 +473,8 @@ def run(
             ),
             run_config=tune.RunConfig(
                 name="ray", storage_path=os.path.abspath(os.path.join(store.directory, "ray")),
-                verbose=0, callbacks=[_recorder(store, settings, seed, first_index, progress)],
+                verbose=0, callbacks=[_recorder(store, settings, seed, first_index, progress,
+                                          keeper, finished)],
             ),
         )
         _fit_quietly(tuner_object, verbose)

@@ -105,7 +105,7 @@ def search(
                       searcher_options=dict(tuner_options or {}))
     else:
         kwargs = dict(tuner_options or {}, **options)
-        kwargs.setdefault("keep_models", 1 if checkpoint else 0)
+    kwargs.setdefault("keep_models", 1 if checkpoint else 0)
     if tuner == "hyperband":
         kwargs.setdefault("max_epochs", int(epochs))
     elif max_trials is not None or tuner != "grid":

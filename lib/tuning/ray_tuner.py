@@ -34,8 +34,10 @@ class RayTuneSearch(EngineTuner):
     where it stopped; ``"hyperopt"`` restarts TPE (seeded from the seed and the number of
     finished trials) without the earlier results (Ray's HyperOpt searcher cannot be given
     points evaluated elsewhere). Trials finish concurrently, so their order is not
-    reproducible; each trial's seed comes from the search seed and its values. Ray trials
-    keep no model: rebuild the best with ``tuner.hypermodel.build(best_hp)``.
+    reproducible; each trial's seed comes from the search seed and its values. As with the
+    other tuners the best ``keep_models`` trials keep their model for ``get_best_models``
+    (each trial saves it in the search directory; on a cluster only trials on nodes that see
+    that directory, e.g. a shared file system, can).
 
     Args:
         hypermodel: a ``keras_tuner.HyperModel`` or a callable ``build(hp)``.
@@ -52,6 +54,8 @@ class RayTuneSearch(EngineTuner):
             ``points_to_evaluate`` for ``"random"``, ``n_initial_points`` for HyperOpt).
         seed, directory, project_name, overwrite, task, max_consecutive_failed_trials:
             as for :class:`~lib.tuning.tuners.EngineTuner`.
+        keep_models: how many of the best trials keep their model (default 1; none with
+            folds).
         pin_cores: pin each trial process to a core of its own (local Ray, Linux).
         budget_seconds: Ray's ``time_budget_s`` (running trials are stopped at the budget).
 
@@ -60,7 +64,7 @@ class RayTuneSearch(EngineTuner):
         ValueError: an unknown searcher.
     """
 
-    OPTIONS = ("pin_cores", "budget_seconds")
+    OPTIONS = ("pin_cores", "budget_seconds", "keep_models")
 
     def __init__(
         self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10, *,
@@ -81,15 +85,11 @@ class RayTuneSearch(EngineTuner):
                                                         True))
         super().__init__(oracle, hypermodel, seed=seed, max_trials=max_trials,
                          max_consecutive_failed_trials=max_consecutive_failed_trials,
-                         oracle_options=dict(searcher_options or {}), keep_models=0, **kwargs)
+                         oracle_options=dict(searcher_options or {}), **kwargs)
 
     @property
     def TUNER(self) -> str:  # noqa: N802  (the class attribute of the other tuners)
         return f"ray-{self.searcher}"
-
-    def _refuse_unknown(self, options: dict) -> None:
-        options = {k: v for k, v in options.items() if k != "keep_models"}
-        super()._refuse_unknown(options)
 
     def _replay(self, records: list[dict]) -> None:
         known = {int(t.trial_id) for t in self.oracle.trials.values()}
@@ -132,6 +132,7 @@ class RayTuneSearch(EngineTuner):
                 max_concurrent_trials=self.max_concurrent_trials, asha=self.asha,
                 ray_address=self.ray_address, num_cpus=self.num_cpus, options=options,
                 verbose=verbose, pin_cores=bool(self.execution.pin_cores), progress=progress,
+                keep_models=int(self.execution.keep_models),
             )
         finally:
             progress.close()

@@ -253,7 +253,8 @@ class EngineTuner(kt.Tuner):
             raise FileNotFoundError(
                 f"trial {trial.trial_id}'s model was not kept ({path} does not exist): the "
                 f"search keeps the best keep_models={self.execution.keep_models} model(s), none "
-                "with folds or on Ray. Pass keep_models=N to the tuner before searching, or "
+                "with folds, and Ray trials only on nodes that see the search directory. Pass "
+                "keep_models=N to the tuner before searching, or "
                 "rebuild it: tuner.hypermodel.build(tuner.get_best_hyperparameters()[0]) and fit"
             )
         return keras.saving.load_model(path)
