@@ -6,7 +6,9 @@ The flow, one module per step::
 
 Importing ``lib`` imports TensorFlow with its start-up log lines filtered by
 ``TF_CPP_MIN_LOG_LEVEL`` (2, errors only, unless set; see :mod:`lib._quiet`), so notebooks and
-trial workers do not repeat TensorFlow's start-up chatter.
+trial workers do not repeat TensorFlow's start-up chatter. Set TensorFlow's other environment
+variables (``TF_ENABLE_ONEDNN_OPTS``...) before importing ``lib``: TensorFlow reads them when it
+loads.
 """
 
 from __future__ import annotations
