@@ -303,11 +303,18 @@ def test_ray_tune_search_on_a_cluster_started_as_on_a_head_node(tmp_path, monkey
         assert score["accuracy"] == pytest.approx(best_trial.score)
         kept = sorted(p.name for p in (tmp_path / "ray").rglob("*.keras"))
         assert kept == ["best_model.keras", f"trial-{int(best_trial.trial_id):05d}.keras"]
+        # later trials save their model only if it beats the keep_models-th best so far
+        threshold = json.loads((tmp_path / "ray" / ".keep-threshold.json").read_text())
+        assert threshold == {"threshold": best_trial.score}
         records = [json.loads(line) for line in
                    (tmp_path / "ray" / "trials.jsonl").read_text().splitlines()]
         sessions = list((temp / "session_latest" / "logs").glob("worker-*"))
         assert sessions, "no Ray worker ran on the cluster"
         assert {r["trial"] for r in records} == {0, 1}
+        # everything the search wrote is its own: overwrite=True clears it
+        RayTuneSearch(TinyMLP(), objective="val_accuracy", max_trials=2, searcher="random",
+                      directory=tmp_path, project_name="ray", overwrite=True)
+        assert not (tmp_path / "ray" / "trials.jsonl").exists()
     finally:  # `ray stop` would stop every Ray on the machine: stop this cluster's processes
         ours = [p for p in psutil.process_iter(["cmdline"])
                 if str(temp) in " ".join(p.info["cmdline"] or [])]

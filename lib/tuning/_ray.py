@@ -93,7 +93,8 @@ def _trainable(
 
     With ``keep_dir`` (the search directory, when models are kept) the trained model is saved
     there as ``.ray-<trial id>.keras`` for the driver's :class:`ModelKeeper`, if this node
-    sees that directory (a local Ray, or a cluster with a shared file system)."""
+    sees that directory (a local Ray, or a cluster with a shared file system), and only if it
+    beats the threshold the driver last wrote there (the ``keep``-th best objective so far)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _trial.prepare_trial_process(1, pin_cores=pin_cores)  # the actor is reused across trials
     from ray import tune
@@ -121,12 +122,13 @@ def _trainable(
                 value = metrics[objective]
             tune.report({"objective": value, "epoch": epoch + 1})
 
-    checkpoint = None
+    checkpoint, threshold = None, None
     if keep_dir is not None and splits is None and os.path.isdir(keep_dir):
         checkpoint = ray_model_path(keep_dir, tune.get_context().get_trial_id())
+        threshold = read_keep_threshold(keep_dir)
     record = _trial.run_trial(
         hypermodel, values, arrays, splits,
-        settings.replace(checkpoint_path=checkpoint, checkpoint_best=None),
+        settings.replace(checkpoint_path=checkpoint, checkpoint_best=threshold),
         seed=_config_seed(seed, values), space=space_config, epoch_hook=hook,
     )
     record["status"] = "COMPLETED"
@@ -136,6 +138,29 @@ def _trainable(
 def ray_model_path(directory: str, trial_id: str) -> str:
     """Where a Ray trial saves its model for the driver (renamed there by trial number)."""
     return os.path.join(directory, f".ray-{trial_id}.keras")
+
+
+KEEP_THRESHOLD = ".keep-threshold.json"
+"""File in the search directory with the objective a Ray trial's model must beat to be saved."""
+
+
+def write_keep_threshold(directory: str, value: float | None) -> None:
+    """Writes the threshold atomically (None: every model is saved)."""
+    path = os.path.join(directory, KEEP_THRESHOLD)
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w") as handle:
+        json.dump({"threshold": value}, handle)
+    os.replace(temporary, path)
+
+
+def read_keep_threshold(directory: str) -> float | None:
+    """The threshold :func:`write_keep_threshold` left, or None (none yet, or unreadable)."""
+    try:
+        with open(os.path.join(directory, KEEP_THRESHOLD)) as handle:
+            value = json.load(handle).get("threshold")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return None if value is None else float(value)
 
 
 def _kill_new_children(before: set[int]) -> None:
@@ -290,6 +315,7 @@ def _recorder(store: Any, settings: Any, seed: int, first_index: int, progress: 
                 else:  # stopped or failed after saving: its model is not its record's
                     os.remove(saved)
             keeper.settle(number, self.records)
+            write_keep_threshold(keeper.directory, keeper.threshold(self.records))
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             self._write(trial, "COMPLETED")
@@ -449,6 +475,7 @@ def run(
         for name in os.listdir(keeper.directory):  # left by an interrupted run
             if name.startswith(".ray-") and name.endswith(".keras"):
                 os.remove(os.path.join(keeper.directory, name))
+        write_keep_threshold(keeper.directory, keeper.threshold(finished))
     started = _start_ray(runtime_env, ray_address, num_cpus, max_concurrent_trials, verbose)
     try:
         trainable = tune.with_parameters(

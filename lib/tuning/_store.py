@@ -52,7 +52,8 @@ def _jsonable(value: Any) -> Any:
 _OWN_TOP = re.compile(
     r"^(search\.json|trials\.jsonl|best_model\.keras|\.lock|data|models|ray"
     r"|search\.json\.tmp-\d+|\.trial-\d{5}\.keras|\.trial-\d{5}\.tmp-\d+\.keras"
-    r"|best_model\.tmp-\d+\.keras)$"
+    r"|best_model\.tmp-\d+\.keras|\.ray-[\w-]+?(\.tmp-\d+)?\.keras"
+    r"|\.keep-threshold\.json(\.tmp-\d+)?)$"
 )
 _OWN_DATA = re.compile(
     r"^([a-z_]+(\.tmp-\d+)?\.npy|fingerprint\.json(\.tmp-\d+)?|folds(\.tmp-\d+)?\.npz)$"
