@@ -98,3 +98,22 @@ def test_quick_mode_holds_for_any_notebook_path_even_with_quick_0(tmp_path):
         shutil.rmtree(folder)
     output = result.stdout + result.stderr
     assert result.returncode == 0 and "1 passed" in output, output
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_committed_notebook_shows_the_figures_its_cells_draw(path):
+    """A notebook run with a non-interactive backend (MPLBACKEND=Agg under nbconvert) saves
+    no figure in its outputs: the article loses its plots. Run full studies without it."""
+    notebook = json.loads(path.read_text())
+    drawing = [
+        cell for cell in notebook["cells"] if cell["cell_type"] == "code"
+        and re.search(r"\bplots\.\w+\(|\bplt\.(subplots|figure)\(", "".join(cell["source"]))
+    ]
+    shown = [
+        cell for cell in drawing
+        if any("image/png" in output.get("data", {}) for output in cell.get("outputs", []))
+    ]
+    assert len(shown) == len(drawing), (
+        f"{path.name}: {len(drawing) - len(shown)} of {len(drawing)} cells that draw a figure "
+        "show none in the committed outputs; rerun the notebook without MPLBACKEND=Agg"
+    )

@@ -441,9 +441,10 @@ def run(
 ) -> None:
     """Runs the remaining trials of a Ray Tune search, appending each to ``store``.
 
-    With ``keep_models`` (and no folds) every trial saves its model in the search directory
-    and the driver keeps the best ``keep_models`` (``models/``, ``best_model.keras``) as the
-    per-trial engine does; trials on nodes that do not see the directory keep none."""
+    With ``keep_models`` (and no folds) a trial whose objective beats the ``keep_models``-th
+    best so far saves its model in the search directory and the driver keeps the best
+    ``keep_models`` (``models/``, ``best_model.keras``) as the per-trial engine does; trials on
+    nodes that do not see the directory keep none."""
     import ray
     from ray import tune
 
