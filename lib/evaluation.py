@@ -297,13 +297,13 @@ def paired_accuracy_test(
     from scipy.stats import binomtest
 
     y = to_class_ids(y_true, name="y_true")
-    right_a = to_class_ids(a, name="a") == y if len(np.asarray(a)) == len(y) else None
-    right_b = to_class_ids(b, name="b") == y if len(np.asarray(b)) == len(y) else None
-    if right_a is None or right_b is None or y.size == 0:
+    predicted_a, predicted_b = to_class_ids(a, name="a"), to_class_ids(b, name="b")
+    if y.size == 0 or not len(predicted_a) == len(predicted_b) == y.size:
         raise ValueError(
             f"expected predictions a and b for the same non-empty rows as y_true ({y.size}), "
-            f"found {len(np.asarray(a))} and {len(np.asarray(b))} rows"
+            f"found {len(predicted_a)} and {len(predicted_b)} rows"
         )
+    right_a, right_b = predicted_a == y, predicted_b == y
     if resamples < 1 or not 0.0 < confidence < 1.0:
         raise ValueError(
             f"resamples must be positive and confidence in (0, 1), found {resamples} and "
