@@ -568,12 +568,14 @@ def _hook_callback(hook: Callable, x_val: np.ndarray, y_val: np.ndarray) -> Any:
 
 
 def _maybe_checkpoint(model: Any, value: float, settings: Any) -> None:
-    """Saves ``model`` atomically when ``value`` beats ``settings.checkpoint_best``."""
+    """Saves ``model`` atomically when ``value`` beats or ties ``settings.checkpoint_best``
+    (a tie may still rank first: the keeper breaks ties by the lower trial number, and trials
+    finish out of order)."""
     best = settings.checkpoint_best
     if value is None or not np.isfinite(value):
         return
     if best is not None and np.isfinite(best):
-        better = value < best if settings.direction == "min" else value > best
+        better = value <= best if settings.direction == "min" else value >= best
         if not better:
             return
     path = settings.checkpoint_path
