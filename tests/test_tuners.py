@@ -39,13 +39,13 @@ def _run(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedP
                           env=env, timeout=timeout, cwd=ROOT)
 
 
-# A script written for keras_tuner.RandomSearch, with only the import changed (and the
-# __main__ guard worker processes need).
+# A script written for keras_tuner.RandomSearch, with only the import changed (first, so
+# TensorFlow loads quietly) and the __main__ guard worker processes need.
 _KERAS_TUNER_SCRIPT = '''
 import os, sys
+from lib.tuning import RandomSearch
 import keras
 import numpy as np
-from lib.tuning import RandomSearch
 
 
 def build(hp):
@@ -80,6 +80,8 @@ def test_a_keras_tuner_script_runs_in_workers_and_resumes_with_more_trials(tmp_p
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Results summary" in first.stdout and "Score:" in first.stdout
     assert "(2, 3)" in first.stdout  # the best model predicts three class probabilities
+    for line in ("absl::InitializeLog", "oneDNN custom operations", "cuInit"):
+        assert line not in first.stderr  # neither the script nor its workers print them
     trials = tmp_path / "runs" / "demo" / "trials.jsonl"
     records = [json.loads(line) for line in trials.read_text().splitlines()]
     assert [r["trial"] for r in records] == [0, 1]
@@ -189,6 +191,98 @@ def test_options_of_another_engine_are_type_errors(tmp_path):
     with pytest.raises(TypeError, match="unsupported"):
         GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path, workers=0).search(
             *_data()[:2], validation_data=_data()[2:], shuffle=False)
+
+
+def test_executions_per_trial_average_fits_from_successive_seeds():
+    """KerasTuner's executions_per_trial: the objective is the mean of the executions, each
+    scored on its own best epoch; execution j of fold i uses seed + i + j * folds."""
+    from lib.tuning import _trial
+    from lib.tuning._settings import TrialSettings
+    from tests.test_tuning import _split
+
+    x, y, xv, yv = _data()
+    arrays = _split(*_classification())
+    settings = TrialSettings(objective="val_loss", direction="min", task="classification",
+                             labels=[0, 1, 2], epochs=2, batch_size=16, monitor="val_loss")
+
+    def objective(executions, seed, splits=None):
+        return _trial.run_trial(TinyMLP(), {"units": 4}, arrays, splits,
+                                settings.replace(executions=executions), seed=seed)
+
+    single = [objective(1, seed)["objective"] for seed in (7, 8)]
+    assert single[0] != single[1]  # the two seeds train different models
+    both = objective(2, 7)
+    assert both["objective"] == pytest.approx(sum(single) / 2, rel=1e-6)
+    assert [both["val_loss_execution0"], both["val_loss_execution1"]] == pytest.approx(single)
+    assert {"val_loss", "execution1/val_loss"} <= set(both["history"])
+    assert objective(1, 7)["objective"] == single[0]  # one execution: the seed as before
+
+    folds = [(range(0, 40), range(40, 80)), (range(40, 80), range(0, 40))]
+    folds = [(list(a), list(b)) for a, b in folds]
+    crossed = objective(2, 3, folds)
+    fold0 = [objective(1, seed, folds[:1])["objective"] for seed in (3, 5)]  # j = 0, 1
+    fold1 = [objective(1, seed, folds[1:])["objective"] for seed in (4, 6)]
+    assert crossed["val_loss_fold0"] == pytest.approx(sum(fold0) / 2, rel=1e-6)
+    assert crossed["val_loss_fold1"] == pytest.approx(sum(fold1) / 2, rel=1e-6)
+    assert crossed["val_loss_execution1"] == pytest.approx((fold0[1] + fold1[1]) / 2, rel=1e-6)
+    assert crossed["objective"] == pytest.approx((sum(fold0) + sum(fold1)) / 4, rel=1e-6)
+
+
+def test_a_tuner_with_executions_per_trial_keeps_the_best_execution_and_resumes_only_alike(
+    tmp_path,
+):
+    import keras
+
+    x, y, xv, yv = _data()
+    kwargs = dict(objective="val_loss", directory=tmp_path, project_name="e", workers=0,
+                  seed=2, keep_models=1)
+    tuner = RandomSearch(TinyMLP(layers=True), max_trials=2, executions_per_trial=2, **kwargs)
+    frame = tuner.search(x, y, validation_data=(xv, yv), epochs=2, verbose=0)
+    executions = frame[["val_loss_execution0", "val_loss_execution1"]]
+    assert frame["objective"].to_numpy() == pytest.approx(executions.mean(axis=1).to_numpy())
+    best = frame.loc[frame["objective"].idxmin()]
+    model = tuner.get_best_models(1)[0]
+    kept_loss = keras.losses.SparseCategoricalCrossentropy()(yv, model.predict(xv, verbose=0))
+    assert float(kept_loss) == pytest.approx(
+        min(best["val_loss_execution0"], best["val_loss_execution1"]), rel=1e-4)
+    spec = json.loads((tmp_path / "e" / "search.json").read_text())
+    assert spec["executions_per_trial"] == 2
+
+    with pytest.raises(ValueError, match="executions_per_trial"):
+        RandomSearch(TinyMLP(layers=True), max_trials=3, **kwargs).search(
+            x, y, validation_data=(xv, yv), epochs=2, verbose=0)
+    again = RandomSearch(TinyMLP(layers=True), max_trials=3, executions_per_trial=2,
+                         **kwargs).search(x, y, validation_data=(xv, yv), epochs=2, verbose=0)
+    assert list(again["trial"]) == [0, 1, 2]
+
+
+def test_a_search_stored_before_executions_per_trial_existed_still_resumes(tmp_path):
+    x, y, xv, yv = _data()
+    kwargs = dict(objective="val_accuracy", directory=tmp_path, project_name="old",
+                  workers=0, seed=1)
+    RandomSearch(TinyMLP(), max_trials=1, **kwargs).search(
+        x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+    path = tmp_path / "old" / "search.json"
+    spec = json.loads(path.read_text())
+    assert spec["executions_per_trial"] is None  # one execution is stored as before
+    del spec["executions_per_trial"]
+    path.write_text(json.dumps(spec))
+    frame = RandomSearch(TinyMLP(), max_trials=2, **kwargs).search(
+        x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+    assert list(frame["trial"]) == [0, 1]
+
+
+def test_executions_per_trial_is_checked_and_refused_where_it_cannot_apply(tmp_path):
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="executions_per_trial must be a whole number"):
+            RandomSearch(TinyMLP(), objective="val_accuracy", executions_per_trial=bad,
+                         directory=tmp_path)
+    with pytest.raises(ValueError, match="stacked"):
+        GridSearch(TinyMLP(), objective="val_accuracy", executions_per_trial=2,
+                   executor="stacked", directory=tmp_path)
+    with pytest.raises(ValueError, match="asha"):
+        RayTuneSearch(TinyMLP(), objective="val_accuracy", executions_per_trial=2, asha=True,
+                      directory=tmp_path)
 
 
 @pytest.mark.slow

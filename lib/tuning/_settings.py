@@ -31,6 +31,8 @@ class TrialSettings:
             None (no model saved).
         checkpoint_best: the objective a trial's model must beat to be saved (None: any).
         fit_verbose: Keras verbosity of each fit.
+        executions: fits per trial (per fold) from different seeds, averaged (KerasTuner's
+            ``executions_per_trial``).
     """
 
     objective: str
@@ -48,6 +50,7 @@ class TrialSettings:
     checkpoint_path: str | None = None
     checkpoint_best: float | None = None
     fit_verbose: int = 0
+    executions: int = 1
 
     def replace(self, **changes: Any) -> TrialSettings:
         """A copy with ``changes`` applied (``dataclasses.replace``)."""

@@ -455,16 +455,21 @@ def run_trial(
         arrays: ``x_train``, ``y_train`` and (without ``splits``) ``x_val``, ``y_val``.
         splits: list of ``(train_idx, val_idx)`` into ``x_train``, or None.
         settings: the search's :class:`~lib.tuning._settings.TrialSettings`.
-        seed: the trial's seed (fold ``i`` uses ``seed + i``).
+        seed: the trial's seed: fold ``i``, execution ``j`` (of ``settings.executions``)
+            uses ``seed + i + j * folds``, so one execution keeps ``seed + i``.
         space: the search space (HyperParameters or config) the values belong to.
         epoch_hook: optional ``hook(epoch, logs, model, x_val, y_val)`` called after each epoch
             (the Ray backend reports to ASHA from it).
         clear: clear the Keras session after each fold (worker processes).
 
     Returns:
-        A dict with ``objective``, the ``val_*`` metrics (fold means), with folds
-        ``<objective>_std`` and ``<objective>_fold<i>``, ``best_epoch``, ``epochs_run``,
-        ``fit_seconds``, ``seconds``, ``history``.
+        A dict with ``objective``, the ``val_*`` metrics (means over the folds and
+        executions, KerasTuner's average of ``executions_per_trial``), with folds
+        ``<objective>_std`` and ``<objective>_fold<i>`` (each fold's mean over the executions),
+        with several executions ``<objective>_execution<j>`` (each execution's mean over the
+        folds), ``best_epoch``, ``epochs_run``, ``fit_seconds``, ``seconds``, ``history``.
+        Without folds the model kept (``settings.checkpoint_path``) is the best execution's,
+        as KerasTuner keeps the best epoch over the executions.
     """
     import keras
 
@@ -478,8 +483,12 @@ def run_trial(
         x, y = arrays["x_train"], arrays["y_train"]
         folds = [(x[tr], y[tr], x[va], y[va]) for tr, va in splits]
 
+    executions = max(int(getattr(settings, "executions", 1)), 1)
+    runs = [(fold, execution) for execution in range(executions) for fold in range(len(folds))]
     fold_metrics, histories, infos = [], [], []
-    for index, (x_tr, y_tr, x_va, y_va) in enumerate(folds):
+    for fold, execution in runs:
+        x_tr, y_tr, x_va, y_va = folds[fold]
+        index = fold + execution * len(folds)
         extra = []
         if epoch_hook is not None:
             extra.append(_hook_callback(epoch_hook, x_va, y_va))
@@ -526,7 +535,8 @@ def run_trial(
             # later collections stay as short as the first instead of lengthening per trial
             gc.freeze()
 
-    record = _aggregate(fold_metrics, histories, infos, objective, folds=splits is not None)
+    record = _aggregate(fold_metrics, histories, infos, objective, runs=runs,
+                        folds=splits is not None)
     record["pid"] = os.getpid()  # the process that ran it (a worker, a Ray actor or the caller)
     record["seconds"] = time.perf_counter() - start
     return record
@@ -534,25 +544,34 @@ def run_trial(
 
 def _aggregate(
     fold_metrics: list[dict], histories: list[dict], infos: list[dict], objective: str, *,
-    folds: bool,
+    runs: list[tuple[int, int]], folds: bool,
 ) -> dict[str, Any]:
-    """A trial's record from its folds: metric means, objective spread, epochs, history."""
+    """A trial's record from its fits (one per ``(fold, execution)`` of ``runs``): metric
+    means, the objective per fold and per execution, epochs, history."""
     record: dict[str, Any] = {}
     keys = [k for k in fold_metrics[0] if all(k in m for m in fold_metrics)]
     for key in keys:
         record[key] = float(np.mean([m[key] for m in fold_metrics]))
-    values_per_fold = [m[objective] for m in fold_metrics]
-    record["objective"] = float(np.mean(values_per_fold))
+    values = np.array([m[objective] for m in fold_metrics], dtype=np.float64)
+    fold_of = np.array([fold for fold, _ in runs])
+    execution_of = np.array([execution for _, execution in runs])
+    record["objective"] = float(np.mean(values))
     if folds:
-        record[f"{objective}_std"] = float(np.std(values_per_fold))
-        for index, value in enumerate(values_per_fold):
-            record[f"{objective}_fold{index}"] = float(value)
+        per_fold = [float(np.mean(values[fold_of == i])) for i in range(fold_of.max() + 1)]
+        record[f"{objective}_std"] = float(np.std(per_fold))
+        for index, value in enumerate(per_fold):
+            record[f"{objective}_fold{index}"] = value
+    if execution_of.max() > 0:
+        for index in range(execution_of.max() + 1):
+            record[f"{objective}_execution{index}"] = float(np.mean(values[execution_of == index]))
     record["best_epoch"] = int(round(float(np.median([i["best_epoch"] for i in infos]))))
     record["epochs_run"] = int(round(float(np.median([i["epochs_run"] for i in infos]))))
     record["fit_seconds"] = float(sum(i["fit_seconds"] for i in infos))
     history = dict(histories[0])
-    for index, hist in enumerate(histories[1:], start=1):
-        history.update({f"fold{index}/{k}": v for k, v in hist.items()})
+    for (fold, execution), hist in zip(runs[1:], histories[1:], strict=True):
+        prefix = (f"fold{fold}/" if folds else "") + (
+            f"execution{execution}/" if execution else "")
+        history.update({f"{prefix}{k}": v for k, v in hist.items()})
     record["history"] = history
     return record
 

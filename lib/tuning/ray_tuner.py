@@ -52,8 +52,8 @@ class RayTuneSearch(EngineTuner):
         runtime_env: Ray runtime environment for the trials (e.g. ``py_modules``).
         searcher_options: keyword arguments of the Ray searcher (e.g.
             ``points_to_evaluate`` for ``"random"``, ``n_initial_points`` for HyperOpt).
-        seed, directory, project_name, overwrite, task, max_consecutive_failed_trials:
-            as for :class:`~lib.tuning.tuners.EngineTuner`.
+        seed, directory, project_name, overwrite, task, max_consecutive_failed_trials,
+            executions_per_trial: as for :class:`~lib.tuning.tuners.EngineTuner`.
         keep_models: how many of the best trials keep their model (default 1; none with
             folds).
         pin_cores: pin each trial process to a core of its own (local Ray, Linux).

@@ -19,7 +19,9 @@ where and how the trials run:
 
 Example::
 
-    from lib.tuning import RandomSearch
+    from lib.tuning import RandomSearch  # before keras: TensorFlow loads quietly
+
+    import keras
 
     def build(hp):
         model = keras.Sequential([keras.layers.Dense(hp.Int("units", 8, 64, step=8),
@@ -30,7 +32,7 @@ Example::
 
     if __name__ == "__main__":  # workers are spawned: scripts need the guard
         tuner = RandomSearch(build, objective="val_accuracy", max_trials=10,
-                             directory="runs", project_name="demo")
+                             executions_per_trial=2, directory="runs", project_name="demo")
         tuner.search(x, y, epochs=5, validation_data=(x_val, y_val))
         best_model = tuner.get_best_models(num_models=1)[0]
         tuner.results_summary()
@@ -55,7 +57,7 @@ from lib.tuning._store import ModelKeeper, TrialStore, results_frame
 SPEC_KEYS = (
     "tuner", "objective", "seed", "task", "epochs", "batch_size", "early_stopping", "reduce_lr",
     "class_weight", "monitor", "tuner_options", "asha", "data", "folds", "space", "model",
-    "executor", "onednn",
+    "executor", "onednn", "executions_per_trial",
 )
 # Execution options every pool-based tuner takes (Ray takes its own).
 POOL_OPTIONS = (
@@ -137,6 +139,9 @@ class EngineTuner(kt.Tuner):
             else from the targets' dtype.
         max_consecutive_failed_trials: the search stops with an error after this many failed
             trials in a row (the message carries the last traceback).
+        executions_per_trial: models trained per trial (per fold), from different seeds, to
+            reduce the variance of the objective (KerasTuner's): the objective is their mean,
+            each scored on its own best epoch, and the model kept is the best one's.
         workers: trial processes at once (spawned, recycled); 0 runs trials in this process
             (debugging: no memory isolation). With more than one, the oracle may see results in
             another order than a sequential run.
@@ -166,9 +171,10 @@ class EngineTuner(kt.Tuner):
         self, oracle: Any, hypermodel: Any = None, *, seed: int | None = None,
         max_trials: int | None = None, directory: Any = None, project_name: str | None = None,
         overwrite: bool = False, task: str | None = None, max_consecutive_failed_trials: int = 3,
-        oracle_options: dict | None = None, **options: Any,
+        executions_per_trial: int = 1, oracle_options: dict | None = None, **options: Any,
     ):
         self._refuse_unknown(options)
+        self.executions_per_trial = _executions(executions_per_trial)
         self.executor = options.pop("executor", "trials")
         self.stacked_options = {k: options.pop(k) for k in STACKED_OPTIONS[1:] if k in options}
         if self.executor not in ("trials", "stacked"):
@@ -177,6 +183,13 @@ class EngineTuner(kt.Tuner):
             raise TypeError(
                 f"{sorted(self.stacked_options)} apply to executor='stacked' only; pass "
                 "executor='stacked' or drop them"
+            )
+        if self.executions_per_trial > 1 and (self.executor == "stacked" or self._asha()):
+            why = ("executor='stacked' trains each configuration once, in a stack"
+                   if self.executor == "stacked" else "asha stops a trial on one fit's epochs")
+            raise ValueError(
+                f"executions_per_trial={self.executions_per_trial} does not combine with {why}; "
+                "pass executions_per_trial=1, or search without it"
             )
         self.seed = 0 if seed is None else int(seed)
         self.max_trials = max_trials
@@ -198,6 +211,7 @@ class EngineTuner(kt.Tuner):
         super().__init__(
             oracle=oracle, hypermodel=hypermodel, directory=directory,
             project_name=project_name, overwrite=False,
+            executions_per_trial=self.executions_per_trial,  # KerasTuner keeps it too
         )
         if self._store.exists():
             self.reload()
@@ -372,7 +386,7 @@ class EngineTuner(kt.Tuner):
             labels=labels, epochs=int(self._epochs(epochs)), batch_size=int(batch_size),
             early_stopping=early_stopping, reduce_lr=dict(reduce_lr) if reduce_lr else None,
             class_weight=class_weight, monitor=monitor, monitor_mode=_data.direction_of(monitor),
-            callbacks=blob,
+            callbacks=blob, executions=self.executions_per_trial,
         )
         return {"data": data, "arrays": arrays, "splits": splits, "digest": digest,
                 "folds_digest": folds_digest, "settings": settings,
@@ -477,6 +491,8 @@ class EngineTuner(kt.Tuner):
             "data": plan["digest"], "folds": plan["folds_digest"], "space": found["space"],
             "model": found["model"].get("signature"),
             "executor": self.executor if self.executor != "trials" else None,
+            "executions_per_trial": self.executions_per_trial
+            if self.executions_per_trial != 1 else None,  # searches stored before it: None
             # TensorFlow's oneDNN kernels round differently: trials run with and without them
             # differ at high learning rates, so a resumed search must run as it started
             "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
@@ -543,6 +559,15 @@ class EngineTuner(kt.Tuner):
 
     def _space_total(self, space: Any) -> int | None:
         return None
+
+
+def _executions(value: Any) -> int:
+    """``executions_per_trial`` checked: a whole number of at least 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(
+            f"executions_per_trial must be a whole number of at least 1, got {value!r}"
+        )
+    return int(value)
 
 
 def _as_json(value: Any) -> Any:
