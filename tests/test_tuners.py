@@ -285,6 +285,30 @@ def test_executions_per_trial_is_checked_and_refused_where_it_cannot_apply(tmp_p
                       directory=tmp_path)
 
 
+def test_validation_split_holds_out_the_last_rows_as_keras_fit_does(tmp_path):
+    x, y = _classification(100)
+    kwargs = dict(objective="val_accuracy", directory=tmp_path, workers=0, seed=4)
+    split = GridSearch(TinyMLP(), project_name="split", **kwargs).search(
+        x, y, validation_split=0.25, epochs=1, verbose=0)
+    explicit = GridSearch(TinyMLP(), project_name="explicit", **kwargs).search(
+        x[:75], y[:75], validation_data=(x[75:], y[75:]), epochs=1, verbose=0)
+    columns = ["units", "objective", "val_macro_f1"]
+    assert split[columns].to_dict("records") == explicit[columns].to_dict("records")
+    stored = json.loads((tmp_path / "split" / "search.json").read_text())
+    assert stored["data"] == json.loads((tmp_path / "explicit" / "search.json").read_text())["data"]
+
+    tuner = GridSearch(TinyMLP(), project_name="bad", **kwargs)
+    with pytest.raises(ValueError, match="validation_split=0.2 and validation_data"):
+        tuner.search(x, y, validation_split=0.2, validation_data=(x, y), epochs=1)
+    with pytest.raises(ValueError, match="validation_split=0.2 and folds"):
+        tuner.search(x, y, validation_split=0.2, folds=2, epochs=1)
+    for bad in (1.0, -0.1, 1.5, "0.2"):
+        with pytest.raises(ValueError, match="validation_split must be a fraction"):
+            tuner.search(x, y, validation_split=bad, epochs=1)
+    with pytest.raises(ValueError, match="leaves no validation rows"):
+        tuner.search(x[:3], y[:3], validation_split=0.1, epochs=1)
+
+
 @pytest.mark.slow
 def test_progress_bar_shows_trials_best_and_is_silent_at_verbose_0(tmp_path, capfd):
     x, y, xv, yv = _data()

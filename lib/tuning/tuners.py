@@ -299,14 +299,14 @@ class EngineTuner(kt.Tuner):
         class_weight: Any = None, folds: Any = None, groups: Any = None,
         early_stopping: int | None = None, reduce_lr: dict | None = None,
         monitor: str | None = None, allow_nonfinite: bool = False, verbose: int = 1,
-        **fit_kwargs: Any,
+        validation_split: float = 0.0, **fit_kwargs: Any,
     ) -> pd.DataFrame:
         """Runs the search's remaining trials (KerasTuner's ``search`` signature).
 
         Args:
             x: training inputs (with ``folds``: all rows the folds are drawn from).
             y: training targets (integer class ids, or real values).
-            validation_data: ``(x_val, y_val)``; or None with ``folds``.
+            validation_data: ``(x_val, y_val)``; or None with ``folds`` or ``validation_split``.
             epochs: maximum epochs per trial (Hyperband: its own ``max_epochs``).
             batch_size: when the space holds no ``batch_size`` hyperparameter.
             callbacks: Keras callbacks; every trial gets fresh copies.
@@ -320,6 +320,9 @@ class EngineTuner(kt.Tuner):
                 scoring (default: the objective if it is a history key, else ``val_loss``).
             allow_nonfinite: accept NaN / infinity in the inputs (a model that masks them).
             verbose: 0 silent, 1 a progress bar, 2 also one line per trial.
+            validation_split: as in ``model.fit``: this fraction of the rows, the last ones
+                (not shuffled: for time series, the latest), is the validation set of every
+                trial, instead of ``validation_data`` or ``folds``.
 
         Returns:
             ``tuner.results``: the trial table.
@@ -333,9 +336,13 @@ class EngineTuner(kt.Tuner):
         if fit_kwargs:
             raise TypeError(
                 f"search() got unsupported argument(s) {sorted(fit_kwargs)}; it takes x, y, "
-                "validation_data, epochs, batch_size, callbacks, class_weight, folds, groups, "
-                "early_stopping, reduce_lr, monitor, allow_nonfinite and verbose"
+                "validation_data, validation_split, epochs, batch_size, callbacks, "
+                "class_weight, folds, groups, early_stopping, reduce_lr, monitor, "
+                "allow_nonfinite and verbose"
             )
+        if validation_split:
+            x, y, validation_data = _split_off_validation(
+                x, y, validation_split, validation_data=validation_data, folds=folds)
         data = self._data(x, y, validation_data, groups)
         _data.check_inputs(data, epochs=epochs, allow_nonfinite=allow_nonfinite)
         plan = self._plan(data, folds=folds, epochs=epochs, batch_size=batch_size,
@@ -559,6 +566,36 @@ class EngineTuner(kt.Tuner):
 
     def _space_total(self, space: Any) -> int | None:
         return None
+
+
+def _split_off_validation(
+    x: Any, y: Any, fraction: Any, *, validation_data: Any, folds: Any,
+) -> tuple[Any, Any, tuple]:
+    """``(x_train, y_train, (x_val, y_val))`` with the last ``fraction`` of the rows as the
+    validation set, the way ``keras.Model.fit(validation_split=...)`` cuts them."""
+    import math
+
+    if validation_data is not None or folds is not None:
+        given = "validation_data" if validation_data is not None else "folds"
+        raise ValueError(
+            f"validation_split={fraction} and {given} both choose the validation rows; pass "
+            "one of them"
+        )
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not (
+        0.0 < fraction < 1.0
+    ):
+        raise ValueError(f"validation_split must be a fraction in (0, 1), got {fraction!r}")
+    if x is None or y is None:
+        raise TypeError("search() needs the training data: tuner.search(x, y, ...)")
+    rows = len(y)
+    split_at = int(math.ceil(rows * (1.0 - fraction)))  # Keras' own rounding
+    if not 0 < split_at < rows:
+        raise ValueError(
+            f"validation_split={fraction} of {rows} rows leaves "
+            f"{'no validation' if split_at >= rows else 'no training'} rows; give more rows "
+            "or another fraction"
+        )
+    return x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
 
 
 def _executions(value: Any) -> int:
