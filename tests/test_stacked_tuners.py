@@ -79,3 +79,22 @@ def test_the_stacked_executor_refuses_what_it_cannot_run(tmp_path):
     with pytest.raises(ValueError, match="folds"):
         GridSearch(_space(), objective="val_accuracy", executor="stacked", directory=tmp_path,
                    project_name="d").search(x, y, folds=2, epochs=1, verbose=0)
+
+
+def test_a_stacked_search_refuses_search_arguments_it_would_not_apply(tmp_path):
+    import keras
+
+    x, y, xv, yv = _mice()
+    tuner = GridSearch(_space(), objective="val_accuracy", directory=tmp_path,
+                       project_name="s", executor="stacked")
+    refused = [
+        ("class_weight", dict(class_weight="balanced")),
+        ("reduce_lr", dict(reduce_lr={"factor": 0.5, "patience": 1})),
+        ("callbacks", dict(callbacks=[keras.callbacks.TerminateOnNaN()])),
+    ]
+    for name, arguments in refused:
+        with pytest.raises(ValueError, match=rf"does not apply \['{name}'\]"):
+            tuner.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0, **arguments)
+    with pytest.raises(ValueError, match=r"does not apply \['folds'\]"):
+        tuner.search(np.vstack([x, xv]), np.concatenate([y, yv]), folds=2, epochs=1, verbose=0)
+    assert not (tmp_path / "s" / "search.json").exists()  # refused before writing anything

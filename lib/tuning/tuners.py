@@ -348,6 +348,8 @@ class EngineTuner(kt.Tuner):
         plan = self._plan(data, folds=folds, epochs=epochs, batch_size=batch_size,
                           callbacks=callbacks, class_weight=class_weight,
                           early_stopping=early_stopping, reduce_lr=reduce_lr, monitor=monitor)
+        if self.executor == "stacked":
+            _check_stackable_search(plan["settings"], folds=plan["splits"] is not None)
         self._store.lock()
         try:
             self._search(plan, verbose=verbose)
@@ -536,12 +538,7 @@ class EngineTuner(kt.Tuner):
             pending=self._pending, next_index=self._next_index,
         )
         try:
-            if self.executor == "stacked":
-                if plan["splits"] is not None:
-                    raise ValueError(
-                        "executor='stacked' scores one validation set; give validation_data "
-                        "instead of folds (or use the per-trial executor for k-fold)"
-                    )
+            if self.executor == "stacked":  # search() refused what it cannot apply
                 from lib.tuning import _stacked_loop
 
                 pool.close()
@@ -566,6 +563,23 @@ class EngineTuner(kt.Tuner):
 
     def _space_total(self, space: Any) -> int | None:
         return None
+
+
+def _check_stackable_search(settings: TrialSettings, *, folds: bool) -> None:
+    """Refuses ``search`` arguments the stacked executor would not apply (it trains every
+    configuration of a stack on the same batches with its own loop), before any file is
+    written."""
+    ignored = [name for name, value in (
+        ("folds", folds), ("callbacks", settings.callbacks), ("class_weight",
+         settings.class_weight), ("reduce_lr", settings.reduce_lr),
+    ) if value]
+    if ignored:
+        raise ValueError(
+            f"executor='stacked' does not apply {ignored}: it trains a stack of "
+            "configurations on shared batches with its own loop, scored on one validation "
+            "set (early_stopping applies, per model). Drop them, or use the per-trial executor "
+            "(executor='trials')"
+        )
 
 
 def _split_off_validation(
