@@ -309,6 +309,68 @@ def test_validation_split_holds_out_the_last_rows_as_keras_fit_does(tmp_path):
         tuner.search(x[:3], y[:3], validation_split=0.1, epochs=1)
 
 
+def test_a_tensorboard_callback_logs_each_trial_and_execution_in_its_own_folder(tmp_path):
+    """As KerasTuner does: <log_dir>/<trial_id>/execution<j>, with the trial's hparams."""
+    import keras
+
+    x, y, xv, yv = _data()
+    logs = tmp_path / "tb"
+    tuner = GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path,
+                       project_name="g", workers=0, executions_per_trial=2)
+    frame = tuner.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0,
+                         callbacks=[keras.callbacks.TensorBoard(str(logs))])
+    trial_ids = sorted(t.trial_id for t in tuner.oracle.trials.values())
+    assert len(trial_ids) == len(frame) == 2
+    assert sorted(p.name for p in logs.iterdir()) == trial_ids
+    for trial_id in trial_ids:
+        for execution in ("execution0", "execution1"):
+            folder = logs / trial_id / execution
+            assert any((folder / "train").glob("events.out.tfevents.*"))
+            assert any((folder / "validation").glob("events.out.tfevents.*"))
+            assert any(folder.glob("events.out.tfevents.*"))  # the hparams summary
+    folded = GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path,
+                        project_name="f", workers=0, max_trials=1)
+    folded.search(x, y, folds=2, epochs=1, verbose=0,
+                  callbacks=[keras.callbacks.TensorBoard(str(tmp_path / "tbf"))])
+    assert sorted(p.name for p in (tmp_path / "tbf" / "0").iterdir()) == ["fold0", "fold1"]
+    assert (tmp_path / "tbf" / "0" / "fold1" / "execution0" / "train").is_dir()
+
+
+class _ReturnsObjective(TinyMLP):
+    """KerasTuner's custom objective: fit() returns a number or a dict of metrics."""
+
+    def __init__(self, returns):
+        super().__init__()
+        self.returns = returns
+
+    def fit(self, hp, model, x, y, **kwargs):
+        model.fit(x, y, **kwargs)
+        units = hp.values["units"]
+        return float(units) if self.returns == "number" else {"custom": units / 10, "n": 1}
+
+
+def test_a_number_or_dict_returned_by_hypermodel_fit_is_the_objective(tmp_path):
+    x, y, xv, yv = _data()
+    kwargs = dict(directory=tmp_path, workers=0)
+    number = GridSearch(_ReturnsObjective("number"), objective=kt.Objective("score", "min"),
+                        project_name="number", **kwargs)
+    frame = number.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+    assert frame["objective"].tolist() == frame["units"].astype(float).tolist()
+    assert number.get_best_hyperparameters(1)[0].values["units"] == 4  # the smallest score
+    assert "val_accuracy" in frame  # the engine's metrics are still recorded
+
+    metrics = GridSearch(_ReturnsObjective("dict"), objective=kt.Objective("custom", "max"),
+                         project_name="dict", **kwargs)
+    frame = metrics.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+    assert frame["objective"].tolist() == pytest.approx((frame["units"] / 10).tolist())
+    assert metrics.get_best_hyperparameters(1)[0].values["units"] == 8
+
+    with pytest.raises(ValueError, match="'missing' is not reported"):
+        GridSearch(_ReturnsObjective("dict"), objective=kt.Objective("missing", "max"),
+                   project_name="missing", **kwargs).search(
+            x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+
+
 @pytest.mark.slow
 def test_progress_bar_shows_trials_best_and_is_silent_at_verbose_0(tmp_path, capfd):
     x, y, xv, yv = _data()

@@ -132,7 +132,7 @@ class Run:
         return self.next_index - 1, trial
 
     def payload(self, number: int, trial: Any) -> dict:
-        settings = self.settings
+        settings = self.settings.replace(trial_id=str(trial.trial_id))
         if self.keeper is not None and self.keeper.keep > 0:
             settings = settings.replace(
                 checkpoint_path=self.keeper.trial_path(number),

@@ -128,7 +128,8 @@ def _trainable(
         threshold = read_keep_threshold(keep_dir)
     record = _trial.run_trial(
         hypermodel, values, arrays, splits,
-        settings.replace(checkpoint_path=checkpoint, checkpoint_best=threshold),
+        settings.replace(checkpoint_path=checkpoint, checkpoint_best=threshold,
+                         trial_id=str(tune.get_context().get_trial_id())),
         seed=_config_seed(seed, values), space=space_config, epoch_hook=hook,
     )
     record["status"] = "COMPLETED"

@@ -33,6 +33,7 @@ class TrialSettings:
         fit_verbose: Keras verbosity of each fit.
         executions: fits per trial (per fold) from different seeds, averaged (KerasTuner's
             ``executions_per_trial``).
+        trial_id: the trial's id, set per trial (names its TensorBoard log folder).
     """
 
     objective: str
@@ -51,6 +52,7 @@ class TrialSettings:
     checkpoint_best: float | None = None
     fit_verbose: int = 0
     executions: int = 1
+    trial_id: str | None = None
 
     def replace(self, **changes: Any) -> TrialSettings:
         """A copy with ``changes`` applied (``dataclasses.replace``)."""

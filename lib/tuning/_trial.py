@@ -376,7 +376,9 @@ def fit_once(
 
     Returns:
         ``(model, history_dict, info)`` with ``info`` holding ``best_epoch`` (1-based),
-        ``epochs_run``, ``fit_seconds`` and ``train_rows`` (after resampling).
+        ``epochs_run``, ``fit_seconds`` and ``train_rows`` (after resampling), and
+        ``returned`` when the hypermodel's own ``fit`` returned a number or a dict of
+        numbers (KerasTuner's custom objective, see :func:`_returned_metrics`).
     """
     import keras
 
@@ -418,7 +420,8 @@ def fit_once(
         history = model.fit(x_train, y_train, **kwargs)
     fit_seconds = time.perf_counter() - start
 
-    if history is None:
+    returned = _returned_metrics(history) if custom_fit else None
+    if history is None or returned is not None:
         history = getattr(model, "history", None)
     hist = dict(getattr(history, "history", None) or {})
     hist = {k: [float(v) for v in values] for k, values in hist.items()}
@@ -432,7 +435,34 @@ def fit_once(
         "fit_seconds": fit_seconds,
         "train_rows": int(len(x_train)),
     }
+    if returned is not None:
+        info["returned"] = returned
     return model, hist, info
+
+
+def _returned_metrics(value: Any) -> float | dict | None:
+    """What ``HyperModel.fit`` returned when it is KerasTuner's custom objective: a number
+    (the objective's value) or a dict of metric name -> number; None for a History or
+    nothing.
+
+    Raises:
+        ValueError: a dict holding something other than numbers.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if isinstance(value, dict):
+        bad = {k: type(v).__name__ for k, v in value.items()
+               if isinstance(v, (bool, np.bool_)) or not isinstance(
+                   v, (int, float, np.integer, np.floating))}
+        if bad:
+            raise ValueError(
+                f"HyperModel.fit returned a dict with values that are not numbers: {bad}; "
+                "return metric name -> number (or a History, or one number: the objective)"
+            )
+        return {str(k): float(v) for k, v in value.items()}
+    return None
 
 
 def run_trial(
@@ -492,6 +522,11 @@ def run_trial(
         extra = []
         if epoch_hook is not None:
             extra.append(_hook_callback(epoch_hook, x_va, y_va))
+        callbacks = settings.fresh_callbacks()
+        callbacks += tensorboard_folders(
+            callbacks, hp, settings.trial_id, fold=fold if splits is not None else None,
+            execution=execution,
+        )
         model, hist, info = fit_once(
             hypermodel,
             hp,
@@ -506,10 +541,15 @@ def run_trial(
             early_stopping=settings.early_stopping,
             reduce_lr=settings.reduce_lr,
             class_weight=settings.class_weight,
-            callbacks=settings.fresh_callbacks() + extra,
+            callbacks=callbacks + extra,
             verbose=settings.fit_verbose,
         )
         metrics = score(settings.task, y_va, predict(model, x_va), labels=settings.labels)
+        returned = info.pop("returned", None)  # KerasTuner's custom objective from fit()
+        if isinstance(returned, dict):
+            metrics.update(returned)
+        elif returned is not None:
+            metrics[objective] = returned
         if objective not in metrics:
             if objective not in hist:
                 available = sorted(set(metrics) | set(hist))
@@ -576,6 +616,37 @@ def _aggregate(
     return record
 
 
+def tensorboard_folders(
+    callbacks: list, hp: Any, trial_id: str | None, *, fold: int | None = None,
+    execution: int = 0,
+) -> list:
+    """Gives each ``keras.callbacks.TensorBoard`` among one fit's ``callbacks`` a folder of
+    its own, as KerasTuner does: ``<log_dir>/<trial_id>/execution<j>`` (with folds
+    ``<log_dir>/<trial_id>/fold<i>/execution<j>``), and returns the HParams callbacks that
+    record the trial's hyperparameters there (none without the ``tensorboard`` package), so
+    TensorBoard's HParams dashboard compares the trials."""
+    import keras
+
+    boards = [c for c in callbacks if isinstance(c, keras.callbacks.TensorBoard)]
+    if not boards:
+        return []
+    parts = [str(trial_id if trial_id is not None else "trial")]
+    if fold is not None:
+        parts.append(f"fold{fold}")
+    parts.append(f"execution{execution}")
+    try:
+        from tensorboard.plugins.hparams import api as hparams_api
+    except ImportError:  # pragma: no cover  (TensorFlow installs it)
+        hparams_api = None
+    added = []
+    for board in boards:
+        board.log_dir = os.path.join(str(board.log_dir), *parts)
+        if hparams_api is not None:
+            added.append(hparams_api.KerasCallback(
+                writer=board.log_dir, hparams=dict(hp.values), trial_id=parts[0]))
+    return added
+
+
 def _hook_callback(hook: Callable, x_val: np.ndarray, y_val: np.ndarray) -> Any:
     import keras
 
@@ -620,14 +691,18 @@ def dry_history_keys(
     values = {hp.name: hp.default for hp in space.space if space.is_active(hp)}
     hp = make_hyperparameters(values, space)
     hp.values.pop("resampling", None)
-    model, hist, _ = fit_once(
+    model, hist, info = fit_once(
         hypermodel, hp, x_tr, y_tr, validation_data=(x_va, y_va), epochs=1,
         batch_size=settings.batch_size, monitor=None,
     )
     del model
     keras.backend.clear_session()
     gc.collect()
-    return sorted(hist)
+    returned = info.get("returned")
+    keys = set(hist) | (set(returned) if isinstance(returned, dict) else set())
+    if returned is not None and not isinstance(returned, dict):
+        keys.add(settings.objective)  # a number returned by fit() is the objective
+    return sorted(keys)
 
 
 try:  # pickles hypermodels defined in notebooks and tests (pinned in requirements.txt)

@@ -126,7 +126,9 @@ class EngineTuner(kt.Tuner):
         hypermodel: a ``keras_tuner.HyperModel`` or a callable ``build(hp)`` returning a
             compiled model. It is pickled (cloudpickle) to the worker processes, so it may be
             defined in a notebook. An hp named ``"resampling"`` resamples each training fold
-            (``lib.resampling.resample``; validation rows never).
+            (``lib.resampling.resample``; validation rows never). As in KerasTuner, a
+            ``HyperModel.fit`` that returns a number makes it the objective's value, and one
+            that returns a dict adds those metrics (the objective may name one).
         seed: seeds the oracle, the folds and every trial (trial i from ``(seed, i)``); None
             means 0, so a run is reproducible by default.
         max_trials: trials in total, earlier runs on the directory included (None: until the
