@@ -162,8 +162,8 @@ def load_best_model(source: Any) -> Any:
         raise FileNotFoundError(
             f"no saved model at {path}: search() saves the best trial's model only with "
             "checkpoint=True, without folds (a k-fold trial has one model per fold), and on "
-            "Ray only from nodes that see the search directory. Rebuild it with fit_final(hypermodel, "
-            "best_hyperparameters(frame), x, y, ...)"
+            "Ray only from nodes that see the search directory. Rebuild it with "
+            "fit_final(hypermodel, best_hyperparameters(frame), x, y, ...)"
         )
     return keras.saving.load_model(path)
 
