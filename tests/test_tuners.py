@@ -371,6 +371,35 @@ def test_a_number_or_dict_returned_by_hypermodel_fit_is_the_objective(tmp_path):
             x, y, validation_data=(xv, yv), epochs=1, verbose=0)
 
 
+def test_datasets_and_generators_are_refused_with_how_to_pass_arrays(tmp_path):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    x, y, xv, yv = _data()
+    tuner = RandomSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path, workers=0)
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, index):
+            return x, y
+
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    for data, kind in [(dataset, "tf.data.Dataset"), (Batches(), "PyDataset"),
+                       ((row for row in x), "generator")]:
+        with pytest.raises(TypeError, match=f"x is a .*{kind}.*numpy arrays"):
+            tuner.search(data, None, validation_data=(xv, yv), epochs=1)
+    with pytest.raises(TypeError, match="validation_data is a tf.data.Dataset"):
+        tuner.search(x, y, validation_data=dataset, epochs=1)
+    # the conversion the message suggests gives the arrays back
+    x_back, y_back = (np.concatenate(part) for part in zip(*dataset.as_numpy_iterator()))
+    np.testing.assert_array_equal(x_back, x)
+    np.testing.assert_array_equal(y_back, y)
+    assert not (tmp_path / "untitled_project" / "search.json").exists()
+
+
 @pytest.mark.slow
 def test_progress_bar_shows_trials_best_and_is_silent_at_verbose_0(tmp_path, capfd):
     x, y, xv, yv = _data()

@@ -342,6 +342,8 @@ class EngineTuner(kt.Tuner):
                 "class_weight, folds, groups, early_stopping, reduce_lr, monitor, "
                 "allow_nonfinite and verbose"
             )
+        for name, value in (("x", x), ("validation_data", validation_data)):
+            _refuse_streamed(name, value)
         if validation_split:
             x, y, validation_data = _split_off_validation(
                 x, y, validation_split, validation_data=validation_data, folds=folds)
@@ -581,6 +583,33 @@ def _check_stackable_search(settings: TrialSettings, *, folds: bool) -> None:
             "configurations on shared batches with its own loop, scored on one validation "
             "set (early_stopping applies, per model). Drop them, or use the per-trial executor "
             "(executor='trials')"
+        )
+
+
+def _refuse_streamed(name: str, value: Any) -> None:
+    """Refuses a ``tf.data.Dataset``, ``keras.utils.PyDataset`` or generator, which
+    ``model.fit`` takes but the engine cannot share with its worker processes."""
+    import inspect
+
+    import keras
+
+    kind = None
+    if hasattr(value, "element_spec") and hasattr(value, "as_numpy_iterator"):
+        kind = "a tf.data.Dataset"
+    elif isinstance(value, keras.utils.PyDataset):
+        kind = "a keras.utils.PyDataset"
+    elif inspect.isgenerator(value) or (
+        hasattr(value, "__next__") and not isinstance(value, (np.ndarray, list, tuple))
+    ):
+        kind = "a generator"
+    if kind is not None:
+        raise TypeError(
+            f"{name} is {kind}; the engine saves the training and validation arrays once and "
+            "memory-maps them in every trial's process, so it takes arrays: x, y (and "
+            "validation_data=(x_val, y_val)) as numpy arrays. For a finite tf.data.Dataset of "
+            "(x, y) batches: x, y = (np.concatenate(part) for part in "
+            "zip(*dataset.as_numpy_iterator())); batch_size= and a 'batch_size' hyperparameter "
+            "set the batches"
         )
 
 
