@@ -394,7 +394,8 @@ def test_datasets_and_generators_are_refused_with_how_to_pass_arrays(tmp_path):
     with pytest.raises(TypeError, match="validation_data is a tf.data.Dataset"):
         tuner.search(x, y, validation_data=dataset, epochs=1)
     # the conversion the message suggests gives the arrays back
-    x_back, y_back = (np.concatenate(part) for part in zip(*dataset.as_numpy_iterator(), strict=True))
+    batches = list(dataset.as_numpy_iterator())
+    x_back, y_back = (np.concatenate(part) for part in zip(*batches, strict=True))
     np.testing.assert_array_equal(x_back, x)
     np.testing.assert_array_equal(y_back, y)
     assert not (tmp_path / "untitled_project" / "search.json").exists()
