@@ -91,6 +91,7 @@ def test_a_stacked_search_refuses_search_arguments_it_would_not_apply(tmp_path):
         ("class_weight", dict(class_weight="balanced")),
         ("reduce_lr", dict(reduce_lr={"factor": 0.5, "patience": 1})),
         ("callbacks", dict(callbacks=[keras.callbacks.TerminateOnNaN()])),
+        ("shuffle=False", dict(shuffle=False)),
     ]
     for name, arguments in refused:
         with pytest.raises(ValueError, match=rf"does not apply \['{name}'\]"):

@@ -401,6 +401,23 @@ def test_datasets_and_generators_are_refused_with_how_to_pass_arrays(tmp_path):
     assert not (tmp_path / "untitled_project" / "search.json").exists()
 
 
+def test_shuffle_false_keeps_the_rows_in_order_and_is_part_of_the_search(tmp_path):
+    x, y, xv, yv = _data()
+    kwargs = dict(objective="val_loss", directory=tmp_path, workers=0, seed=3, max_trials=1)
+
+    def run(project, **search_kwargs):
+        tuner = GridSearch(TinyMLP(), project_name=project, **kwargs)
+        return tuner.search(x, y, validation_data=(xv, yv), epochs=2, batch_size=8, verbose=0,
+                            **search_kwargs)["objective"].iloc[0]
+
+    ordered, again, shuffled = run("a", shuffle=False), run("b", shuffle=False), run("c")
+    assert ordered == again  # deterministic
+    assert ordered != shuffled  # the order of the batches changed the training
+    with pytest.raises(ValueError, match="shuffle"):  # a resumed search must shuffle alike
+        GridSearch(TinyMLP(), project_name="a", **dict(kwargs, max_trials=2)).search(
+            x, y, validation_data=(xv, yv), epochs=2, batch_size=8, verbose=0)
+
+
 @pytest.mark.slow
 def test_progress_bar_shows_trials_best_and_is_silent_at_verbose_0(tmp_path, capfd):
     x, y, xv, yv = _data()

@@ -49,6 +49,7 @@ def search(
     tuner_options: dict | None = None,
     allow_nonfinite: bool = False,
     verbose: int = 1,
+    shuffle: bool = True,
     **options: Any,
 ) -> pd.DataFrame:
     """Runs a search with one of the tuner classes and returns its trial table.
@@ -70,7 +71,7 @@ def search(
         max_trials: trials in total; None runs the whole grid and is an error for the other
             tuners (give ``budget_seconds`` instead to stop on time).
         folds, groups, epochs, batch_size, early_stopping, reduce_lr, class_weight, monitor,
-            allow_nonfinite, verbose: as for ``tuner.search`` (Hyperband: ``epochs`` is its
+            allow_nonfinite, verbose, shuffle: as for ``tuner.search`` (Hyperband: ``epochs`` is its
             ``max_epochs``).
         directory: the search's folder; None uses a fresh temporary one (no resume).
         resume: continue the search found in ``directory``; False refuses a directory that
@@ -118,5 +119,5 @@ def search(
         data.x_train, data.y_train, validation_data=validation, epochs=epochs,
         batch_size=batch_size, folds=folds, groups=groups if groups is not None else data.groups,
         early_stopping=early_stopping, reduce_lr=reduce_lr, class_weight=class_weight,
-        monitor=monitor, allow_nonfinite=allow_nonfinite, verbose=verbose,
+        monitor=monitor, allow_nonfinite=allow_nonfinite, verbose=verbose, shuffle=shuffle,
     )

@@ -34,6 +34,7 @@ class TrialSettings:
         executions: fits per trial (per fold) from different seeds, averaged (KerasTuner's
             ``executions_per_trial``).
         trial_id: the trial's id, set per trial (names its TensorBoard log folder).
+        shuffle: shuffle the training rows before each epoch (``model.fit``'s ``shuffle``).
     """
 
     objective: str
@@ -53,6 +54,7 @@ class TrialSettings:
     fit_verbose: int = 0
     executions: int = 1
     trial_id: str | None = None
+    shuffle: bool = True
 
     def replace(self, **changes: Any) -> TrialSettings:
         """A copy with ``changes`` applied (``dataclasses.replace``)."""

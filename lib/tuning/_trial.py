@@ -354,6 +354,7 @@ def fit_once(
     class_weight: Any = None,
     callbacks: Sequence | None = None,
     verbose: int = 0,
+    shuffle: bool = True,
 ) -> tuple[Any, Any, dict]:
     """Resamples the training data, builds, and fits one model (the engine's only fit path).
 
@@ -373,6 +374,7 @@ def fit_once(
         class_weight: None, ``"balanced"`` or a dict.
         callbacks: extra Keras callbacks.
         verbose: Keras verbosity.
+        shuffle: shuffle the training rows before each epoch (``model.fit``'s).
 
     Returns:
         ``(model, history_dict, info)`` with ``info`` holding ``best_epoch`` (1-based),
@@ -404,6 +406,8 @@ def fit_once(
         "verbose": verbose,
         "class_weight": class_weights(y_train, class_weight),
     }
+    if not shuffle:  # only when asked: a HyperModel.fit written for KerasTuner gets as before
+        kwargs["shuffle"] = False
     if validation_data is not None:
         kwargs["validation_data"] = (
             np.asarray(validation_data[0]),
@@ -543,6 +547,7 @@ def run_trial(
             class_weight=settings.class_weight,
             callbacks=callbacks + extra,
             verbose=settings.fit_verbose,
+            shuffle=settings.shuffle,
         )
         metrics = score(settings.task, y_va, predict(model, x_va), labels=settings.labels)
         returned = info.pop("returned", None)  # KerasTuner's custom objective from fit()

@@ -57,7 +57,7 @@ from lib.tuning._store import ModelKeeper, TrialStore, results_frame
 SPEC_KEYS = (
     "tuner", "objective", "seed", "task", "epochs", "batch_size", "early_stopping", "reduce_lr",
     "class_weight", "monitor", "tuner_options", "asha", "data", "folds", "space", "model",
-    "executor", "onednn", "executions_per_trial",
+    "executor", "onednn", "executions_per_trial", "shuffle",
 )
 # Execution options every pool-based tuner takes (Ray takes its own).
 POOL_OPTIONS = (
@@ -301,7 +301,7 @@ class EngineTuner(kt.Tuner):
         class_weight: Any = None, folds: Any = None, groups: Any = None,
         early_stopping: int | None = None, reduce_lr: dict | None = None,
         monitor: str | None = None, allow_nonfinite: bool = False, verbose: int = 1,
-        validation_split: float = 0.0, **fit_kwargs: Any,
+        validation_split: float = 0.0, shuffle: bool = True, **fit_kwargs: Any,
     ) -> pd.DataFrame:
         """Runs the search's remaining trials (KerasTuner's ``search`` signature).
 
@@ -325,6 +325,8 @@ class EngineTuner(kt.Tuner):
             validation_split: as in ``model.fit``: this fraction of the rows, the last ones
                 (not shuffled: for time series, the latest), is the validation set of every
                 trial, instead of ``validation_data`` or ``folds``.
+            shuffle: as in ``model.fit``: False keeps the training rows in order in every
+                epoch (stored with the search: a resumed search must shuffle alike).
 
         Returns:
             ``tuner.results``: the trial table.
@@ -338,7 +340,7 @@ class EngineTuner(kt.Tuner):
         if fit_kwargs:
             raise TypeError(
                 f"search() got unsupported argument(s) {sorted(fit_kwargs)}; it takes x, y, "
-                "validation_data, validation_split, epochs, batch_size, callbacks, "
+                "validation_data, validation_split, epochs, batch_size, shuffle, callbacks, "
                 "class_weight, folds, groups, early_stopping, reduce_lr, monitor, "
                 "allow_nonfinite and verbose"
             )
@@ -351,7 +353,8 @@ class EngineTuner(kt.Tuner):
         _data.check_inputs(data, epochs=epochs, allow_nonfinite=allow_nonfinite)
         plan = self._plan(data, folds=folds, epochs=epochs, batch_size=batch_size,
                           callbacks=callbacks, class_weight=class_weight,
-                          early_stopping=early_stopping, reduce_lr=reduce_lr, monitor=monitor)
+                          early_stopping=early_stopping, reduce_lr=reduce_lr, monitor=monitor,
+                          shuffle=shuffle)
         if self.executor == "stacked":
             _check_stackable_search(plan["settings"], folds=plan["splits"] is not None)
         self._store.lock()
@@ -377,7 +380,7 @@ class EngineTuner(kt.Tuner):
 
     def _plan(self, data: _data.Data, *, folds: Any, epochs: int, batch_size: int,
               callbacks: Any, class_weight: Any, early_stopping: Any, reduce_lr: Any,
-              monitor: Any) -> dict:
+              monitor: Any, shuffle: bool = True) -> dict:
         """Everything a search call needs before it touches the directory."""
         objective = self.oracle.objective.name
         task = _data.infer_task(objective, data.y_train, self.task)
@@ -399,7 +402,7 @@ class EngineTuner(kt.Tuner):
             labels=labels, epochs=int(self._epochs(epochs)), batch_size=int(batch_size),
             early_stopping=early_stopping, reduce_lr=dict(reduce_lr) if reduce_lr else None,
             class_weight=class_weight, monitor=monitor, monitor_mode=_data.direction_of(monitor),
-            callbacks=blob, executions=self.executions_per_trial,
+            callbacks=blob, executions=self.executions_per_trial, shuffle=bool(shuffle),
         )
         return {"data": data, "arrays": arrays, "splits": splits, "digest": digest,
                 "folds_digest": folds_digest, "settings": settings,
@@ -506,6 +509,7 @@ class EngineTuner(kt.Tuner):
             "executor": self.executor if self.executor != "trials" else None,
             "executions_per_trial": self.executions_per_trial
             if self.executions_per_trial != 1 else None,  # searches stored before it: None
+            "shuffle": None if settings.shuffle else False,  # likewise
             # TensorFlow's oneDNN kernels round differently: trials run with and without them
             # differ at high learning rates, so a resumed search must run as it started
             "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
@@ -576,6 +580,7 @@ def _check_stackable_search(settings: TrialSettings, *, folds: bool) -> None:
     ignored = [name for name, value in (
         ("folds", folds), ("callbacks", settings.callbacks), ("class_weight",
          settings.class_weight), ("reduce_lr", settings.reduce_lr),
+        ("shuffle=False", not settings.shuffle),
     ) if value]
     if ignored:
         raise ValueError(
