@@ -190,7 +190,7 @@ def test_options_of_another_engine_are_type_errors(tmp_path):
         RayTuneSearch(TinyMLP(), objective="val_accuracy", workers=2, directory=tmp_path)
     with pytest.raises(TypeError, match="unsupported"):
         GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path, workers=0).search(
-            *_data()[:2], validation_data=_data()[2:], shuffle=False)
+            *_data()[:2], validation_data=_data()[2:], steps_per_epoch=2)
 
 
 def test_executions_per_trial_average_fits_from_successive_seeds():
