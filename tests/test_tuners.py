@@ -344,8 +344,10 @@ class _ReturnsObjective(TinyMLP):
         self.returns = returns
 
     def fit(self, hp, model, x, y, **kwargs):
-        model.fit(x, y, **kwargs)
+        history = model.fit(x, y, **kwargs)
         units = hp.values["units"]
+        if self.returns == "history":
+            return history.history
         return float(units) if self.returns == "number" else {"custom": units / 10, "n": 1}
 
 
@@ -364,6 +366,12 @@ def test_a_number_or_dict_returned_by_hypermodel_fit_is_the_objective(tmp_path):
     frame = metrics.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
     assert frame["objective"].tolist() == pytest.approx((frame["units"] / 10).tolist())
     assert metrics.get_best_hyperparameters(1)[0].values["units"] == 8
+
+    epochs = GridSearch(_ReturnsObjective("history"), objective="val_loss",
+                        project_name="history", **kwargs)
+    frame = epochs.search(x, y, validation_data=(xv, yv), epochs=2, verbose=0)
+    assert [len(h["val_loss"]) for h in frame["history"]] == [2, 2]  # read as the history
+    assert frame["objective"].tolist() == [min(h["val_loss"]) for h in frame["history"]]
 
     with pytest.raises(ValueError, match="'missing' is not reported"):
         GridSearch(_ReturnsObjective("dict"), objective=kt.Objective("missing", "max"),

@@ -425,9 +425,12 @@ def fit_once(
     fit_seconds = time.perf_counter() - start
 
     returned = _returned_metrics(history) if custom_fit else None
-    if history is None or returned is not None:
-        history = getattr(model, "history", None)
-    hist = dict(getattr(history, "history", None) or {})
+    if isinstance(history, dict) and returned is None:  # fit() returned History.history
+        hist = dict(history)
+    else:
+        if history is None or returned is not None:
+            history = getattr(model, "history", None)
+        hist = dict(getattr(history, "history", None) or {})
     hist = {k: [float(v) for v in values] for k, values in hist.items()}
     epochs_run = max((len(v) for v in hist.values()), default=int(epochs))
     best_epoch = epochs_run
@@ -446,8 +449,8 @@ def fit_once(
 
 def _returned_metrics(value: Any) -> float | dict | None:
     """What ``HyperModel.fit`` returned when it is KerasTuner's custom objective: a number
-    (the objective's value) or a dict of metric name -> number; None for a History or
-    nothing.
+    (the objective's value) or a dict of metric name -> number; None for a History, a
+    History's ``history`` dict (metric name -> values per epoch) or nothing.
 
     Raises:
         ValueError: a dict holding something other than numbers.
@@ -456,6 +459,10 @@ def _returned_metrics(value: Any) -> float | dict | None:
         return None
     if isinstance(value, (int, float, np.integer, np.floating)):
         return float(value)
+    if isinstance(value, dict) and value and all(
+        isinstance(v, (list, tuple, np.ndarray)) for v in value.values()
+    ):
+        return None  # per-epoch values: read as the fit's history
     if isinstance(value, dict):
         bad = {k: type(v).__name__ for k, v in value.items()
                if isinstance(v, (bool, np.bool_)) or not isinstance(
