@@ -193,6 +193,7 @@ def test_options_of_another_engine_are_type_errors(tmp_path):
             *_data()[:2], validation_data=_data()[2:], steps_per_epoch=2)
 
 
+@pytest.mark.slow
 def test_executions_per_trial_average_fits_from_successive_seeds():
     """KerasTuner's executions_per_trial: the objective is the mean of the executions, each
     scored on its own best epoch; execution j of fold i uses seed + i + j * folds."""
@@ -228,6 +229,7 @@ def test_executions_per_trial_average_fits_from_successive_seeds():
     assert crossed["objective"] == pytest.approx((sum(fold0) + sum(fold1)) / 4, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_a_tuner_with_executions_per_trial_keeps_the_best_execution_and_resumes_only_alike(
     tmp_path,
 ):
@@ -256,6 +258,7 @@ def test_a_tuner_with_executions_per_trial_keeps_the_best_execution_and_resumes_
     assert list(again["trial"]) == [0, 1, 2]
 
 
+@pytest.mark.slow
 def test_a_search_stored_before_executions_per_trial_existed_still_resumes(tmp_path):
     x, y, xv, yv = _data()
     kwargs = dict(objective="val_accuracy", directory=tmp_path, project_name="old",
@@ -285,6 +288,7 @@ def test_executions_per_trial_is_checked_and_refused_where_it_cannot_apply(tmp_p
                       directory=tmp_path)
 
 
+@pytest.mark.slow
 def test_validation_split_holds_out_the_last_rows_as_keras_fit_does(tmp_path):
     x, y = _classification(100)
     kwargs = dict(objective="val_accuracy", directory=tmp_path, workers=0, seed=4)
@@ -309,6 +313,7 @@ def test_validation_split_holds_out_the_last_rows_as_keras_fit_does(tmp_path):
         tuner.search(x[:3], y[:3], validation_split=0.1, epochs=1)
 
 
+@pytest.mark.slow
 def test_a_tensorboard_callback_logs_each_trial_and_execution_in_its_own_folder(tmp_path):
     """As KerasTuner does: <log_dir>/<trial_id>/execution<j>, with the trial's hparams."""
     import keras
@@ -351,6 +356,7 @@ class _ReturnsObjective(TinyMLP):
         return float(units) if self.returns == "number" else {"custom": units / 10, "n": 1}
 
 
+@pytest.mark.slow
 def test_a_number_or_dict_returned_by_hypermodel_fit_is_the_objective(tmp_path):
     x, y, xv, yv = _data()
     kwargs = dict(directory=tmp_path, workers=0)
@@ -409,6 +415,7 @@ def test_datasets_and_generators_are_refused_with_how_to_pass_arrays(tmp_path):
     assert not (tmp_path / "untitled_project" / "search.json").exists()
 
 
+@pytest.mark.slow
 def test_shuffle_false_keeps_the_rows_in_order_and_is_part_of_the_search(tmp_path):
     x, y, xv, yv = _data()
     kwargs = dict(objective="val_loss", directory=tmp_path, workers=0, seed=3, max_trials=1)
