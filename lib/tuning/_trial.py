@@ -400,20 +400,15 @@ def fit_once(
         monitor_mode=monitor_mode, early_stopping=early_stopping, reduce_lr=reduce_lr,
     )
 
+    custom_fit = _overrides(hypermodel, "fit")
     kwargs: dict[str, Any] = {
-        "epochs": int(epochs),
-        "callbacks": all_callbacks,
-        "verbose": verbose,
+        "epochs": int(epochs), "callbacks": all_callbacks, "verbose": verbose,
         "class_weight": class_weights(y_train, class_weight),
     }
     if not shuffle:  # only when asked: a HyperModel.fit written for KerasTuner gets as before
         kwargs["shuffle"] = False
     if validation_data is not None:
-        kwargs["validation_data"] = (
-            np.asarray(validation_data[0]),
-            np.asarray(validation_data[1]),
-        )
-    custom_fit = _overrides(hypermodel, "fit")
+        kwargs["validation_data"] = tuple(np.asarray(part) for part in validation_data)
     if not (custom_fit and "batch_size" in hp.values):
         kwargs["batch_size"] = int(hp.values.get("batch_size", batch_size))
 
@@ -424,14 +419,7 @@ def fit_once(
         history = model.fit(x_train, y_train, **kwargs)
     fit_seconds = time.perf_counter() - start
 
-    returned = _returned_metrics(history) if custom_fit else None
-    if isinstance(history, dict) and returned is None:  # fit() returned History.history
-        hist = dict(history)
-    else:
-        if history is None or returned is not None:
-            history = getattr(model, "history", None)
-        hist = dict(getattr(history, "history", None) or {})
-    hist = {k: [float(v) for v in values] for k, values in hist.items()}
+    hist, returned = _read_fit_result(history, model, custom_fit=custom_fit)
     epochs_run = max((len(v) for v in hist.values()), default=int(epochs))
     best_epoch = epochs_run
     if best is not None and best.best_epoch is not None:
@@ -445,6 +433,20 @@ def fit_once(
     if returned is not None:
         info["returned"] = returned
     return model, hist, info
+
+
+def _read_fit_result(result: Any, model: Any, *, custom_fit: bool) -> tuple[dict, Any]:
+    """``(history, returned)`` from what a fit returned: the per-epoch history (from the
+    History, a ``History.history`` dict, or the model's own), and KerasTuner's custom
+    objective when the hypermodel's ``fit`` returned one (see :func:`_returned_metrics`)."""
+    returned = _returned_metrics(result) if custom_fit else None
+    if isinstance(result, dict) and returned is None:  # fit() returned History.history
+        hist = dict(result)
+    else:
+        if result is None or returned is not None:
+            result = getattr(model, "history", None)
+        hist = dict(getattr(result, "history", None) or {})
+    return {k: [float(v) for v in values] for k, values in hist.items()}, returned
 
 
 def _returned_metrics(value: Any) -> float | dict | None:
@@ -518,12 +520,7 @@ def run_trial(
     hp = make_hyperparameters(values, space)
     objective = settings.objective
     epochs = int(values.get(HYPERBAND_PREFIX + "epochs", settings.epochs))
-    if splits is None:
-        folds = [(arrays["x_train"], arrays["y_train"], arrays["x_val"], arrays["y_val"])]
-    else:
-        x, y = arrays["x_train"], arrays["y_train"]
-        folds = [(x[tr], y[tr], x[va], y[va]) for tr, va in splits]
-
+    folds = _fold_arrays(arrays, splits)
     executions = max(int(getattr(settings, "executions", 1)), 1)
     runs = [(fold, execution) for execution in range(executions) for fold in range(len(folds))]
     fold_metrics, histories, infos = [], [], []
@@ -556,22 +553,7 @@ def run_trial(
             verbose=settings.fit_verbose,
             shuffle=settings.shuffle,
         )
-        metrics = score(settings.task, y_va, predict(model, x_va), labels=settings.labels)
-        returned = info.pop("returned", None)  # KerasTuner's custom objective from fit()
-        if isinstance(returned, dict):
-            metrics.update(returned)
-        elif returned is not None:
-            metrics[objective] = returned
-        if objective not in metrics:
-            if objective not in hist:
-                available = sorted(set(metrics) | set(hist))
-                raise ValueError(
-                    f"objective {objective!r} is neither an engine metric nor reported by the "
-                    f"model; available: {available}. Pick one of these or add the metric to "
-                    "the model's compile()"
-                )
-            series = hist[objective]
-            metrics[objective] = float(series[info["best_epoch"] - 1])
+        metrics = _fit_metrics(model, hist, info, x_va, y_va, settings)
         fold_metrics.append(metrics)
         histories.append(hist)
         infos.append(info)
@@ -592,6 +574,42 @@ def run_trial(
     record["pid"] = os.getpid()  # the process that ran it (a worker, a Ray actor or the caller)
     record["seconds"] = time.perf_counter() - start
     return record
+
+
+def _fold_arrays(arrays: dict, splits: list | None) -> list[tuple]:
+    """``(x_train, y_train, x_val, y_val)`` of each fold (one without ``splits``)."""
+    if splits is None:
+        return [(arrays["x_train"], arrays["y_train"], arrays["x_val"], arrays["y_val"])]
+    x, y = arrays["x_train"], arrays["y_train"]
+    return [(x[tr], y[tr], x[va], y[va]) for tr, va in splits]
+
+
+def _fit_metrics(model: Any, hist: dict, info: dict, x_val: np.ndarray, y_val: np.ndarray,
+                 settings: Any) -> dict:
+    """One fit's validation metrics: the engine's, then what the hypermodel's ``fit``
+    returned (KerasTuner's custom objective), then the objective from the history at the
+    best epoch when it is a Keras metric.
+
+    Raises:
+        ValueError: the objective is none of these.
+    """
+    objective = settings.objective
+    metrics = score(settings.task, y_val, predict(model, x_val), labels=settings.labels)
+    returned = info.pop("returned", None)
+    if isinstance(returned, dict):
+        metrics.update(returned)
+    elif returned is not None:
+        metrics[objective] = returned
+    if objective not in metrics:
+        if objective not in hist:
+            available = sorted(set(metrics) | set(hist))
+            raise ValueError(
+                f"objective {objective!r} is neither an engine metric nor reported by the "
+                f"model; available: {available}. Pick one of these or add the metric to "
+                "the model's compile()"
+            )
+        metrics[objective] = float(hist[objective][info["best_epoch"] - 1])
+    return metrics
 
 
 def _aggregate(
