@@ -50,6 +50,32 @@ def _check_xy(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+def _check_finite(X: np.ndarray) -> None:
+    """Raises ValueError when ``X`` holds NaN or inf, counting the values and samples."""
+    if X.dtype.kind in "fc":
+        values = X
+    elif X.dtype.kind == "O":
+        try:
+            values = X.astype(np.float64)
+        except (TypeError, ValueError):
+            return  # not numbers; imbalanced-learn reports that itself
+    else:
+        return  # integers and booleans are always finite
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    n_nan = int(np.isnan(values).sum())
+    n_inf = int(bad.sum()) - n_nan
+    rows = np.flatnonzero(bad.reshape(len(values), -1).any(axis=1))
+    shown = ", ".join(str(r) for r in rows[:5]) + (", ..." if rows.size > 5 else "")
+    raise ValueError(
+        f"X holds {n_nan + n_inf} non-finite values ({n_nan} NaN, {n_inf} inf) in "
+        f"{rows.size} of its {len(values)} samples (rows {shown}); the samplers would copy "
+        "or interpolate them into the resampled set. Drop or impute those samples (or "
+        "readings) before resampling"
+    )
+
+
 def resample(
     X: Any,
     y: Any,
@@ -63,7 +89,7 @@ def resample(
     """Over- or under-samples classes of a **training** set (see the module warning).
 
     Args:
-        X: ``(n, features)`` or ``(n, length, channels)`` windows, without NaN.
+        X: ``(n, features)`` or ``(n, length, channels)`` windows, without NaN or inf.
         y: ``(n,)`` class labels.
         method: ``"smote"``, ``"adasyn"``, ``"random_over"``, ``"random_under"``,
             or an imbalanced-learn sampler instance (used as given).
@@ -82,13 +108,12 @@ def resample(
         number of samples; original samples come first for the oversamplers.
 
     Raises:
-        ValueError: on an unknown method, wrong dimensions, NaN, or a class too
+        ValueError: on an unknown method, wrong dimensions, NaN or inf, or a class too
             small for ``k_neighbors`` (always for a 1-sample class, which SMOTE
             cannot interpolate; use ``"random_over"`` there).
     """
     X, y = _check_xy(X, y)
-    if X.dtype.kind in "fc" and np.isnan(X).any():
-        raise ValueError("X contains NaN; imbalanced-learn's samplers need finite values")
+    _check_finite(X)
     if isinstance(method, str):
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS} or a sampler; got {method!r}")
@@ -144,9 +169,11 @@ def oversample_minorities(
         ``(X_res, y_res)``; the inputs themselves when no class is below ``target``.
 
     Raises:
-        ValueError: ``target`` is not positive, or ``method`` is ``"random_under"``.
+        ValueError: ``target`` is not positive, ``method`` is ``"random_under"``, or ``X``
+            holds NaN or inf.
     """
     X, y = _check_xy(X, y)
+    _check_finite(X)
     if target < 1:
         raise ValueError(f"target must be a positive number of samples per class, got {target}")
     if method == "random_under":

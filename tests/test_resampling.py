@@ -143,3 +143,28 @@ def test_oversample_minorities_raises_small_classes_to_the_target_only(method):
     assert same is not None and len(same) == len(y)
     with pytest.raises(ValueError, match="oversampling"):
         oversample_minorities(X, y, 200, method="random_under")
+
+
+@pytest.mark.parametrize("method", ["random_over", "smote", "adasyn", "random_under"])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_resample_refuses_non_finite_windows_instead_of_copying_them(method, bad):
+    X, y = _data(counts=(20, 8))
+    X[25, 2, 1] = bad  # a minority window: random_over would copy it, SMOTE interpolate it
+    X[3, 0, 0] = bad
+    with pytest.raises(
+        ValueError,
+        match=r"2 non-finite values .* in 2 of its 28 samples \(rows 3, 25\).*Drop or impute",
+    ):
+        resample(X, y, method=method, k_neighbors=3)
+    with pytest.raises(ValueError, match="non-finite"):  # object arrays are checked too
+        resample(X.astype(object), y, method=method, k_neighbors=3)
+
+
+def test_oversample_minorities_refuses_non_finite_windows():
+    from lib.resampling import oversample_minorities
+
+    X, y = _data(counts=(20, 8))
+    X[25, 0, 0] = np.inf
+    for target in (30, 5):  # with and without resampling to do
+        with pytest.raises(ValueError, match="1 non-finite values .*1 inf"):
+            oversample_minorities(X, y, target, method="random_over")
