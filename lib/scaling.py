@@ -28,6 +28,12 @@ class ChannelScaler(TransformerMixin, BaseEstimator):
     arrays given to :meth:`fit`: fit on the training part only, then transform
     validation and test with the same statistics.
 
+    Missing readings: NaN marks a missing reading. The named scalers (scikit-learn's)
+    ignore NaN when fitting and keep it in place when transforming, so gaps survive
+    scaling. :meth:`fit` refuses inf, a channel with no finite reading at all (its
+    statistics would be NaN and so would every value it scales), and any scaler whose
+    fitted statistics come out NaN (a custom scaler that does not skip NaN).
+
     Args:
         scaler: ``"standard"``, ``"minmax"``, ``"robust"`` or an unfitted scikit-learn
             transformer working column-wise (it is cloned).
@@ -53,11 +59,16 @@ class ChannelScaler(TransformerMixin, BaseEstimator):
         """Learns per-channel statistics from training windows.
 
         Args:
-            X: ``(n, length, channels)`` or ``(time, channels)``.
+            X: ``(n, length, channels)`` or ``(time, channels)``; NaN readings are
+                skipped by the named scalers (see the class docstring).
             y: ignored.
 
         Returns:
             self.
+
+        Raises:
+            ValueError: on an unknown scaler name, wrong dimensions, inf in ``X``, a
+                channel with no finite reading, or NaN statistics after fitting.
         """
         if isinstance(self.scaler, str):
             if self.scaler not in _SCALERS:
@@ -69,9 +80,55 @@ class ChannelScaler(TransformerMixin, BaseEstimator):
         else:
             scaler = clone(self.scaler)
         flat, shape = self._flat(X)
-        self.scaler_ = scaler.fit(flat)
+        self._check_fit_values(flat)
+        fitted = scaler.fit(flat)
+        self._check_statistics(fitted, flat)
+        self.scaler_ = fitted
         self.n_channels_ = shape[-1]
         return self
+
+    @staticmethod
+    def _check_fit_values(flat: np.ndarray) -> None:
+        """Refuses inf, and channels without a single finite reading, before fitting."""
+        if flat.dtype.kind not in "fc":
+            return  # integers are finite; other kinds are the scaler's to refuse
+        n_inf = int(np.isinf(flat).sum())
+        nan = np.isnan(flat)
+        n_nan = int(nan.sum())
+        if n_inf:
+            channels = np.flatnonzero(np.isinf(flat).any(axis=0)).tolist()
+            raise ValueError(
+                f"X holds {n_inf} inf values (channels {channels}) and {n_nan} NaN among "
+                f"{flat.size} readings; a scaler cannot fit inf. Drop or impute those "
+                "readings first (or set them to NaN, which the named scalers skip)"
+            )
+        empty = np.flatnonzero(nan.all(axis=0)).tolist() if len(flat) else []
+        if empty:
+            raise ValueError(
+                f"channels {empty} of X hold no finite reading ({n_nan} NaN among "
+                f"{flat.size} readings in all); their statistics would be NaN and so would "
+                "every value they scale. Drop those channels or impute them before fitting"
+            )
+
+    @staticmethod
+    def _check_statistics(fitted: Any, flat: np.ndarray) -> None:
+        """Refuses a fitted scaler whose learned statistics hold NaN."""
+        bad = [
+            name
+            for name, value in vars(fitted).items()
+            if name.endswith("_")
+            and isinstance(value, np.ndarray)
+            and value.dtype.kind in "fc"
+            and np.isnan(value).any()
+        ]
+        if bad:
+            n_nan = int(np.isnan(flat).sum()) if flat.dtype.kind in "fc" else 0
+            raise ValueError(
+                f"the fitted {type(fitted).__name__} has NaN statistics ({', '.join(bad)}) "
+                f"from X holding {n_nan} NaN among {flat.size} readings; this scaler does "
+                "not skip NaN. Drop or impute the NaN readings first, or use one of "
+                f"{list(_SCALERS)}, which skip them"
+            )
 
     def _apply(self, X: Any, method: str) -> np.ndarray:
         if not hasattr(self, "scaler_"):

@@ -84,3 +84,47 @@ def test_bout_windows_without_groups_and_with_stride():
     np.testing.assert_array_equal(bout, [0, 0, 0, 0, 1, 1, 1])  # bout ids
     with pytest.raises(ValueError, match="label column 'label' not in frame"):
         bout_windows(frame, 3, label="label")
+
+
+def test_channel_scaler_skips_nan_readings_and_keeps_them_in_place():
+    rng = np.random.default_rng(1)
+    windows = rng.normal([0, 10], [1, 3], size=(6, 5, 2))
+    gappy = windows.copy()
+    gappy[2, 1:3, 0] = np.nan  # a gap in channel 0
+    scaler = ChannelScaler("standard").fit(gappy)
+    kept = gappy[..., 0][~np.isnan(gappy[..., 0])]
+    np.testing.assert_allclose(scaler.scaler_.mean_, [kept.mean(), windows[..., 1].mean()])
+    out = scaler.transform(gappy)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(gappy))
+    assert np.isfinite(scaler.scaler_.scale_).all()
+
+
+@pytest.mark.parametrize("scaler", ["standard", "minmax", "robust"])
+def test_channel_scaler_refuses_a_channel_without_finite_readings(scaler):
+    windows = np.random.default_rng(2).standard_normal((4, 5, 3))
+    windows[..., 1] = np.nan  # 20 NaN: the channel's statistics would be NaN
+    windows[0, 0, 2] = np.nan
+    with pytest.raises(ValueError, match=r"channels \[1\] .*21 NaN among 60 readings.*impute"):
+        ChannelScaler(scaler).fit(windows)
+
+
+def test_channel_scaler_refuses_inf_and_nan_statistics_of_a_custom_scaler():
+    from sklearn.base import BaseEstimator, TransformerMixin
+
+    class PlainMean(TransformerMixin, BaseEstimator):  # does not skip NaN
+        def fit(self, X, y=None):
+            self.mean_ = np.asarray(X, dtype=float).mean(axis=0)
+            return self
+
+        def transform(self, X):
+            return np.asarray(X) - self.mean_
+
+    windows = np.random.default_rng(3).standard_normal((4, 5, 2))
+    windows[1, 2, 0] = np.inf
+    windows[3, 0, 1] = np.nan
+    with pytest.raises(ValueError, match=r"1 inf values \(channels \[0\]\) and 1 NaN.*impute"):
+        ChannelScaler("standard").fit(windows)
+    windows[1, 2, 0] = 0.0
+    with pytest.raises(ValueError, match=r"NaN statistics \(mean_\).*1 NaN among 40"):
+        ChannelScaler(PlainMean()).fit(windows)
+    assert np.isfinite(ChannelScaler(PlainMean()).fit(np.nan_to_num(windows)).scaler_.mean_).all()
