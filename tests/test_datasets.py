@@ -314,7 +314,7 @@ def test_mhealth_kaggle_csv(tmp_path):
 
 def _mouse_csv(path, states=("w", "n", "r", "w")):
     columns = {f"amplitude_around_{h}_Hertz": np.linspace(1, 2, len(states)) * h
-               for h in range(1, 31)}
+               for h in range(1, 102)}
     pd.DataFrame({"state": list(states), **columns}).to_csv(path, index=False)
 
 
@@ -430,8 +430,55 @@ def test_mice_sleep_files_with_different_columns_are_refused(tmp_path):
     _course_csv(tmp_path / "b.csv", seed=1)[["state", *HERTZ[:25]]].to_csv(
         tmp_path / "b.csv", index=False)
     with pytest.raises(ValueError, match="b.csv has other columns than .*a.csv") as caught:
-        load_mice_sleep([tmp_path / "a.csv", tmp_path / "b.csv"])
+        load_mice_sleep([tmp_path / "a.csv", tmp_path / "b.csv"], frequencies=None)
     assert "amplitude_around_26_Hertz" in str(caught.value)
+    with pytest.raises(ValueError, match="b.csv: expected 101 amplitude columns"):
+        load_mice_sleep([tmp_path / "a.csv", tmp_path / "b.csv"])
+
+
+def test_mice_sleep_file_missing_its_last_frequency_is_refused(tmp_path):
+    from lib.datasets import amplitude_columns
+
+    path = tmp_path / "short.csv"
+    _course_csv(tmp_path / "m.csv").drop(columns=HERTZ[-1]).to_csv(path, index=False)
+    with pytest.raises(ValueError) as caught:
+        read_mice_sleep_file(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert "expected 101 amplitude columns amplitude_around_1_Hertz ... " in message
+    assert "found 100 (amplitude_around_1_Hertz ... amplitude_around_100_Hertz)" in message
+    assert "missing amplitude_around_101_Hertz" in message and "frequencies=None" in message
+    with pytest.raises(ValueError, match="short.csv: expected 101"):
+        load_mice_sleep([path], require_state=False)
+    frame = read_mice_sleep_file(path, frequencies=None)  # another layout, said out loud
+    assert amplitude_columns(frame, n=None) == HERTZ[:100]
+    with pytest.raises(ValueError, match="frequencies must be a positive int"):
+        read_mice_sleep_file(path, frequencies=0)
+
+
+@pytest.mark.parametrize("column", ["amplitude_around_7_Hertz", "amplitude_around_101_Hertz",
+                                    "state"])
+def test_mice_sleep_duplicated_column_is_refused(tmp_path, column):
+    from lib.datasets import amplitude_columns
+
+    path = tmp_path / "twice.csv"
+    _course_csv(path, rows=4)
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    where = header.index(column)
+    lines = [",".join(cells + [cells[where]]) for cells in (ln.split(",") for ln in lines)]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError) as caught:
+        read_mice_sleep_file(path)
+    message = str(caught.value)
+    assert str(path) in message and "expected each column ('state', amplitude_around_1" in message
+    assert f"found {column} more than once" in message and "remove the duplicate" in message
+    if column != "state":  # a frame read by pandas: the renamed copy is caught too
+        frame = pd.read_csv(path)
+        with pytest.raises(ValueError, match=f"found {column} more than once"):
+            amplitude_columns(frame, n=None)
+        with pytest.raises(ValueError, match=f"found {column} more than once"):
+            amplitude_columns(frame.rename(columns={f"{column}.1": column}), n=25)
 
 
 def test_mice_sleep_unlabelled_test_mouse_joins_labelled_ones(tmp_path):

@@ -8,6 +8,7 @@ Students drop their files into ``data/mice_sleep/`` (or pass paths).
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 from collections.abc import Iterable
@@ -21,7 +22,9 @@ from . import _cache
 STATES = ("w", "n", "r")
 STATE_NAMES = {"w": "wake", "n": "NREM", "r": "REM"}
 FOLDER = "mice_sleep"
+FREQUENCIES = 101  # amplitude_around_1_Hertz ... amplitude_around_101_Hertz in every course file
 _AMPLITUDE = re.compile(r"^amplitude_around_(\d+)_Hertz$")
+_RENAMED_DUPLICATE = re.compile(r"^(amplitude_around_\d+_Hertz)\.\d+$")
 
 
 def _amplitude_name(hertz: int) -> str:
@@ -44,10 +47,23 @@ def amplitude_columns(frame: pd.DataFrame, n: int | None = 25) -> list[str]:
         The column names in frequency order.
 
     Raises:
-        ValueError: a column of 1..n Hz is missing (named in the message), or with
-            ``n=None`` the frame has no ``amplitude_around_1_Hertz`` or a gap.
+        ValueError: a column of 1..n Hz is missing (named in the message), an
+            amplitude column appears twice (also as pandas' renamed duplicate
+            ``amplitude_around_5_Hertz.1``), or with ``n=None`` the frame has no
+            ``amplitude_around_1_Hertz`` or a gap.
     """
-    present = {int(m.group(1)) for c in frame.columns if (m := _AMPLITUDE.match(str(c)))}
+    names = [str(c) for c in frame.columns]
+    twice = sorted(
+        {c for c in names if _AMPLITUDE.match(c) and names.count(c) > 1}
+        | {m.group(1) for c in names if (m := _RENAMED_DUPLICATE.match(c))}
+    )
+    if twice:
+        raise ValueError(
+            f"expected each amplitude column once; found {', '.join(twice[:5])} more than once "
+            "(pandas renames a repeated CSV column to NAME.1); remove the duplicate columns "
+            "or copy the file again"
+        )
+    present = {int(m.group(1)) for c in names if (m := _AMPLITUDE.match(c))}
     if n is None:
         top = max(present, default=0)
     else:
@@ -93,30 +109,57 @@ def _as_paths(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Pa
     return result
 
 
-def read_mice_sleep_file(path: str | os.PathLike, *, require_state: bool = True) -> pd.DataFrame:
+def _header_duplicates(path: Path) -> list[str]:
+    """Column names that the CSV header of ``path`` holds more than once."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+            header = next(csv.reader(handle), [])
+    except OSError:
+        return []  # pandas reports an unreadable file itself
+    names = [name.strip() for name in header]
+    return sorted({name for name in names if names.count(name) > 1})
+
+
+def read_mice_sleep_file(
+    path: str | os.PathLike,
+    *,
+    require_state: bool = True,
+    frequencies: int | None = FREQUENCIES,
+) -> pd.DataFrame:
     """Reads and validates one course CSV.
 
     The file must hold ``amplitude_around_1_Hertz`` ... ``amplitude_around_N_Hertz``
-    without a gap (the course files have N = 101), every amplitude a finite number,
-    and (unless ``require_state=False``) a ``state`` column of w / n / r. Problems
-    are reported with the CSV line numbers (the header is line 1).
+    without a gap and each once (the course files have N = 101, required unless
+    ``frequencies`` says otherwise), every amplitude a finite number, and (unless
+    ``require_state=False``) a ``state`` column of w / n / r. Problems are reported
+    with the CSV line numbers (the header is line 1).
 
     Args:
         path: the CSV.
         require_state: the test mouse of the competition may come without
             ``state``; pass False to accept that.
+        frequencies: how many amplitude columns the file must hold (101 in the
+            course layout, so a file that lost its last columns is refused);
+            ``None`` accepts any gap-free 1..N.
 
     Returns:
         The table with a ``mouse`` column (the file's stem) first; amplitudes are
         float64.
 
     Raises:
-        ValueError: the file is empty or has a header but no rows, an amplitude
-            column is missing (named), an amplitude is blank, non-numeric or
+        ValueError: the file is empty or has a header but no rows, a column appears
+            twice in the header, an amplitude column is missing (named) or there are
+            not ``frequencies`` of them, an amplitude is blank, non-numeric or
             infinite (lines named), there is no ``state`` column, or a state is
             not w / n / r (lines named).
     """
     path = Path(path)
+    if frequencies is not None and (
+        isinstance(frequencies, bool)
+        or not isinstance(frequencies, (int, np.integer))
+        or frequencies < 1
+    ):
+        raise ValueError(f"frequencies must be a positive int or None; got {frequencies!r}")
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError as error:
@@ -129,10 +172,30 @@ def read_mice_sleep_file(path: str | os.PathLike, *, require_state: bool = True)
             f"{path} has a header but no rows; expected one row per 4-second epoch: "
             "copy the file again"
         )
+    twice = _header_duplicates(path)
+    if twice:
+        raise ValueError(
+            f"{path}: expected each column ('state', amplitude_around_1_Hertz ... "
+            f"amplitude_around_{frequencies or 'N'}_Hertz) once in the header; found "
+            f"{', '.join(twice[:5])} more than once; remove the duplicate columns or copy "
+            "the file again"
+        )
     try:
         columns = amplitude_columns(frame, n=None)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
+    if frequencies is not None and len(columns) != frequencies:
+        found = f"{columns[0]} ... {columns[-1]}"
+        lacking = [_amplitude_name(h) for h in range(len(columns) + 1, frequencies + 1)]
+        raise ValueError(
+            f"{path}: expected {frequencies} amplitude columns amplitude_around_1_Hertz ... "
+            f"{_amplitude_name(frequencies)} (the course layout); found {len(columns)} "
+            f"({found})"
+            + (f", missing {', '.join(lacking[:5])}" if lacking else "")
+            + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
+            + "; copy the file again, or pass frequencies=None to accept another number "
+            "of frequencies"
+        )
     values = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
@@ -174,6 +237,7 @@ def load_mice_sleep(
     paths: str | os.PathLike | Iterable[str | os.PathLike] | None = None,
     *,
     require_state: bool = True,
+    frequencies: int | None = FREQUENCIES,
 ) -> pd.DataFrame:
     """Loads the course CSVs, one mouse per file.
 
@@ -184,6 +248,8 @@ def load_mice_sleep(
             ``mice_sleep/``).
         require_state: False accepts an unlabelled test mouse (no ``state``
             column; its ``state`` is NaN in the result).
+        frequencies: amplitude columns every file must hold (see
+            :func:`read_mice_sleep_file`); ``None`` accepts any gap-free 1..N.
 
     Returns:
         One table: ``mouse``, ``state`` and the amplitude columns.
@@ -214,7 +280,10 @@ def load_mice_sleep(
     paths = _as_paths(paths)
     if not paths:
         raise ValueError("paths is empty; pass at least one CSV file (or None to search data/)")
-    frames = [read_mice_sleep_file(p, require_state=require_state) for p in paths]
+    frames = [
+        read_mice_sleep_file(p, require_state=require_state, frequencies=frequencies)
+        for p in paths
+    ]
     reference = [c for c in frames[0].columns if c != "state"]
     for path, frame in zip(paths[1:], frames[1:], strict=True):
         columns = [c for c in frame.columns if c != "state"]
