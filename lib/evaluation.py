@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as sk_metrics
 
+from lib.labels import encode_labels
+
 __all__ = [
     "classification_metrics",
     "regression_metrics",
@@ -38,6 +40,7 @@ __all__ = [
     "average_probabilities",
     "metric_direction",
     "to_class_ids",
+    "encode_labels",
     "persistence_forecast",
     "window_mean_forecast",
     "linear_regression_baseline",
@@ -53,20 +56,12 @@ _MINIMISED_MARKERS = ("loss", "mse", "mae", "rmse")
 # --------------------------------------------------------------------------- metrics
 
 
-def to_class_ids(values: Any, *, name: str = "values") -> np.ndarray:
-    """Turns labels, one-hot rows, probabilities or logits into 1-D class ids.
+def _class_ids(values: Any, *, name: str = "values") -> np.ndarray:
+    """One-hot rows, probabilities or logits to 1-D arg-max ids; 1-D labels unchanged.
 
-    Args:
-        values: 1-D class ids, a 2-D array with one column per class (one-hot
-            labels, probabilities or logits: the arg-max is taken), or a 2-D
-            array with a single column (squeezed).
-        name: how to call ``values`` in error messages.
-
-    Returns:
-        A 1-D numpy array of class ids.
-
-    Raises:
-        ValueError: if ``values`` has more than two dimensions.
+    What the metrics use: they compare ``y_true`` and ``y_pred`` label by label, so string
+    labels must stay strings here (encoding each array on its own could give the same
+    class two ids).
     """
     array = np.asarray(values)
     if array.ndim == 0:
@@ -80,6 +75,43 @@ def to_class_ids(values: Any, *, name: str = "values") -> np.ndarray:
             f"{name} must be 1-D labels or 2-D (samples, classes) scores, got shape "
             f"{array.shape}; reshape or take the arg-max over the class axis first"
         )
+    return array
+
+
+def to_class_ids(
+    values: Any, *, name: str = "values", classes: Sequence[Any] | None = None
+) -> np.ndarray:
+    """Turns labels, one-hot rows, probabilities or logits into 1-D integer class ids.
+
+    Integer labels are returned unchanged (they may be ids already, and predicted ids need
+    not cover every class). Labels that are not numbers (strings, mixed objects) are encoded
+    to ``0..k-1`` in sorted order by :func:`lib.labels.encode_labels`; so are numeric labels
+    when ``classes`` is given. Encoding one array at a time gives ids that depend on which
+    labels that array holds: to encode train and test labels alike, call
+    :func:`lib.labels.encode_labels` on the training labels and pass its class names as
+    ``classes`` here (or to ``encode_labels``), which also keeps the names for tables.
+
+    Args:
+        values: 1-D labels or class ids, a 2-D array with one column per class (one-hot
+            labels, probabilities or logits: the arg-max is taken), or a 2-D array with a
+            single column (squeezed).
+        name: how to call ``values`` in error messages.
+        classes: class names in id order; labels are then encoded against them
+            (``classes[i]`` gets id ``i``).
+
+    Returns:
+        A 1-D numpy array of class ids.
+
+    Raises:
+        ValueError: if ``values`` has more than two dimensions, or labels are missing or
+            not among ``classes`` (see :func:`lib.labels.encode_labels`).
+    """
+    array = _class_ids(values, name=name)
+    if classes is not None or array.dtype.kind in "OUS":
+        try:
+            return encode_labels(array, classes)[0]
+        except ValueError as error:
+            raise ValueError(f"{name}: {error}") from error
     return array
 
 
@@ -116,8 +148,8 @@ def classification_metrics(
     Raises:
         ValueError: if the two arrays hold different numbers of samples, or are empty.
     """
-    true_ids = to_class_ids(y_true, name="y_true")
-    pred_ids = to_class_ids(y_pred, name="y_pred")
+    true_ids = _class_ids(y_true, name="y_true")
+    pred_ids = _class_ids(y_pred, name="y_pred")
     if true_ids.shape[0] != pred_ids.shape[0]:
         raise ValueError(
             f"y_true has {true_ids.shape[0]} samples but y_pred has {pred_ids.shape[0]}; "
@@ -189,8 +221,8 @@ def per_class_report(
             excluded.
     """
     names = [str(name) for name in class_names]
-    true_ids = to_class_ids(y_true, name="y_true")
-    pred_ids = to_class_ids(y_pred, name="y_pred")
+    true_ids = _class_ids(y_true, name="y_true")
+    pred_ids = _class_ids(y_pred, name="y_pred")
     if true_ids.shape[0] != pred_ids.shape[0] or true_ids.shape[0] == 0:
         raise ValueError(
             f"y_true has {true_ids.shape[0]} samples and y_pred {pred_ids.shape[0]}; pass "
@@ -296,8 +328,8 @@ def paired_accuracy_test(
     """
     from scipy.stats import binomtest
 
-    y = to_class_ids(y_true, name="y_true")
-    predicted_a, predicted_b = to_class_ids(a, name="a"), to_class_ids(b, name="b")
+    y = _class_ids(y_true, name="y_true")
+    predicted_a, predicted_b = _class_ids(a, name="a"), _class_ids(b, name="b")
     if y.size == 0 or not len(predicted_a) == len(predicted_b) == y.size:
         raise ValueError(
             f"expected predictions a and b for the same non-empty rows as y_true ({y.size}), "
@@ -499,7 +531,7 @@ def majority_class_baseline(y_train: Any, n: int) -> np.ndarray:
     Raises:
         ValueError: if ``y_train`` is empty or ``n`` is negative.
     """
-    ids = to_class_ids(y_train, name="y_train")
+    ids = _class_ids(y_train, name="y_train")
     if ids.size == 0:
         raise ValueError("y_train is empty; the majority class needs at least one label")
     if n < 0:
@@ -531,7 +563,7 @@ def gradient_boosting_baseline(
 
     train = _flatten(X_train, name="X_train")
     test = _flatten(X_test, name="X_test")
-    target = to_class_ids(y_train, name="y_train")
+    target = _class_ids(y_train, name="y_train")
     _check_pair(train, test, target)
     model = HistGradientBoostingClassifier(random_state=seed, **params)
     return model.fit(train, target).predict(test)
@@ -568,7 +600,7 @@ def random_forest_baseline(
 
     train = _flatten(X_train, name="X_train")
     test = _flatten(X_test, name="X_test")
-    target = to_class_ids(y_train, name="y_train")
+    target = _class_ids(y_train, name="y_train")
     _check_pair(train, test, target)
     model = RandomForestClassifier(
         n_estimators=n_estimators, random_state=seed, n_jobs=n_jobs, **params

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lib.evaluation import metric_direction, to_class_ids
+from lib.evaluation import _class_ids, metric_direction
 
 __all__ = [
     "training_curves",
@@ -162,8 +162,8 @@ def confusion_matrix(
 
     if normalize not in (None, "true", "pred", "all"):
         raise ValueError(f"normalize must be None, 'true', 'pred' or 'all', got {normalize!r}")
-    true_ids = to_class_ids(y_true, name="y_true")
-    pred_ids = to_class_ids(y_pred, name="y_pred")
+    true_ids = _class_ids(y_true, name="y_true")  # string labels stay labels
+    pred_ids = _class_ids(y_pred, name="y_pred")
     size = len(labels) if labels is not None else len(np.union1d(true_ids, pred_ids))
     fig, ax = _figure_and_axes(ax, figsize=(1.0 + 0.7 * size, 0.6 + 0.7 * size))
     ConfusionMatrixDisplay.from_predictions(
