@@ -236,6 +236,60 @@ def test_hand_poses_mirror_copy_is_checked_but_never_deleted(tmp_path, tmp_cache
     assert mirror_file.exists()
 
 
+def test_damaged_mirror_files_inside_the_cache_folder_are_never_deleted(
+    tmp_path, tmp_cache, monkeypatch
+):
+    mirror = tmp_cache / "mirror"  # e.g. LIB_DATA_DIR=data/mirror with the default cache
+    hand = mirror / hand_poses.RELATIVE
+    hand.parent.mkdir(parents=True)
+    hand.write_bytes(_hand_pose_csv())  # not the published file: its checksum fails
+    (mirror / "household_power").mkdir()
+    parquet = mirror / household_power.PARQUET
+    parse_household_power_text(io.StringIO(UCI_TEXT)).to_parquet(parquet)
+    digest = Path(f"{parquet}.sha256")
+    digest.write_text(_cache.sha256_file(parquet))
+    monkeypatch.setenv("LIB_DATA_DIR", str(mirror))
+    with pytest.raises(ChecksumError) as caught:
+        load_hand_poses()
+    assert hand.read_bytes() == _hand_pose_csv()  # the data loss: it was deleted
+    assert str(hand) in str(caught.value) and "mirror's file was left in place" in str(
+        caught.value
+    )
+    with pytest.raises(ChecksumError, match="unset LIB_DATA_DIR"):
+        load_household_power()
+    assert parquet.is_file() and digest.is_file()
+    assert not _cache.is_cache_file(hand) and not _cache.is_cache_file(parquet)
+    with pytest.raises(ChecksumError, match="left in place"):
+        _cache.verify_sha256(hand, "0" * 64)  # delete=True still spares a mirror file
+    assert hand.read_bytes() == _hand_pose_csv() and parquet.is_file() and digest.is_file()
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_bytes(b"x")
+    with pytest.raises(ChecksumError, match="left in place"):
+        _cache.verify_sha256(outside, "0" * 64)
+    assert outside.is_file()
+    own = tmp_cache / "copy.csv"  # the cache's own file still goes
+    own.write_bytes(b"x")
+    assert _cache.is_cache_file(own)
+    with pytest.raises(ChecksumError, match="file was deleted"):
+        _cache.verify_sha256(own, "0" * 64)
+    assert not own.exists()
+
+
+def test_is_cache_file_when_the_cache_sits_inside_the_mirror_or_is_the_mirror(
+    tmp_path, monkeypatch
+):
+    mirror = tmp_path / "mirror"
+    monkeypatch.setenv("LIB_DATA_DIR", str(mirror))
+    monkeypatch.setenv("LIB_CACHE_DIR", str(mirror / "cache"))
+    assert _cache.is_cache_file(mirror / "cache" / "a.csv")
+    assert not _cache.is_cache_file(mirror / "a.csv")
+    monkeypatch.setenv("LIB_CACHE_DIR", str(mirror))  # one folder: read-only, never deleted
+    assert not _cache.is_cache_file(mirror / "a.csv")
+    monkeypatch.delenv("LIB_DATA_DIR")
+    assert _cache.is_cache_file(mirror / "a.csv")
+    assert not _cache.is_cache_file(tmp_path / "a.csv")
+
+
 # --- MHEALTH ---------------------------------------------------------------------------
 
 

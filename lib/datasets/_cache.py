@@ -10,6 +10,10 @@ If a file is in neither, the loader downloads the canonical file into the
 cache, verifies its sha256 and moves it into place atomically (temporary file
 in the same folder, then ``os.replace``), so an interrupted download never
 leaves a partial file that looks complete.
+
+Only the cache's own files are ever deleted (:func:`is_cache_file`): a damaged file
+found in the mirror is reported and left in place, even when the mirror folder sits
+inside the cache folder.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ class DatasetNotAvailableError(RuntimeError):
 
 
 class ChecksumError(RuntimeError):
-    """A file's sha256 differs from the published one (the bad file is deleted)."""
+    """A file's sha256 differs from the published one (deleted when it is the cache's own)."""
 
 
 def mirror_dir() -> Path | None:
@@ -50,6 +54,25 @@ def cache_dir() -> Path:
     """The writable cache: ``$LIB_CACHE_DIR`` or the project's ``data/`` folder."""
     value = os.environ.get("LIB_CACHE_DIR")
     return Path(value).expanduser().resolve() if value else PROJECT_DATA_DIR
+
+
+def is_cache_file(path: str | os.PathLike) -> bool:
+    """True when ``path`` is one of the cache's own files, which the loaders may delete.
+
+    A file is the cache's when it lies under :func:`cache_dir` and not in the mirror
+    (``$LIB_DATA_DIR``). Where one folder sits inside the other, the inner one owns
+    the files under it: a mirror inside the cache keeps its files (never deleted), a
+    cache inside the mirror folder owns its own. A mirror that is the cache folder
+    itself owns everything, so nothing is deleted.
+    """
+    resolved = Path(path).expanduser().resolve()
+    cache = cache_dir()
+    if not resolved.is_relative_to(cache):
+        return False
+    mirror = mirror_dir()
+    if mirror is not None and resolved.is_relative_to(mirror):
+        return cache != mirror and cache.is_relative_to(mirror)
+    return True
 
 
 def search_dirs() -> list[Path]:
@@ -84,16 +107,31 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
 
 
 def verify_sha256(path: str | os.PathLike, expected: str, *, delete: bool = True) -> None:
-    """Raises ChecksumError (deleting the file unless ``delete=False``) when the
-    file's sha256 is not ``expected``."""
+    """Raises ChecksumError when the file's sha256 is not ``expected``.
+
+    With ``delete`` (the default) the damaged file is deleted, but only when it is
+    one of the cache's own files (:func:`is_cache_file`: a temporary download or a
+    cached copy); a file of the mirror or anywhere else is left in place and the
+    message says to replace it.
+    """
     actual = sha256_file(path)
     if actual != expected.lower():
-        if delete:
+        if delete and is_cache_file(path):
             Path(path).unlink(missing_ok=True)
-        raise ChecksumError(
-            f"sha256 of {path} is {actual}, expected {expected}"
-            + (" (the file was deleted; download it again)" if delete else "")
-        )
+            action = "the file was deleted; download it again"
+        elif _in_mirror(path):
+            action = (
+                "the mirror's file was left in place; replace it with an intact copy, or "
+                "unset LIB_DATA_DIR to use the project's cache"
+            )
+        else:
+            action = "the file was left in place; replace it with an intact copy"
+        raise ChecksumError(f"sha256 of {path} is {actual}, expected {expected} ({action})")
+
+
+def _in_mirror(path: str | os.PathLike) -> bool:
+    mirror = mirror_dir()
+    return mirror is not None and Path(path).expanduser().resolve().is_relative_to(mirror)
 
 
 @contextlib.contextmanager

@@ -73,7 +73,7 @@ def verify_mitdb(
     expected = (sums_sha256 or MITDB_SUMS_SHA256).lower()
     advice = (
         f"delete {directory} and call again to download a fresh copy"
-        if directory.resolve().is_relative_to(_cache.cache_dir())
+        if _cache.is_cache_file(directory)
         else f"replace it with the file from {MITDB_URL}"
     )
     sums_path = directory / "SHA256SUMS.txt"

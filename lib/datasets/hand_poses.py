@@ -49,5 +49,5 @@ def load_hand_poses() -> pd.DataFrame:
         ChecksumError: the file differs from the published one.
     """
     path = _cache.fetch(DATASET, RELATIVE, URL, sha256=SHA256)
-    _cache.verify_sha256(path, SHA256, delete=path.is_relative_to(_cache.cache_dir()))
+    _cache.verify_sha256(path, SHA256, delete=_cache.is_cache_file(path))
     return read_hand_poses_file(path)

@@ -146,7 +146,7 @@ def verify_parquet(path: str | os.PathLike) -> None:
     actual = _cache.sha256_file(path)
     if actual == MIRROR_PARQUET_SHA256:
         return
-    in_cache = path.resolve().is_relative_to(_cache.cache_dir())
+    in_cache = _cache.is_cache_file(path)
     digest_file = _digest_path(path)
     recorded = digest_file.read_text().strip().lower() if digest_file.is_file() else None
     if in_cache and actual == recorded:

@@ -197,7 +197,7 @@ def load_mhealth(*, all_channels: bool = False, subjects=SUBJECTS) -> pd.DataFra
         _download_logs()
         paths = {s: _cache.find_file(*_log_candidates(s)) for s in SUBJECTS}
     for subject, path in paths.items():
-        _cache.verify_sha256(path, SHA256[subject], delete=path.is_relative_to(_cache.cache_dir()))
+        _cache.verify_sha256(path, SHA256[subject], delete=_cache.is_cache_file(path))
     frame = pd.concat(
         [read_mhealth_log(paths[s], subject=s, all_channels=all_channels) for s in SUBJECTS],
         ignore_index=True,
