@@ -20,6 +20,11 @@ layers makes them skip every padded step: the prediction for a padded row then
 equals the prediction for the unpadded short history, whichever side is padded.
 A real reading whose channels all equal the filler would be skipped as well, so
 ``mask=True`` refuses a series that contains one.
+
+Sets of samples of different lengths (a :class:`lib.datasets.SampleSet`, e.g. from
+:func:`lib.datasets.read_ts`): :func:`pad_samples` pads or truncates them to one length and
+returns the mask of real readings; :func:`resample_samples` stretches or shrinks each one to
+a common length by linear interpolation.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import numpy as np
 
 from lib.windows import _bad_rows, _check_finite, _check_length, _row_list, _series, _target, _view
 
-__all__ = ["MASK_VALUE", "streaming_windows"]
+__all__ = ["MASK_VALUE", "pad_samples", "resample_samples", "streaming_windows"]
 
 #: Filler used with ``mask=True``; give the same value to ``keras.layers.Masking``.
 MASK_VALUE = -9999.0
@@ -133,3 +138,150 @@ def streaming_windows(
     X = np.concatenate(parts, axis=0) if len(parts) > 1 else np.array(parts[0])
     y = np.asarray(y_all)[seen + horizon - 1]
     return X, y, np.minimum(seen, length)
+
+
+# --------------------------------------------------------------------------- sets of samples
+
+
+def _sample_list(samples: Any) -> list[np.ndarray]:
+    """Samples as a list of 2-D ``(time, channels)`` arrays, channels checked."""
+    samples = getattr(samples, "samples", samples)  # a lib.datasets.SampleSet
+    if isinstance(samples, np.ndarray):
+        if samples.ndim == 2:  # (n, time): univariate samples of one length
+            samples = samples[..., None]
+        if samples.ndim != 3:
+            raise ValueError(
+                f"samples must be a 3-D array (samples, time, channels), a 2-D array "
+                f"(samples, time) or a list of (time, channels) arrays; got shape "
+                f"{samples.shape}"
+            )
+        return list(samples)
+    out = []
+    for index, sample in enumerate(samples):
+        array = np.asarray(sample)
+        if array.ndim == 1:
+            array = array[:, None]
+        if array.ndim != 2:
+            raise ValueError(
+                f"each sample must be (time,) or (time, channels); sample {index} has shape "
+                f"{array.shape}"
+            )
+        if out and array.shape[1] != out[0].shape[1]:
+            raise ValueError(
+                f"every sample must have the same number of channels: sample 0 has "
+                f"{out[0].shape[1]}, sample {index} has {array.shape[1]}"
+            )
+        out.append(array)
+    if not out:
+        raise ValueError("samples is empty; pass at least one sample")
+    return out
+
+
+def _check_length_argument(length: Any) -> int:
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
+        raise ValueError(f"length must be a positive integer; got {length!r}")
+    return int(length)
+
+
+def _float_dtype(samples: list[np.ndarray]) -> np.dtype:
+    return np.result_type(*{s.dtype for s in samples}, np.float32)
+
+
+def pad_samples(
+    samples: Any,
+    length: int | None = None,
+    *,
+    padding: str = "post",
+    truncating: str = "post",
+    value: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pads (and truncates) samples of different lengths to one length, with the mask.
+
+    The same rules as ``keras.utils.pad_sequences``, for multichannel samples and
+    without a loop over samples; the mask tells real readings from filler, e.g. for a
+    model's ``mask`` input or a weighted loss.
+
+    Args:
+        samples: a list of ``(time_i, channels)`` (or ``(time_i,)``) arrays, a 3-D array,
+            or a :class:`lib.datasets.SampleSet`.
+        length: the output length; None: the longest sample's.
+        padding: ``"post"`` (filler after the readings) or ``"pre"`` (before them).
+        truncating: for samples longer than ``length``: ``"post"`` keeps their first
+            ``length`` steps, ``"pre"`` their last ones.
+        value: the filler.
+
+    Returns:
+        ``(x, mask)``: ``x`` ``(n, length, channels)`` float (float32 at least), ``mask``
+        ``(n, length)`` bool, True where ``x`` holds a real reading.
+
+    Raises:
+        ValueError: bad ``padding`` / ``truncating`` / ``length`` / ``value``, no samples,
+            or samples with different channel counts.
+    """
+    for argument, given in (("padding", padding), ("truncating", truncating)):
+        if given not in ("pre", "post"):
+            raise ValueError(f"{argument} must be 'pre' or 'post'; got {given!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"value (the filler) must be a number; got {value!r}")
+    items = _sample_list(samples)
+    sizes = np.array([len(s) for s in items], dtype=np.int64)
+    length = int(sizes.max()) if length is None else _check_length_argument(length)
+    channels = items[0].shape[1]
+    n = len(items)
+    flat = np.concatenate(items, axis=0)
+    kept = np.minimum(sizes, length)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    source_start = starts + (sizes - kept if truncating == "pre" else 0)
+    target_start = length - kept if padding == "pre" else np.zeros(n, dtype=np.int64)
+    rows = np.repeat(np.arange(n), kept)
+    step = np.arange(kept.sum()) - np.repeat(np.cumsum(kept) - kept, kept)
+    out = np.full((n, length, channels), value, dtype=_float_dtype(items))
+    mask = np.zeros((n, length), dtype=bool)
+    columns = np.repeat(target_start, kept) + step
+    out[rows, columns] = flat[np.repeat(source_start, kept) + step]
+    mask[rows, columns] = True
+    return out, mask
+
+
+def resample_samples(samples: Any, length: int) -> np.ndarray:
+    """Stretches or shrinks every sample to ``length`` steps by linear interpolation.
+
+    The usual way in time-series classification to give unequal-length samples one
+    length: each channel of a sample of ``t`` steps is read at ``length`` evenly spaced
+    positions from its first to its last step (``np.interp`` over
+    ``np.linspace(0, t - 1, length)``), computed for all samples at once. A sample of
+    one step is repeated; a sample already ``length`` long is returned unchanged.
+
+    Args:
+        samples: a list of ``(time_i, channels)`` (or ``(time_i,)``) arrays, a 3-D array,
+            or a :class:`lib.datasets.SampleSet`.
+        length: the output length (>= 1; 1 keeps each sample's first step).
+
+    Returns:
+        ``(n, length, channels)`` float array (float32 at least).
+
+    Raises:
+        ValueError: a bad ``length``, no samples, an empty sample, or samples with
+            different channel counts.
+    """
+    length = _check_length_argument(length)
+    items = _sample_list(samples)
+    sizes = np.array([len(s) for s in items], dtype=np.int64)
+    if (sizes == 0).any():
+        raise ValueError(
+            f"samples {np.flatnonzero(sizes == 0)[:10].tolist()} have no step; an empty "
+            "sample cannot be resampled: drop it"
+        )
+    flat = np.concatenate(items, axis=0).astype(_float_dtype(items), copy=False)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    if length == 1:
+        position = np.zeros((len(items), 1))
+    else:  # (n, length) fractional source steps
+        position = np.arange(length) * ((sizes[:, None] - 1) / (length - 1))
+    low = np.floor(position).astype(np.int64)
+    low = np.minimum(low, sizes[:, None] - 1)
+    high = np.minimum(low + 1, sizes[:, None] - 1)
+    weight = (position - low)[..., None].astype(flat.dtype)
+    below = flat[starts[:, None] + low]
+    above = flat[starts[:, None] + high]
+    return np.where(weight == 0, below, below + weight * (above - below))

@@ -3,7 +3,8 @@
 :class:`ChannelScaler` scales each channel of ``(time, channels)`` rows or
 ``(n, length, channels)`` windows with one scikit-learn scaler per channel;
 :func:`standardize_groups` standardises each group (subject, record) on its own rows;
-:func:`scale_parts` scales every part of a split frame with the training part's statistics.
+:func:`scale_parts` scales every part of a split frame with the training part's statistics;
+:func:`znormalize_samples` z-normalises each sample on its own (nothing to fit).
 The first two are also importable from :mod:`lib.windows`.
 """
 
@@ -16,7 +17,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
-__all__ = ["ChannelScaler", "standardize_groups", "scale_parts"]
+__all__ = ["ChannelScaler", "standardize_groups", "scale_parts", "znormalize_samples"]
 
 _SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
 
@@ -245,3 +246,55 @@ def scale_parts(
             out[channel] = values[:, index]
         scaled[name] = out
     return scaled
+
+
+def znormalize_samples(x: Any, mask: Any = None, eps: float = 1e-8) -> np.ndarray:
+    """Z-normalises each sample's channels on their own: zero mean, unit standard deviation.
+
+    The usual preparation in time-series classification (the UCR archive's series are
+    z-normalised): each sample and channel is scaled by its own mean and (population)
+    standard deviation, so no statistic crosses samples and nothing is fitted on training
+    data. Steps where ``mask`` is False (padding) and NaN readings are left out of the
+    statistics and keep their values, so a padding filler stays what a ``Masking`` layer
+    looks for and gaps stay NaN. A channel whose standard deviation is at most ``eps``
+    (a constant series) becomes zeros, not NaN.
+
+    Args:
+        x: ``(samples, time, channels)`` array (for univariate ``(samples, time)`` data use
+            ``x[..., None]``).
+        mask: optional ``(samples, time)`` bool, True on real readings (as returned by
+            :func:`lib.padding.pad_samples`).
+        eps: standard deviations up to this count as constant.
+
+    Returns:
+        float array of ``x``'s shape (float32 at least).
+
+    Raises:
+        ValueError: ``x`` is not 3-D, ``mask`` has another shape than ``x``'s first two
+            axes, or ``eps`` is negative.
+    """
+    values = np.asarray(x)
+    if values.ndim != 3:
+        raise ValueError(
+            f"x must be a 3-D array (samples, time, channels); got shape {values.shape}"
+            + ("; for univariate series pass x[..., None]" if values.ndim == 2 else "")
+        )
+    if not eps >= 0:
+        raise ValueError(f"eps must be a number >= 0; got {eps!r}")
+    values = values.astype(np.result_type(values.dtype, np.float32), copy=False)
+    valid = ~np.isnan(values)
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != values.shape[:2]:
+            raise ValueError(
+                f"mask must be (samples, time) = {values.shape[:2]} like x's first two axes; "
+                f"got shape {mask.shape}"
+            )
+        valid &= mask.astype(bool)[..., None]
+    count = np.maximum(valid.sum(axis=1, keepdims=True), 1)
+    mean = np.where(valid, values, 0).sum(axis=1, keepdims=True) / count
+    centred = np.where(valid, values - mean, 0)
+    std = np.sqrt((centred**2).sum(axis=1, keepdims=True) / count)
+    constant = std <= eps
+    scaled = centred / np.where(constant, 1, std)
+    return np.where(valid, np.where(constant, 0, scaled), values).astype(values.dtype, copy=False)
