@@ -73,9 +73,7 @@ def test_metrics_still_compare_string_labels_label_by_label():
 def _ids_pass_the_search_checks(ids: np.ndarray, k: int) -> bool:
     """What the tuners' input checks ask of classification targets (lib/tuning/_data.py):
     a numeric dtype, integers, and classes inside 0..k-1."""
-    return (
-        ids.dtype.kind in "iu" and ids.ndim == 1 and ids.min() >= 0 and ids.max() <= k - 1
-    )
+    return ids.dtype.kind in "iu" and ids.ndim == 1 and ids.min() >= 0 and ids.max() <= k - 1
 
 
 def test_advice_of_the_tuning_checks_to_class_ids_works_for_string_labels():

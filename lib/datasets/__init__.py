@@ -10,21 +10,26 @@ from .hand_poses import load_hand_poses, read_hand_poses_file
 from .household_power import load_household_power, parse_household_power_text
 from .mhealth import load_mhealth, read_mhealth_csv, read_mhealth_log
 from .mice_sleep import amplitude_columns, load_mice_sleep, read_mice_sleep_file, state_codes
+from .series import SampleSet, load_ucr, read_long_csv, read_ts
 
 __all__ = [
     "ChecksumError",
     "DatasetNotAvailableError",
+    "SampleSet",
     "amplitude_columns",
     "check_available",
     "load_hand_poses",
     "load_household_power",
     "load_mhealth",
     "load_mice_sleep",
+    "load_ucr",
     "parse_household_power_text",
     "read_hand_poses_file",
+    "read_long_csv",
     "read_mhealth_csv",
     "read_mhealth_log",
     "read_mice_sleep_file",
+    "read_ts",
     "state_codes",
 ]
 
