@@ -426,3 +426,10 @@ def test_znormalize_samples_refuses_bad_shapes():
         znormalize_samples(np.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"mask must be \(samples, time\) = \(2, 3\)"):
         znormalize_samples(np.zeros((2, 3, 1)), np.ones((2, 4), dtype=bool))
+
+
+def test_read_ts_windows_line_endings_and_byte_order_mark(tmp_path):
+    path = tmp_path / "win.ts"
+    path.write_bytes(b"\xef\xbb\xbf@univariate true\r\n@classLabel true a\r\n@data\r\n1,2:a\r\n")
+    data = read_ts(path)
+    assert data.name == "win" and data.samples.tolist() == [[[1.0], [2.0]]]

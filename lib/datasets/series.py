@@ -314,7 +314,7 @@ def read_ts(path: str | os.PathLike) -> SampleSet:
     """
     path = Path(path)
     error = _TsError(path)
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
     header, start = _parse_header(lines, error)
     if "classlabel" not in header:
         raise error(
