@@ -197,6 +197,63 @@ def test_overwrite_deletes_only_what_the_search_wrote(tmp_path):
     assert list(frame["trial"]) == [0, 1]  # started again
 
 
+def _engine_files(folder) -> None:
+    """What a finished search (process pool, then Ray) leaves in its directory."""
+    for relative in ("search.json", "trials.jsonl", "best_model.keras", ".keep-threshold.json",
+                     "data/x_train.npy", "data/y_train.npy", "data/x_val.npy", "data/y_val.npy",
+                     "data/y_val.tmp-123.npy", "data/folds.npz", "data/w_train.npy",
+                     "models/trial-00000.keras", "ray/ray/experiment_state-1.json",
+                     "ray/ray/.validate_storage_marker", "ray/ray/_trainable_1/result.json"):
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("engine")
+    # an array name save_data recorded beyond the tuners' four
+    (folder / "data" / "fingerprint.json").write_text(json.dumps(
+        {"data": {"x_train": "a", "y_train": "b", "w_train": "c"}, "folds": None}))
+
+
+@pytest.mark.parametrize("mine", ["data/features.npy", "ray/notes.txt", "data/x_train.npy.bak",
+                                  "ray/other_experiment/result.json", "models/notes.txt"])
+def test_overwrite_spares_the_users_files_under_data_and_ray(tmp_path, mine):
+    folder = tmp_path / "run"
+    _engine_files(folder)
+    user = folder / mine
+    user.parent.mkdir(parents=True, exist_ok=True)
+    user.write_text("mine")
+    before = _snapshot(folder)
+    shown = "/".join(mine.split("/")[:2])  # a foreign folder is named, not its files
+    refused = rf"holds 1 file\(s\) this search did not write \({shown}\); nothing was deleted"
+    with pytest.raises(ValueError, match=refused):
+        GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path, project_name="run",
+                   overwrite=True)
+    after = _snapshot(folder)
+    after.pop(".lock")  # the refusing tuner took the lock
+    assert after == before and user.read_text() == "mine"  # nothing deleted
+    user.unlink()
+    if user.parent.name not in ("data", "ray", "models"):
+        user.parent.rmdir()
+    GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path, project_name="run",
+               overwrite=True)
+    assert sorted(os.listdir(folder)) == [".lock"]  # the engine's own files, folders and all
+
+
+def test_remove_own_files_deletes_only_the_engines_names(tmp_path):
+    store = TrialStore(str(tmp_path))
+    _engine_files(tmp_path)
+    assert store.foreign_files() == []
+    (tmp_path / "data" / "features.npy").write_text("mine")
+    (tmp_path / "ray" / "notes.txt").write_text("mine")
+    assert store.foreign_files() == ["data/features.npy", "ray/notes.txt"]
+    with pytest.raises(ValueError, match=r"holds 2 file\(s\).*nothing was deleted"):
+        store.remove_own_files()
+    assert (tmp_path / "data" / "x_train.npy").is_file()
+    (tmp_path / "data" / "features.npy").unlink()
+    (tmp_path / "ray" / "notes.txt").unlink()
+    store.remove_own_files()
+    assert os.listdir(tmp_path) == []
+    store.remove_own_files()  # an empty or absent directory: nothing to do
+
+
 @pytest.mark.slow
 def test_a_line_that_is_not_a_trial_record_names_file_and_line(tmp_path):
     x, y = _classification()

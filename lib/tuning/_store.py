@@ -7,6 +7,7 @@ names are ever deleted.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -55,10 +56,15 @@ _OWN_TOP = re.compile(
     r"|best_model\.tmp-\d+\.keras|\.ray-[\w-]+?(\.tmp-\d+)?\.keras"
     r"|\.keep-threshold\.json(\.tmp-\d+)?)$"
 )
-_OWN_DATA = re.compile(
-    r"^([a-z_]+(\.tmp-\d+)?\.npy|fingerprint\.json(\.tmp-\d+)?|folds(\.tmp-\d+)?\.npz)$"
-)
+# Under data/: the arrays save_data writes (the tuners' x_train, y_train, x_val, y_val, plus
+# any other name recorded in data/fingerprint.json), their temporary files, the fingerprint
+# and the folds. A user's own data/features.npy is not the search's.
+_ENGINE_ARRAYS = frozenset({"x_train", "y_train", "x_val", "y_val"})
+_OWN_DATA = re.compile(r"^(fingerprint\.json(\.tmp-\d+)?|folds(\.tmp-\d+)?\.npz)$")
+_DATA_ARRAY = re.compile(r"^(?P<name>\w+?)(\.tmp-\d+)?\.npy$")
 _OWN_MODELS = re.compile(r"^trial-\d{5}(\.tmp-\d+)?\.keras$")
+# Under ray/: Ray Tune's experiment folder (RunConfig(name="ray", storage_path=<dir>/ray)).
+_RAY_EXPERIMENT = "ray"
 
 
 class DirectoryInUseError(RuntimeError):
@@ -267,29 +273,72 @@ class TrialStore:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def foreign_files(self) -> list[str]:
-        """Paths in the directory the search did not write (relative), sorted."""
+    def _saved_array_names(self) -> set[str]:
+        """Array names whose ``data/<name>.npy`` the search wrote (engine names + fingerprint)."""
+        names = set(_ENGINE_ARRAYS)
+        try:
+            with open(os.path.join(self.data_dir, "fingerprint.json")) as handle:
+                recorded = json.load(handle).get("data", {})
+            names.update(str(name) for name in recorded)
+        except (OSError, ValueError, AttributeError):
+            pass  # no or unreadable fingerprint: only the engine's own names
+        return names
+
+    def _entries(self) -> tuple[list[str], list[str]]:
+        """``(own, foreign)`` paths relative to the directory, each sorted.
+
+        Own: the files the search writes, by their exact names, and Ray's experiment folder;
+        the ``data``, ``models`` and ``ray`` folders are not listed themselves. Foreign:
+        everything else (a folder where a file belongs, a link where a folder belongs).
+        """
+        own: list[str] = []
+        foreign: list[str] = []
         if not os.path.isdir(self.directory):
-            return []
-        foreign = []
+            return own, foreign
+        arrays = self._saved_array_names()
         for name in os.listdir(self.directory):
             path = os.path.join(self.directory, name)
+            real_dir = os.path.isdir(path) and not os.path.islink(path)
             if not _OWN_TOP.match(name):
                 foreign.append(name)
-            elif name in ("data", "models") and os.path.isdir(path):
-                pattern = _OWN_DATA if name == "data" else _OWN_MODELS
-                foreign += [f"{name}/{n}" for n in os.listdir(path) if not pattern.match(n)]
-            elif name in ("data", "models", "ray") and not os.path.isdir(path):
+            elif name in ("data", "models", "ray"):
+                if not real_dir:
+                    foreign.append(name)
+                    continue
+                for child in os.listdir(path):
+                    child_path = os.path.join(path, child)
+                    is_dir = os.path.isdir(child_path) and not os.path.islink(child_path)
+                    if name == "data":
+                        match = _DATA_ARRAY.match(child)
+                        ok = not is_dir and (
+                            bool(_OWN_DATA.match(child)) or bool(match and match["name"] in arrays)
+                        )
+                    elif name == "models":
+                        ok = not is_dir and bool(_OWN_MODELS.match(child))
+                    else:
+                        ok = is_dir and child == _RAY_EXPERIMENT
+                    (own if ok else foreign).append(f"{name}/{child}")
+            elif real_dir:
                 foreign.append(name)
-        return sorted(foreign)
+            else:
+                own.append(name)
+        return sorted(own), sorted(foreign)
+
+    def foreign_files(self) -> list[str]:
+        """Paths in the directory the search did not write (relative), sorted."""
+        return self._entries()[1]
 
     def remove_own_files(self) -> None:
         """Deletes what a search wrote here (``overwrite=True``), keeping the lock file.
 
+        Only the files the search writes, by their exact names (and Ray's experiment folder
+        ``ray/ray``), are deleted; the ``data``, ``models`` and ``ray`` folders go only once
+        empty.
+
         Raises:
             ValueError: the directory holds files the search did not write (nothing deleted).
         """
-        foreign = self.foreign_files()
+        own, foreign = self._entries()
         if foreign:
             shown = ", ".join(foreign[:8]) + (" ..." if len(foreign) > 8 else "")
             raise ValueError(
@@ -297,16 +346,17 @@ class TrialStore:
                 f"search did not write ({shown}); nothing was deleted. Move them, or pick "
                 "another directory / project_name"
             )
-        if not os.path.isdir(self.directory):
-            return
-        for name in os.listdir(self.directory):
-            if name == ".lock":
+        for relative in own:
+            if relative == ".lock":
                 continue
-            path = os.path.join(self.directory, name)
+            path = os.path.join(self.directory, relative)
             if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
+                shutil.rmtree(path)  # Ray's experiment folder, ray/ray
             else:
                 os.remove(path)
+        for folder in ("data", "models", "ray"):
+            with contextlib.suppress(OSError):  # absent, or not empty: left as it is
+                os.rmdir(os.path.join(self.directory, folder))
 
 
 class ModelKeeper:
