@@ -210,6 +210,34 @@ def test_checksum_mismatch_names_the_file(synthetic_mitdb):
     assert (directory / "101.dat").exists()  # a mirror file is never deleted
 
 
+def test_missing_annotation_file_is_named_with_what_to_do(synthetic_mitdb, tmp_cache, monkeypatch):
+    directory, sums, _ = synthetic_mitdb
+    (directory / "100.atr").unlink()  # the .dat and .hea are there
+    for call in (
+        lambda: hb.read_record(directory, 100),
+        lambda: hb.derive_beats(directory, records=(100, 101), sums_sha256=sums),
+        lambda: hb.derive_beats(directory, records=(100,), verify=False),
+        lambda: hb.verify_mitdb(directory, records=(100,), sums_sha256=sums),
+    ):
+        with pytest.raises(FileNotFoundError) as caught:
+            call()
+        message = str(caught.value)
+        assert f"{directory / '100.atr'} is missing" in message
+        assert "NNN.atr (its beat annotations)" in message
+        assert f"Copy them into {directory} from the PhysioNet zip" in message
+    hb.read_record(directory, 101)  # a complete record still reads
+    # the loader's search: offline, the incomplete mirror folder is named with its gap
+    monkeypatch.setenv("LIB_DATA_DIR", str(directory.parent))
+    with pytest.raises(_cache.DatasetNotAvailableError, match=r"mitdb lacks 100\.atr"):
+        hb.mitdb_dir(records=(100, 101), sums_sha256=sums)
+    monkeypatch.delenv("LIB_DATA_DIR")
+    cached = tmp_cache / "mitdb"
+    cached.mkdir()
+    (cached / "100.hea").write_text("100 2 360 100\n")
+    with pytest.raises(FileNotFoundError, match=rf"Delete {cached} and call again"):
+        hb.read_record(cached, 100)
+
+
 def make_zip(directory: Path, archive: Path, *, corrupt: str | None = None) -> None:
     with zipfile.ZipFile(archive, "w") as bundle:
         bundle.writestr("mit-bih-arrhythmia-database-1.0.0/mitdbdir/intro.htm", "<html/>")

@@ -49,6 +49,44 @@ def _record_files(records: Sequence[int]) -> list[str]:
     return [f"{record}.{suffix}" for record in records for suffix in _SUFFIXES]
 
 
+def missing_files(
+    directory: str | Path, records: Sequence[int], *, sums: bool = True
+) -> list[str]:
+    """Names of the files of ``records`` (and ``SHA256SUMS.txt`` with ``sums``) absent
+    from ``directory``, in record order."""
+    directory = Path(directory)
+    names = (["SHA256SUMS.txt"] if sums else []) + _record_files(records)
+    return [name for name in names if not (directory / name).is_file()]
+
+
+def _missing_advice(directory: Path) -> str:
+    if _cache.is_cache_file(directory):
+        return (
+            f"Delete {directory} and call again to download a fresh copy, or copy the files "
+            f"from the PhysioNet zip ({MITDB_URL}) into it"
+        )
+    return f"Copy them into {directory} from the PhysioNet zip ({MITDB_URL})"
+
+
+def check_files(directory: str | Path, records: Sequence[int], *, sums: bool = True) -> None:
+    """Raises FileNotFoundError naming every file of ``records`` missing from ``directory``.
+
+    Each record needs ``NNN.dat`` (signal), ``NNN.hea`` (header) and ``NNN.atr`` (beat
+    annotations); with ``sums`` the folder also needs ``SHA256SUMS.txt``.
+    """
+    directory = Path(directory)
+    missing = missing_files(directory, records, sums=sums)
+    if missing:
+        shown = ", ".join(missing[:6])
+        if len(missing) > 6:
+            shown += f" and {len(missing) - 6} more"
+        raise FileNotFoundError(
+            f"{directory / missing[0]} is missing ({len(missing)} file(s) missing in "
+            f"{directory}: {shown}); every MIT-BIH record needs NNN.dat, NNN.hea and NNN.atr "
+            f"(its beat annotations). {_missing_advice(directory)}"
+        )
+
+
 def verify_mitdb(
     directory: str | Path,
     *,
@@ -66,10 +104,11 @@ def verify_mitdb(
 
     Raises:
         ChecksumError: a file differs from the published one; the message names it.
-        FileNotFoundError: a file is missing.
+        FileNotFoundError: a file is missing; the message names it and says what to do.
     """
     directory = Path(directory)
     records = RECORDS if records is None else records
+    check_files(directory, records)
     expected = (sums_sha256 or MITDB_SUMS_SHA256).lower()
     advice = (
         f"delete {directory} and call again to download a fresh copy"
@@ -176,9 +215,17 @@ def mitdb_dir(
     records = RECORDS if records is None else records
     url = url or MITDB_URL
     sums_sha256 = sums_sha256 or MITDB_SUMS_SHA256
+    incomplete = []
     for base in _cache.search_dirs():
         if _complete(base / "mitdb", records):
             return base / "mitdb"
+        if (base / "mitdb").is_dir():
+            lacking = missing_files(base / "mitdb", records)
+            incomplete.append(
+                f"{base / 'mitdb'} lacks {', '.join(lacking[:6])}"
+                + (f" and {len(lacking) - 6} more" if len(lacking) > 6 else "")
+            )
+    found = f" ({'; '.join(incomplete)})" if incomplete else ""
     looked_for = ["mitdb/SHA256SUMS.txt", "mitdb/NNN.{dat,hea,atr} for the 48 records"]
     how_to = (
         f"Download {MITDB_URL}, unzip it and put its files under {_cache.cache_dir() / 'mitdb'} "
@@ -187,7 +234,7 @@ def mitdb_dir(
     if _cache.offline():
         raise _cache.not_available(
             _DATASET, looked_for=looked_for, url=url,
-            reason="downloads are switched off (LIB_OFFLINE=1)", how_to=how_to,
+            reason=f"downloads are switched off (LIB_OFFLINE=1){found}", how_to=how_to,
         )  # fmt: skip
     target = _cache.cache_dir() / "mitdb"
     archive = target / url.rsplit("/", 1)[-1]
@@ -196,7 +243,7 @@ def mitdb_dir(
     except (urllib.error.URLError, TimeoutError, OSError) as error:
         raise _cache.not_available(
             _DATASET, looked_for=looked_for, url=url,
-            reason=str(getattr(error, "reason", error)), how_to=how_to,
+            reason=f"{getattr(error, 'reason', error)}{found}", how_to=how_to,
         ) from error  # fmt: skip
     try:
         _extract_mitdb(archive, target, records, sums_sha256, url)

@@ -38,6 +38,7 @@ from ._mitdb import (  # noqa: F401  (re-exported: the MIT-BIH record files)
     MITDB_SUMS_SHA256,
     MITDB_URL,
     RECORDS,
+    check_files,
     mitdb_dir,
     verify_mitdb,
 )
@@ -256,10 +257,15 @@ def read_record(
     Returns:
         ``(signal, peaks, symbols, lead)``: the resampled float64 signal, the
         beats' peak indices in it, their annotation symbols and the lead name.
+
+    Raises:
+        FileNotFoundError: ``NNN.dat``, ``NNN.hea`` or ``NNN.atr`` is missing (named,
+            with what to do), before wfdb reports it in its own words.
     """
     import wfdb
     from scipy.signal import resample_poly
 
+    check_files(directory, (record,), sums=False)
     path = str(Path(directory) / str(record))
     header = wfdb.rdheader(path)
     channel = _lead_channel(header.sig_name)
@@ -296,6 +302,7 @@ def derive_beats(
 
     Raises:
         ChecksumError: a file differs from the published one (when ``verify``).
+        FileNotFoundError: a record file is missing (named, with what to do).
     """
     records = RECORDS if records is None else tuple(records)
     if verify:
