@@ -1,0 +1,66 @@
+# Copyright 2019 The KerasTuner Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     https://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+#
+# KerasTuner's conftest.py (keras-team/keras-tuner@417e5b5), ported: its seed fixture as it
+# is, plus the tests that read a private member of KerasTuner, which lib.tuning does not pass
+# (strict xfails with the reason: one that starts passing fails the run until it is taken
+# off the list).
+
+import os
+
+import pytest
+
+from tests.keras_tuner_suite._swap import ORIGINAL, config, keras
+
+# Tests of this folder lib.tuning does not pass, with why (each reads a private member of
+# KerasTuner). Not applied when the suite runs KerasTuner itself (KT_SUITE_ORIGINAL=1).
+READS_PRIVATE_MEMBERS: dict[str, str] = {
+    "tuner_test.py::test_callbacks_in_fit_kwargs": (
+        "patches the private Tuner._build_and_fit_model and reads the callbacks KerasTuner "
+        "adds inside it (TunerCallback, SaveBestEpoch); with arrays and Keras' own callbacks "
+        "the engine fits the trial in a worker process, which never calls that method"
+    ),
+    "tuner_test.py::test_correct_display_trial_number": (
+        "reads the oracle's private _display.trial_number, which KerasTuner fills only while "
+        "it prints its per-trial tables (oracle verbose >= 1); the engine shows its own "
+        "progress bar and keeps the oracle's display at verbose 0"
+    ),
+}
+
+
+@pytest.fixture(autouse=True)
+def set_seeds_before_tests():
+    """Test wrapper to set the seed before each test.
+
+    This wrapper runs for all the tests in the test suite.
+    """
+    keras.utils.set_random_seed(0)
+    # Use channels_first for torch backend.
+    if config.backend() == "torch":
+        keras.backend.set_image_data_format("channels_first")
+    else:
+        keras.backend.set_image_data_format("channels_last")
+    yield
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: F811  (pytest's hook argument)
+    if ORIGINAL:
+        return
+    here = os.path.dirname(__file__)
+    for item in items:
+        if not str(item.fspath).startswith(here):
+            continue
+        key = f"{os.path.basename(str(item.fspath))}::{item.name}"
+        if key in READS_PRIVATE_MEMBERS:
+            item.add_marker(pytest.mark.xfail(reason=READS_PRIVATE_MEMBERS[key], strict=True))
