@@ -50,7 +50,14 @@ __all__ = [
     "comparison_table",
 ]
 
-_MINIMISED_MARKERS = ("loss", "mse", "mae", "rmse")
+# Directions of the names computed here (with a val_ / test_ prefix in result frames), and of
+# the Keras scores KerasTuner's inference gets backwards (Keras declares them "up").
+_MAXIMISED = frozenset({
+    "accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1",
+    "f1_score", "fbeta_score", "r2_score",
+})
+_MAXIMISED_PREFIXES = ("recall_", "precision_", "f1_")
+_MINIMISED = frozenset({"loss", "mse", "mae", "rmse"})
 
 
 # --------------------------------------------------------------------------- metrics
@@ -397,20 +404,51 @@ def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
     }
 
 
-def metric_direction(name: str) -> str:
-    """``"min"`` for losses and errors, ``"max"`` for every other metric.
+def metric_direction(name: str, *, default: str | None = None) -> str:
+    """``"min"`` or ``"max"``: the direction in which a metric's values get better.
 
-    A name is minimised when it contains ``loss``, ``mse``, ``mae`` or ``rmse``
-    (so ``val_loss`` and ``test_rmse`` are, ``val_macro_f1`` is not).
+    The names this module computes come first (``accuracy``, ``macro_f1``, ``weighted_f1``,
+    ``macro_recall``, ``macro_precision``, ``recall_<label>`` ... are maximised; ``mse``,
+    ``mae``, ``rmse`` and ``loss`` minimised). Every other name gets KerasTuner's own
+    inference (``keras_tuner``'s ``infer_metric_direction``: Keras' losses and error metrics
+    such as ``mean_absolute_error``, ``mape``, ``kl_divergence`` or
+    ``sparse_categorical_crossentropy`` are minimised, its accuracies, AUC, precision and
+    recall maximised), except for the three scores Keras declares higher-is-better that
+    KerasTuner's list misses and would minimise: ``f1_score``, ``fbeta_score`` and
+    ``r2_score``.
 
     Args:
         name: a metric name, with or without a ``val_`` / ``test_`` prefix.
+        default: returned for a name whose direction cannot be inferred; None raises.
 
     Returns:
         ``"min"`` or ``"max"``.
+
+    Raises:
+        ValueError: the direction of ``name`` cannot be inferred and no ``default`` was given.
     """
-    lowered = name.lower()
-    return "min" if any(marker in lowered for marker in _MINIMISED_MARKERS) else "max"
+    base = name
+    for prefix in ("val_", "test_"):
+        if base.startswith(prefix):
+            base = base[len(prefix):]
+            break
+    if base in _MAXIMISED or base.startswith(_MAXIMISED_PREFIXES):
+        return "max"
+    if base in _MINIMISED:
+        return "min"
+    from keras_tuner.src.engine.metrics_tracking import infer_metric_direction
+
+    direction = infer_metric_direction(name)
+    if direction is not None:
+        return direction
+    if default is not None:
+        return default
+    raise ValueError(
+        f'Could not infer optimization direction ("min" or "max") for unknown metric '
+        f'"{name}": it is neither a metric of lib.evaluation ({sorted(_MAXIMISED | _MINIMISED)}, '
+        f"recall_<class>, ...) nor one KerasTuner knows. Pass it as a keras_tuner.Objective, "
+        f'for example keras_tuner.Objective("{name}", direction="min")'
+    )
 
 
 # --------------------------------------------------------------------------- baselines

@@ -54,6 +54,16 @@ def _finish(fig, *, title: str | None, save: str | PathLike | None, ax=None):
     return fig
 
 
+def _direction(frame: pd.DataFrame, value: str) -> str:
+    """``"min"`` or ``"max"`` for a column: the search's own direction for ``objective`` (or
+    its objective's name), else :func:`lib.evaluation.metric_direction` (``"max"`` when that
+    cannot tell)."""
+    attrs = getattr(frame, "attrs", {}) or {}
+    if attrs.get("direction") in ("min", "max") and value in ("objective", attrs.get("objective")):
+        return attrs["direction"]
+    return metric_direction(value, default="max")
+
+
 def _require_columns(frame: pd.DataFrame, columns: Sequence[str], *, what: str) -> None:
     missing = [column for column in columns if column not in frame.columns]
     if missing:
@@ -219,7 +229,7 @@ def trial_heatmap(
     """
     _require_columns(frame, [x, y, value], what="trial_heatmap")
     if aggregate == "best":
-        aggregate = "max" if metric_direction(value) == "max" else "min"
+        aggregate = _direction(frame, value)
     if aggregate not in ("mean", "median", "max", "min"):
         raise ValueError(
             f"aggregate must be 'best', 'mean', 'median', 'max' or 'min', got {aggregate!r}"
@@ -311,7 +321,7 @@ def parallel_coordinates(
         ticks.append(list(zip(heights, texts, strict=True)))
         scaled[:, index] = (numbers - low) / (high - low) if high > low else 0.5
     colour = frame[value].to_numpy(dtype=float)
-    order = np.argsort(colour if metric_direction(value) == "max" else -colour)
+    order = np.argsort(colour if _direction(frame, value) == "max" else -colour)
     positions = np.arange(len(columns), dtype=float)
     segments = np.stack([np.broadcast_to(positions, scaled.shape), scaled], axis=-1)[order]
 
@@ -365,7 +375,7 @@ def best_so_far(
     """
     if not frames:
         raise ValueError("frames is empty; pass {search name: result frame}")
-    direction = direction or metric_direction(value)
+    direction = direction or _direction(next(iter(frames.values())), value)
     if direction not in ("min", "max"):
         raise ValueError(f"direction must be 'min' or 'max', got {direction!r}")
     accumulate = np.fmin.accumulate if direction == "min" else np.fmax.accumulate

@@ -153,10 +153,49 @@ def test_regression_metrics_rejects_mismatched_shapes():
         ("val_accuracy", "max"),
         ("val_weighted_f1", "max"),
         ("test_recall_3", "max"),
+        ("val_macro_f1", "max"),
+        # Keras metrics: KerasTuner's directions (these were maximised by a name rule)
+        ("val_mean_absolute_error", "min"),
+        ("val_mean_squared_error", "min"),
+        ("val_root_mean_squared_error", "min"),
+        ("val_mape", "min"),
+        ("val_mean_absolute_percentage_error", "min"),
+        ("val_categorical_crossentropy", "min"),
+        ("val_sparse_categorical_crossentropy", "min"),
+        ("val_kl_divergence", "min"),
+        ("val_msle", "min"),
+        ("val_huber", "min"),
+        ("val_auc", "max"),
+        ("val_precision", "max"),
+        ("val_sparse_categorical_accuracy", "max"),
+        ("val_acc", "max"),
+        # Keras declares these higher-is-better; KerasTuner's list misses them
+        ("val_f1_score", "max"),
+        ("val_r2_score", "max"),
     ],
 )
 def test_metric_direction(name, direction):
     assert evaluation.metric_direction(name) == direction
+
+
+def test_metric_direction_agrees_with_keras_tuner_wherever_it_infers_one():
+    from keras_tuner.src.engine.metrics_tracking import infer_metric_direction
+
+    names = [
+        "val_loss", "val_accuracy", "val_mean_absolute_error", "val_mean_squared_error",
+        "val_root_mean_squared_error", "val_mape", "val_categorical_crossentropy",
+        "val_kl_divergence", "val_binary_accuracy", "val_auc", "val_recall", "val_mse",
+        "val_mae", "val_sparse_categorical_crossentropy", "val_log_cosh", "val_hinge",
+        "val_top_k_categorical_accuracy", "val_poisson", "val_cosine_similarity",
+    ]
+    for name in names:
+        assert evaluation.metric_direction(name) == infer_metric_direction(name), name
+
+
+def test_metric_direction_of_an_unknown_name_is_refused_or_the_default():
+    with pytest.raises(ValueError, match="Could not infer optimization direction.*custom"):
+        evaluation.metric_direction("val_custom_metric")
+    assert evaluation.metric_direction("val_custom_metric", default="max") == "max"
 
 
 # --------------------------------------------------------------------------- baselines
