@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from lib.evaluation import metric_direction
+
 
 @dataclass
 class Data:
@@ -51,9 +53,8 @@ def as_data(data: Any) -> Data:
 
 
 def direction_of(name: str) -> str:
-    """``"min"`` for losses and errors (loss, mse, mae, rmse in the name), else ``"max"``."""
-    from lib.evaluation import metric_direction
-
+    """``"min"`` or ``"max"`` for a metric name (:func:`lib.evaluation.metric_direction`:
+    KerasTuner's inference for Keras metrics); an unknown name is a ``ValueError``."""
     return metric_direction(name)
 
 
@@ -78,7 +79,9 @@ def engine_metric_names(task: str, labels: Sequence | None) -> list[str]:
 
 
 def infer_task(objective: str, y: np.ndarray, task: str | None) -> str:
-    """``task`` if given, else from the objective's name, else from the targets' dtype."""
+    """``task`` if given, else from the objective's name, else from the targets: integer,
+    boolean or one-hot targets (also as floats, as ``keras.utils.to_categorical`` makes them)
+    are classes, other real values a regression."""
     if task is not None:
         if task not in ("classification", "regression"):
             raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
@@ -91,9 +94,16 @@ def infer_task(objective: str, y: np.ndarray, task: str | None) -> str:
     if bare.startswith("recall_"):
         return "classification"
     y = np.asarray(y)
-    if np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
+    if np.issubdtype(y.dtype, np.integer) or y.dtype == bool or _one_hot(y):
         return "classification"
     return "regression"
+
+
+def _one_hot(y: np.ndarray) -> bool:
+    """True for one-hot rows (2-D, several columns, each row one 1 and zeros), float or not."""
+    if y.ndim != 2 or y.shape[1] < 2 or not np.issubdtype(y.dtype, np.number) or not len(y):
+        return False
+    return bool(np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all())
 
 
 def make_splits(

@@ -58,6 +58,7 @@ def replay(oracle: Any, records: list[dict], objective: str) -> tuple[list, int]
         if record is None:
             pending.append((index, trial))
         else:
+            _trial.grow_trial(trial, record.get("new_hyperparameters"))
             if trial.hyperparameters.values != record["hyperparameters"]:
                 trial.hyperparameters.values = dict(record["hyperparameters"])
             end_trial(oracle, trial, record, objective)
@@ -147,6 +148,7 @@ class Run:
 
     def finish(self, number: int, trial: Any, result: dict, began: float) -> None:
         """Stores a trial's result, tells the oracle, keeps or drops its model."""
+        _trial.grow_trial(trial, result.get("new_hyperparameters"))
         record = make_record(number, trial, result, time.perf_counter() - began, self.seed)
         self.store.append(record)
         self.records.append(record)

@@ -14,9 +14,12 @@ def discover(hypermodel: Any, arrays: dict, splits: list | None, payload: dict) 
     and (when asked) the history keys a fit reports. Runs in a worker or in-process."""
     settings = payload["settings"]
     model_info: dict = {}
+    initial = payload.get("initial_space")
     space = _trial.discover_space(
         hypermodel, arrays["x_train"][:8], arrays["y_train"][:8],
-        batch_size=settings.batch_size, info=model_info,
+        batch_size=settings.fit_batch_size, info=model_info,
+        compile_overrides=settings.compile_overrides,
+        initial=_trial.space_from_config(initial) if initial else None,
     )
     keys = None
     if payload.get("history_keys"):

@@ -20,13 +20,21 @@ class TrialSettings:
         labels: class labels of the targets (classification), or None.
         epochs: maximum epochs per trial.
         batch_size: batch size when the space holds no ``batch_size`` hyperparameter.
+        batch_size_given: whether ``search()`` was given ``batch_size`` (a custom
+            ``HyperModel.fit`` gets it only then, as in KerasTuner).
         early_stopping: patience in epochs on ``monitor``, or None.
         reduce_lr: keyword arguments of ``keras.callbacks.ReduceLROnPlateau``, or None.
         class_weight: None, ``"balanced"`` or a dict.
         monitor: history key for early stopping and the best weights restored before scoring.
         monitor_mode: ``"min"`` or ``"max"`` for ``monitor``.
         callbacks: the caller's Keras callbacks, pickled (cloudpickle) so every trial gets
-            fresh copies, or None.
+            fresh copies; in the caller's process the objects themselves, deep-copied per fit
+            (as KerasTuner does); or None.
+        trial_weights: ``<project>/trial_{trial_id}``: each trial saves its best weights
+            there and a Hyperband trial promoted from another starts from that one's (None:
+            nothing saved).
+        compile_overrides: the tuner's ``optimizer`` / ``loss`` / ``metrics`` that each built
+            model is compiled again with (KerasTuner's), or None.
         checkpoint_path: where the trial saves its model when it beats ``checkpoint_best``, or
             None (no model saved).
         checkpoint_best: the objective a trial's model must beat to be saved (None: any).
@@ -48,13 +56,22 @@ class TrialSettings:
     class_weight: Any = None
     monitor: str = "val_loss"
     monitor_mode: str = "min"
-    callbacks: bytes | None = None
+    callbacks: bytes | tuple | None = None
+    compile_overrides: dict | None = None
+    trial_weights: str | None = None
+    batch_size_given: bool = True
     checkpoint_path: str | None = None
     checkpoint_best: float | None = None
     fit_verbose: int = 0
     executions: int = 1
     trial_id: str | None = None
     shuffle: bool = True
+
+    @property
+    def fit_batch_size(self) -> int | None:
+        """The batch size a custom ``HyperModel.fit`` is given: ``search()``'s, or None when
+        the caller gave none (KerasTuner passes on only what ``search()`` was given)."""
+        return self.batch_size if self.batch_size_given else None
 
     def replace(self, **changes: Any) -> TrialSettings:
         """A copy with ``changes`` applied (``dataclasses.replace``)."""
@@ -64,6 +81,10 @@ class TrialSettings:
         """New copies of the caller's callbacks for one fit (never shared between fits)."""
         if not self.callbacks:
             return []
+        if not isinstance(self.callbacks, bytes):  # trials in the caller's process: copied as
+            import copy  # KerasTuner copies them, so what they refer to is the caller's
+
+            return [copy.deepcopy(callback) for callback in self.callbacks]
         from lib.tuning._trial import cloudpickle
 
         return list(cloudpickle.loads(self.callbacks))

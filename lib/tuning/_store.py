@@ -63,6 +63,13 @@ _ENGINE_ARRAYS = frozenset({"x_train", "y_train", "x_val", "y_val"})
 _OWN_DATA = re.compile(r"^(fingerprint\.json(\.tmp-\d+)?|folds(\.tmp-\d+)?\.npz)$")
 _DATA_ARRAY = re.compile(r"^(?P<name>\w+?)(\.tmp-\d+)?\.npy$")
 _OWN_MODELS = re.compile(r"^trial-\d{5}(\.tmp-\d+)?\.keras$")
+# KerasTuner's trial folders, written when its own loop runs the trials (a run_trial
+# override): the best epoch's weights, and the build config on multi-backend Keras.
+_KERAS_TUNER_TRIAL = re.compile(r"^trial_\d+$")
+_KERAS_TUNER_TRIAL_FILES = re.compile(
+    r"^(checkpoint\.weights\.h5|build_config\.json|\.tmp-\d+\.weights\.h5"
+    r"|build_config\.json\.tmp-\d+)$"
+)
 # Under ray/: Ray Tune's experiment folder (RunConfig(name="ray", storage_path=<dir>/ray)).
 _RAY_EXPERIMENT = "ray"
 
@@ -299,7 +306,12 @@ class TrialStore:
         for name in os.listdir(self.directory):
             path = os.path.join(self.directory, name)
             real_dir = os.path.isdir(path) and not os.path.islink(path)
-            if not _OWN_TOP.match(name):
+            if real_dir and _KERAS_TUNER_TRIAL.match(name):
+                for child in os.listdir(path):
+                    ok = bool(_KERAS_TUNER_TRIAL_FILES.match(child)) and os.path.isfile(
+                        os.path.join(path, child))
+                    (own if ok else foreign).append(f"{name}/{child}")
+            elif not _OWN_TOP.match(name):
                 foreign.append(name)
             elif name in ("data", "models", "ray"):
                 if not real_dir:
@@ -354,7 +366,9 @@ class TrialStore:
                 shutil.rmtree(path)  # Ray's experiment folder, ray/ray
             else:
                 os.remove(path)
-        for folder in ("data", "models", "ray"):
+        folders = ["data", "models", "ray"] + [
+            name for name in os.listdir(self.directory) if _KERAS_TUNER_TRIAL.match(name)]
+        for folder in folders:
             with contextlib.suppress(OSError):  # absent, or not empty: left as it is
                 os.rmdir(os.path.join(self.directory, folder))
 

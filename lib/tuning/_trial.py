@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import json
 import math
 import os
 import time
@@ -69,6 +70,10 @@ def make_hyperparameters(values: dict[str, Any], space: Any = None) -> Any:
     else:
         hp = space.copy()
     hp.values = dict(values)
+    if space is not None:  # entries the oracle does not tune (tune_new_entries=False, or
+        for entry in hp.space:  # added after the trial was made) take their defaults
+            if entry.name not in hp.values and hp.is_active(entry):
+                hp.values[entry.name] = entry.default
     return hp
 
 
@@ -82,8 +87,10 @@ def _overrides(hypermodel: Any, name: str) -> bool:
     return callable(method) and method is not getattr(keras_tuner.HyperModel, name, None)
 
 
-def build(hypermodel: Any, hp: Any) -> Any:
-    """Calls ``hypermodel.build(hp)`` (HyperModel) or ``hypermodel(hp)`` (plain callable)."""
+def build(hypermodel: Any, hp: Any, compile_overrides: dict | None = None) -> Any:
+    """Calls ``hypermodel.build(hp)`` (HyperModel) or ``hypermodel(hp)`` (plain callable);
+    with ``compile_overrides`` (the tuner's ``optimizer`` / ``loss`` / ``metrics``) the model
+    is compiled again with them, as ``keras_tuner.Tuner`` does."""
     import keras_tuner
 
     if isinstance(hypermodel, keras_tuner.HyperModel):
@@ -100,7 +107,84 @@ def build(hypermodel: Any, hp: Any) -> Any:
             f"the hypermodel's build(hp) returned {type(model).__name__}, expected a compiled "
             "keras.Model; return the model at the end of build()"
         )
+    if compile_overrides:
+        _recompile(model, compile_overrides)
     return model
+
+
+def _recompile(model: Any, overrides: dict) -> None:
+    """KerasTuner's ``Tuner._override_compile_args``: the model's own compile settings (from
+    its compile config, so the model still saves), each replaced where the tuner was given
+    one (an optimizer object is copied through its config, so no two models share it)."""
+    import keras
+
+    config = model.get_compile_config() if getattr(model, "compiled", False) else None
+    kwargs = dict(keras.saving.deserialize_keras_object(config)) if config else {}
+    kwargs.setdefault("optimizer", "rmsprop")  # Keras' default for a model never compiled
+    if overrides.get("loss"):
+        kwargs["loss"] = overrides["loss"]
+    if overrides.get("optimizer"):
+        optimizer = overrides["optimizer"]
+        kwargs["optimizer"] = optimizer if isinstance(optimizer, str) else (
+            keras.optimizers.deserialize(optimizer))
+    if overrides.get("metrics"):
+        kwargs["metrics"] = overrides["metrics"]
+    model.compile(**kwargs)
+
+
+def compile_overrides(optimizer: Any, loss: Any, metrics: Any) -> dict | None:
+    """The tuner's compile overrides in a form that travels to worker processes (an
+    optimizer object as its Keras config), or None when none was given."""
+    if not (optimizer or loss or metrics):
+        return None
+    import keras
+
+    if optimizer and not isinstance(optimizer, str):
+        optimizer = keras.optimizers.serialize(optimizer)
+    return {"optimizer": optimizer, "loss": loss, "metrics": list(metrics) if metrics else None}
+
+
+def new_hyperparameters(hp: Any, space: Any) -> dict | None:
+    """The hyperparameters a trial's build declared that ``space`` lacks, or None.
+
+    A hyperparameter declared under a Python ``if`` on another one (``if hp.Boolean("deep"):
+    hp.Int("units_2", ...)``) appears only in the trials that take that branch; KerasTuner's
+    oracle adds it to the space when such a trial ends (``Oracle.end_trial`` ->
+    ``update_space``), and its grid then walks its values too. Returned as
+    ``{"config": HyperParameters config of the new ones, "values": their values}``, JSON-ready,
+    so the parent can grow the oracle's space as KerasTuner does and a resume can replay it.
+    """
+    import keras_tuner
+
+    known = make_hyperparameters({}, space) if space is not None else keras_tuner.HyperParameters()
+    new = [entry for entry in hp.space if not known._exists(entry.name, entry.conditions)]
+    if not new:
+        return None
+    holder = keras_tuner.HyperParameters()
+    holder.merge(new)
+    config = holder.get_config()
+    config["values"] = {}
+    values = {entry.name: hp.values[entry.name] for entry in new if entry.name in hp.values}
+    return {"config": json.loads(json.dumps(config, default=_plain_number)), "values": values}
+
+
+def _plain_number(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def grow_trial(trial: Any, grown: dict | None) -> None:
+    """Adds what :func:`new_hyperparameters` found to ``trial.hyperparameters`` (space and
+    values), so ``oracle.end_trial(trial)`` grows the oracle's space as in KerasTuner."""
+    if not grown:
+        return
+    added = space_from_config(grown["config"])
+    hp = trial.hyperparameters
+    hp.merge([entry for entry in added.space if not hp._exists(entry.name, entry.conditions)])
+    values = dict(hp.values)
+    values.update(grown.get("values", {}))
+    hp.values = values
 
 
 class _DryModel:
@@ -122,7 +206,7 @@ class _DryModel:
 
 def discover_space(
     hypermodel: Any, x_sample: np.ndarray, y_sample: np.ndarray, *, batch_size: int = 32,
-    info: dict | None = None,
+    info: dict | None = None, compile_overrides: dict | None = None, initial: Any = None,
 ) -> Any:
     """Finds every hyperparameter of a hypermodel (KerasTuner's dry builds, conditions included).
 
@@ -135,7 +219,10 @@ def discover_space(
         hypermodel: a ``keras_tuner.HyperModel`` or a callable ``build(hp)``.
         x_sample: a few training rows (only passed to a custom ``fit``).
         y_sample: their targets.
-        batch_size: batch size passed to a custom ``fit`` during the dry call.
+        batch_size: batch size passed to a custom ``fit`` during the dry call (None: none,
+            as when ``search()`` was given none: the ``fit`` may choose its own).
+        initial: the space to start from (the tuner's ``hyperparameters=``, with their
+            values and defaults), or None.
         info: if given, filled from the model built with the default values: ``outputs``
             (size of its last output axis) and ``signature`` (a hash of its layers' classes and
             configurations without names, its loss and its parameter count: what resume
@@ -147,7 +234,7 @@ def discover_space(
     import keras
     import keras_tuner
 
-    space = keras_tuner.HyperParameters()
+    space = initial.copy() if initial is not None else keras_tuner.HyperParameters()
     if isinstance(hypermodel, keras_tuner.HyperModel):
         hypermodel.declare_hyperparameters(space)
 
@@ -159,14 +246,15 @@ def discover_space(
     once_active: list = []
     hp = space.copy()
     for _ in range(100):
-        model = build(hypermodel, hp)
+        model = build(hypermodel, hp, compile_overrides)
+        called = _build_on_sample(model, x_sample)
         if info is not None and not info:
-            info.update(describe_model(model))
+            info.update(describe_model(model, called))
         if _overrides(hypermodel, "callbacks"):
             hypermodel.callbacks(hp)
         if _overrides(hypermodel, "fit"):
             kwargs = {"epochs": 1, "verbose": 0}
-            if "batch_size" not in hp.values:
+            if "batch_size" not in hp.values and batch_size is not None:
                 kwargs["batch_size"] = batch_size
             hypermodel.fit(hp, _DryModel(model), x_sample, y_sample, **kwargs)
         del model
@@ -212,8 +300,23 @@ def _describe_loss(loss: Any) -> Any:
     return described
 
 
-def describe_model(model: Any) -> dict:
-    """``outputs`` (last output axis) and ``signature`` (layers without names, loss, size)."""
+def _build_on_sample(model: Any, x_sample: Any) -> Any:
+    """Builds a model that ``build(hp)`` returned unbuilt (a ``Sequential`` without
+    ``keras.Input``, a subclassed model) by calling it on two sample rows, as its first
+    ``fit`` would (hyperparameters declared in its ``call`` join the space); returns the
+    output of that call, or None when the model was built already or the call failed (the
+    trial's own fit then reports the error)."""
+    if getattr(model, "built", True) or x_sample is None:
+        return None
+    try:
+        return model(x_sample[:2])
+    except Exception:  # noqa: BLE001  (the trial's fit raises it with its context)
+        return None
+
+
+def describe_model(model: Any, output: Any = None) -> dict:
+    """``outputs`` (last output axis) and ``signature`` (layers without names, loss, size);
+    ``output``: the model's output on sample rows, for a model without an ``output_shape``."""
     import hashlib
     import json
 
@@ -225,11 +328,17 @@ def describe_model(model: Any) -> dict:
             config = {}
         layers.append([type(layer).__name__, config])
     text = json.dumps(
-        [layers, _describe_loss(getattr(model, "loss", None)), int(model.count_params())],
+        [layers, _describe_loss(getattr(model, "loss", None)),
+         int(model.count_params()) if getattr(model, "built", True) else None],
         sort_keys=True, default=str,
     )
     outputs = None
-    shape = getattr(model, "output_shape", None)
+    try:
+        shape = getattr(model, "output_shape", None)
+    except (AttributeError, ValueError):  # a subclassed model has none
+        shape = None
+    if shape is None and output is not None and hasattr(output, "shape"):
+        shape = tuple(output.shape)
     if isinstance(shape, tuple) and shape and isinstance(shape[-1], int):
         outputs = int(shape[-1])
     return {"outputs": outputs, "signature": hashlib.sha256(text.encode()).hexdigest()[:24]}
@@ -355,6 +464,9 @@ def fit_once(
     callbacks: Sequence | None = None,
     verbose: int = 0,
     shuffle: bool = True,
+    compile_overrides: dict | None = None,
+    initial_weights: str | None = None,
+    initial_epoch: int = 0,
 ) -> tuple[Any, Any, dict]:
     """Resamples the training data, builds, and fits one model (the engine's only fit path).
 
@@ -365,7 +477,9 @@ def fit_once(
         y_train: training targets.
         validation_data: ``(x_val, y_val)`` or None.
         epochs: maximum number of epochs.
-        batch_size: used when the space has no ``batch_size`` hyperparameter.
+        batch_size: used when the space has no ``batch_size`` hyperparameter; a custom
+            ``HyperModel.fit`` gets it only when it is not None (KerasTuner passes on only
+            what ``search()`` was given, so a ``fit`` may tune its own batch size).
         seed: seeds Keras (weights, shuffling) and the resampler.
         monitor: history key for early stopping and best weights; None keeps the last epoch.
         monitor_mode: ``"min"`` or ``"max"``.
@@ -375,6 +489,11 @@ def fit_once(
         callbacks: extra Keras callbacks.
         verbose: Keras verbosity.
         shuffle: shuffle the training rows before each epoch (``model.fit``'s).
+        compile_overrides: the tuner's ``optimizer`` / ``loss`` / ``metrics`` (see
+            :func:`build`), or None.
+        initial_weights: weights file the built model starts from (Hyperband continuing a
+            promoted trial), or None.
+        initial_epoch: the epoch training resumes at (``model.fit``'s ``initial_epoch``).
 
     Returns:
         ``(model, history_dict, info)`` with ``info`` holding ``best_epoch`` (1-based),
@@ -393,7 +512,9 @@ def fit_once(
         x_train, y_train = np.asarray(x_train), np.asarray(y_train)
 
     keras.utils.set_random_seed(int(seed))
-    model = build(hypermodel, hp)
+    model = build(hypermodel, hp, compile_overrides)
+    if initial_weights:
+        load_trial_weights(model, initial_weights)
 
     all_callbacks, best = _fit_callbacks(
         hypermodel, hp, callbacks, validation=validation_data is not None, monitor=monitor,
@@ -407,10 +528,14 @@ def fit_once(
     }
     if not shuffle:  # only when asked: a HyperModel.fit written for KerasTuner gets as before
         kwargs["shuffle"] = False
+    if initial_epoch:
+        kwargs["initial_epoch"] = int(initial_epoch)
     if validation_data is not None:
         kwargs["validation_data"] = tuple(np.asarray(part) for part in validation_data)
-    if not (custom_fit and "batch_size" in hp.values):
-        kwargs["batch_size"] = int(hp.values.get("batch_size", batch_size))
+    if not custom_fit:
+        kwargs["batch_size"] = int(hp.values.get("batch_size", batch_size or 32))
+    elif "batch_size" not in hp.values and batch_size is not None:
+        kwargs["batch_size"] = int(batch_size)  # as KerasTuner: what search() was given
 
     start = time.perf_counter()
     if custom_fit:
@@ -423,7 +548,7 @@ def fit_once(
     epochs_run = max((len(v) for v in hist.values()), default=int(epochs))
     best_epoch = epochs_run
     if best is not None and best.best_epoch is not None:
-        best_epoch = best.best_epoch + 1
+        best_epoch = best.best_epoch - int(initial_epoch) + 1  # Keras counts from initial_epoch
     info = {
         "best_epoch": int(best_epoch),
         "epochs_run": int(epochs_run),
@@ -433,6 +558,45 @@ def fit_once(
     if returned is not None:
         info["returned"] = returned
     return model, hist, info
+
+
+def trial_weights_path(folder_pattern: str, trial_id: Any) -> str:
+    """KerasTuner's checkpoint of a trial (``<project>/trial_<id>/checkpoint.weights.h5``)."""
+    return os.path.join(folder_pattern.format(trial_id=trial_id), "checkpoint.weights.h5")
+
+
+def save_trial_weights(model: Any, path: str) -> None:
+    """Saves a trial's weights where KerasTuner keeps its checkpoint, with the build config
+    beside it (KerasTuner's ``build_config.json``), each written whole before it replaces
+    the old one."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".tmp-{os.getpid()}.weights.h5")
+    model.save_weights(tmp)
+    os.replace(tmp, path)
+    config = model.get_build_config() if hasattr(model, "get_build_config") else None
+    if config:
+        target = os.path.join(folder, "build_config.json")
+        with open(target + f".tmp-{os.getpid()}", "w") as handle:
+            json.dump(config, handle, default=_plain_number)
+        os.replace(target + f".tmp-{os.getpid()}", target)
+
+
+def load_trial_weights(model: Any, path: str) -> None:
+    """Loads a trial's saved weights into a freshly built model (built first from the build
+    config beside them when the model is not built yet), as KerasTuner's Hyperband does."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"Hyperband continues this trial from its parent's weights, {path}, which do not "
+            "exist (the parent trial failed, or its files were deleted); search again with "
+            "overwrite=True"
+        )
+    if not getattr(model, "built", True):
+        config_path = os.path.join(os.path.dirname(path), "build_config.json")
+        if os.path.exists(config_path):
+            with open(config_path) as handle:
+                model.build_from_config(json.load(handle))
+    model.load_weights(path)
 
 
 def _read_fit_result(result: Any, model: Any, *, custom_fit: bool) -> tuple[dict, Any]:
@@ -524,6 +688,13 @@ def run_trial(
     executions = max(int(getattr(settings, "executions", 1)), 1)
     runs = [(fold, execution) for execution in range(executions) for fold in range(len(folds))]
     fold_metrics, histories, infos = [], [], []
+    weights = getattr(settings, "trial_weights", None)
+    parent = values.get(HYPERBAND_PREFIX + "trial_id")
+    continuation = {}
+    if weights and parent is not None:  # Hyperband: a promoted trial goes on from its parent
+        continuation = {"initial_weights": trial_weights_path(weights, parent),
+                        "initial_epoch": int(values.get(HYPERBAND_PREFIX + "initial_epoch", 0))}
+    best_saved = None
     for fold, execution in runs:
         x_tr, y_tr, x_va, y_va = folds[fold]
         index = fold + execution * len(folds)
@@ -542,7 +713,7 @@ def run_trial(
             y_tr,
             validation_data=(x_va, y_va),
             epochs=epochs,
-            batch_size=settings.batch_size,
+            batch_size=settings.fit_batch_size,
             seed=seed + index,
             monitor=settings.monitor,
             monitor_mode=settings.monitor_mode,
@@ -552,8 +723,14 @@ def run_trial(
             callbacks=callbacks + extra,
             verbose=settings.fit_verbose,
             shuffle=settings.shuffle,
+            compile_overrides=settings.compile_overrides,
+            **continuation,
         )
         metrics = _fit_metrics(model, hist, info, x_va, y_va, settings)
+        if weights and splits is None and _improves(metrics.get(objective), best_saved,
+                                                    settings.direction):
+            best_saved = metrics.get(objective)  # the best execution's, for its promotion
+            save_trial_weights(model, trial_weights_path(weights, settings.trial_id))
         fold_metrics.append(metrics)
         histories.append(hist)
         infos.append(info)
@@ -571,9 +748,20 @@ def run_trial(
 
     record = _aggregate(fold_metrics, histories, infos, objective, runs=runs,
                         folds=splits is not None)
+    grown = new_hyperparameters(hp, space)
+    if grown is not None:
+        record["new_hyperparameters"] = grown
     record["pid"] = os.getpid()  # the process that ran it (a worker, a Ray actor or the caller)
     record["seconds"] = time.perf_counter() - start
     return record
+
+
+def _improves(value: Any, best: Any, direction: str) -> bool:
+    if value is None or not np.isfinite(value):
+        return best is None
+    if best is None or not np.isfinite(best):
+        return True
+    return value < best if direction == "min" else value > best
 
 
 def _fold_arrays(arrays: dict, splits: list | None) -> list[tuple]:
@@ -594,7 +782,15 @@ def _fit_metrics(model: Any, hist: dict, info: dict, x_val: np.ndarray, y_val: n
         ValueError: the objective is none of these.
     """
     objective = settings.objective
-    metrics = score(settings.task, y_val, predict(model, x_val), labels=settings.labels)
+    try:
+        metrics = score(settings.task, y_val, predict(model, x_val), labels=settings.labels)
+    except ValueError:
+        if objective not in hist:
+            raise
+        # outputs the engine's metrics cannot read (e.g. an mse loss on a softmax and class
+        # ids): the objective is the model's own Keras metric, read from the history as
+        # KerasTuner reads it
+        metrics = {}
     returned = info.pop("returned", None)
     if isinstance(returned, dict):
         metrics.update(returned)
@@ -723,7 +919,8 @@ def dry_history_keys(
     hp.values.pop("resampling", None)
     model, hist, info = fit_once(
         hypermodel, hp, x_tr, y_tr, validation_data=(x_va, y_va), epochs=1,
-        batch_size=settings.batch_size, monitor=None,
+        batch_size=settings.fit_batch_size, monitor=None,
+        compile_overrides=settings.compile_overrides,
     )
     del model
     keras.backend.clear_session()

@@ -72,14 +72,36 @@ class GridSearchOracle(_StoreBackedOracle, kt.oracles.GridSearchOracle):
     trial's successor when the trial ends), so several workers got one trial at a time. The
     walk is fixed by the space (discovered before the search), so each new trial's successor
     can be queued at once: the points keep the order of a sequential search, and the oracle
-    skips a point already tried when the finished trial is queued again.
+    skips a point already tried when the finished trial is queued again. With one worker
+    (``run_ahead = False``) the walk is KerasTuner's own, step for step; hyperparameters that
+    only some trials declare (under a Python ``if``) join the walk when such a trial ends, as
+    in KerasTuner.
     """
+
+    #: hand out a trial's successor when it starts (several workers); False walks exactly as
+    #: KerasTuner's sequential grid, which also follows a space that grows during the search
+    run_ahead = True
 
     def populate_space(self, trial_id: str) -> dict:
         response = super().populate_space(trial_id)
-        if response["status"] == trial_module.TrialStatus.RUNNING:
+        if self.run_ahead and response["status"] == trial_module.TrialStatus.RUNNING:
             self._populate_next.append(trial_id)
         return response
+
+    def _with_defaults(self, values: dict) -> dict:
+        """``values`` completed with the defaults of hyperparameters the space gained after
+        the trial was created (declared by a later trial's build, see ``update_space``), as
+        KerasTuner's walk takes a new hyperparameter's default first."""
+        full = dict(values)
+        for entry in self.get_space().space:
+            full.setdefault(entry.name, entry.default)
+        return full
+
+    def _get_next_combination(self, values: dict) -> dict | None:
+        return super()._get_next_combination(self._with_defaults(values))
+
+    def _compare(self, a: dict, b: dict) -> int:
+        return super()._compare(a, self._with_defaults(b))
 
 
 class RandomSearchOracle(_StoreBackedOracle, kt.oracles.RandomSearchOracle):

@@ -66,6 +66,10 @@ class RayTuneSearch(EngineTuner):
 
     OPTIONS = ("pin_cores", "budget_seconds", "keep_models")
 
+    def _trial_weights(self) -> str | None:
+        """None: Ray trials keep their models through the driver's keeper only."""
+        return None
+
     def __init__(
         self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10, *,
         searcher: str = "hyperopt", asha: bool | dict = False, max_concurrent_trials: int = 2,

@@ -70,17 +70,42 @@ _RAY_ONLY = ("ray_address", "max_concurrent_trials", "asha", "num_cpus", "search
              "runtime_env")
 
 
+class _EngineDefaultObjective(kt.Objective):
+    """``val_loss``, minimised: the objective when none is given and the engine runs the
+    trials; KerasTuner's own loop (see ``EngineTuner.search``) takes KerasTuner's default
+    instead (the float that ``run_trial`` or ``HyperModel.fit`` returns, minimised)."""
+
+    def __init__(self) -> None:
+        super().__init__("val_loss", "min")
+
+
 def _objective(objective: Any) -> kt.Objective:
-    """A single ``keras_tuner.Objective`` (direction inferred from the name when a string)."""
+    """A single ``keras_tuner.Objective``; a name gets its direction from
+    :func:`lib.evaluation.metric_direction` (KerasTuner's inference for Keras metrics), and a
+    name whose direction cannot be inferred is refused, as KerasTuner does."""
     if objective is None:
-        objective = "val_loss"
+        return _EngineDefaultObjective()
     if isinstance(objective, kt.Objective):
+        inferred = _data.metric_direction(objective.name, default="")
+        if inferred and inferred != objective.direction:
+            import warnings
+
+            warnings.warn(
+                f"objective {objective.name!r} is searched in direction "
+                f"{objective.direction!r}, as given, though {objective.name!r} is a metric "
+                f"whose values get better towards {inferred!r}",
+                UserWarning, stacklevel=3,
+            )
         return objective
     if isinstance(objective, str):
-        return kt.Objective(objective, direction=_data.direction_of(objective))
+        return kt.Objective(objective, direction=_data.metric_direction(objective))
+    if isinstance(objective, (list, tuple)) and objective:
+        from keras_tuner.src.engine.objective import MultiObjective
+
+        return MultiObjective([_objective(each) for each in objective])
     raise TypeError(
         f"objective must be a metric name (e.g. 'val_accuracy') or a keras_tuner.Objective, "
-        f"got {type(objective).__name__}; multi-objective searches are not supported"
+        f"or a list of them, got {type(objective).__name__}"
     )
 
 
@@ -118,6 +143,11 @@ def pickle_hypermodel(hypermodel: Any) -> bytes:
         ) from error
 
 
+class UnrecognizedArgumentsError(TypeError, ValueError):
+    """An argument no tuner takes: a ``TypeError`` as Python raises for an unexpected
+    keyword, and the ``ValueError`` KerasTuner raises for it."""
+
+
 class EngineTuner(kt.Tuner):
     """A ``keras_tuner.Tuner`` whose trials run through the engine (base of the tuners here).
 
@@ -152,10 +182,17 @@ class EngineTuner(kt.Tuner):
         threads: TensorFlow threads per worker (default: the cores divided among the workers).
         pin_cores: pin each worker to a CPU core of its own (Linux; cores are shared out
             through lock files, so two searches on one machine do not pin to the same core).
-        keep_models: how many of the best trials keep their trained model for
-            ``get_best_models`` (``models/trial-NNNNN.keras``; ``best_model.keras`` is the best
-            one). Searches with folds keep none (a k-fold trial has one model per fold).
+        keep_models: how many of the best trials keep their whole trained model
+            (``models/trial-NNNNN.keras``, loadable without the hypermodel;
+            ``best_model.keras`` is the best one). Every other trial keeps its best weights
+            in KerasTuner's layout (``trial_<id>/checkpoint.weights.h5``), from which
+            ``get_best_models`` rebuilds it. Searches with folds keep none (a k-fold trial
+            has one model per fold).
         budget_seconds: no new trial starts after this many seconds of a ``search`` call.
+        optimizer: compiles every built model again with this optimizer (a name or a
+            ``keras.optimizers.Optimizer``, copied per model), as in KerasTuner.
+        loss: likewise the loss.
+        metrics: likewise the metrics (a ``val_<metric>`` objective may name one).
         executor: ``"trials"`` (each trial a Keras fit in a worker) or ``"stacked"`` (grid and
             random searches of a hypermodel with a stacked form: the configurations are
             trained K at a time as one model in this process, see
@@ -173,9 +210,13 @@ class EngineTuner(kt.Tuner):
         self, oracle: Any, hypermodel: Any = None, *, seed: int | None = None,
         max_trials: int | None = None, directory: Any = None, project_name: str | None = None,
         overwrite: bool = False, task: str | None = None, max_consecutive_failed_trials: int = 3,
-        executions_per_trial: int = 1, oracle_options: dict | None = None, **options: Any,
+        executions_per_trial: int = 1, oracle_options: dict | None = None,
+        optimizer: Any = None, loss: Any = None, metrics: Any = None, **options: Any,
     ):
         self._refuse_unknown(options)
+        # the caller's hyperparameters= (before any build adds to the oracle's space): where
+        # the discovery of the space starts, on every search of this directory
+        self._predefined = oracle.get_space().get_config()
         self.executions_per_trial = _executions(executions_per_trial)
         self.executor = options.pop("executor", "trials")
         self.stacked_options = {k: options.pop(k) for k in STACKED_OPTIONS[1:] if k in options}
@@ -199,6 +240,10 @@ class EngineTuner(kt.Tuner):
         self.max_consecutive_failed_trials = max(int(max_consecutive_failed_trials), 1)
         self.oracle_options = dict(oracle_options or {})
         self.execution = Execution(**options)
+        if hasattr(oracle, "run_ahead"):  # the grid hands out successors early only when
+            # several trials run at once: several workers, or a stack of configurations (set
+            # before a resume replays the stored trials)
+            oracle.run_ahead = int(self.execution.workers) > 1 or self.executor == "stacked"
         folder = os.path.join(os.fspath(directory or "."), project_name or "untitled_project")
         self._store = TrialStore(folder)
         if overwrite:
@@ -214,11 +259,33 @@ class EngineTuner(kt.Tuner):
             oracle=oracle, hypermodel=hypermodel, directory=directory,
             project_name=project_name, overwrite=False,
             executions_per_trial=self.executions_per_trial,  # KerasTuner keeps it too
+            optimizer=optimizer, loss=loss, metrics=metrics,
         )
         if self._store.exists():
+            self._refuse_other_tuner()
             self.reload()
 
+    def _refuse_other_tuner(self) -> None:
+        """KerasTuner refuses, when it is constructed, to reload a project another kind of
+        tuner wrote; so does the engine, before any trial or file."""
+        stored = self._store.read_spec().get("tuner")
+        if stored and stored != self.TUNER:
+            raise RuntimeError(
+                f"{self._store.directory} holds a {stored!r} search; this {type(self).__name__} "
+                f"({self.TUNER!r}) cannot continue it. To start a new search there, pass "
+                "`overwrite=True` (it deletes what that search wrote), or use another "
+                "directory / project_name"
+            )
+
     def _refuse_unknown(self, options: dict) -> None:
+        if "logger" in options:  # KerasTuner's: deprecated, ignored with a warning
+            import warnings
+
+            options.pop("logger")
+            warnings.warn(
+                "The `logger` parameter is deprecated by Keras Tuner and ignored",
+                DeprecationWarning, stacklevel=4,
+            )
         unknown = sorted(set(options) - set(self.OPTIONS))
         if not unknown:
             return
@@ -227,7 +294,9 @@ class EngineTuner(kt.Tuner):
             f" {ray} belong to lib.tuning.RayTuneSearch" if ray else
             f" options this tuner takes: {sorted(self.OPTIONS)}"
         )
-        raise TypeError(f"{type(self).__name__}() got unexpected option(s) {unknown};{hint}")
+        raise UnrecognizedArgumentsError(
+            f"Unrecognized arguments {unknown} for {type(self).__name__}();{hint}"
+        )
 
     # -- KerasTuner hooks --------------------------------------------------------------------
 
@@ -265,15 +334,41 @@ class EngineTuner(kt.Tuner):
 
         number = int(trial.trial_id)
         path = os.path.join(self._store.directory, "models", f"trial-{number:05d}.keras")
-        if not os.path.exists(path):
-            raise FileNotFoundError(
-                f"trial {trial.trial_id}'s model was not kept ({path} does not exist): the "
-                f"search keeps the best keep_models={self.execution.keep_models} model(s), none "
-                "with folds, and Ray trials only on nodes that see the search directory. Pass "
-                "keep_models=N to the tuner before searching, or "
-                "rebuild it: tuner.hypermodel.build(tuner.get_best_hyperparameters()[0]) and fit"
-            )
-        return keras.saving.load_model(path)
+        if not os.path.exists(path) and os.path.exists(
+            self._get_checkpoint_fname(trial.trial_id)
+        ):  # a trial of KerasTuner's loop (run_trial override): its best epoch's weights
+            return super().load_model(trial)
+        if os.path.exists(path):
+            try:
+                return keras.saving.load_model(path)
+            except (TypeError, ValueError, NotImplementedError):
+                # a model Keras cannot rebuild from its config (a subclassed model whose
+                # get_config says nothing): build it again and load the kept weights, as
+                # KerasTuner loads its checkpoints
+                return self._rebuild_with_weights(trial, path)
+        raise FileNotFoundError(
+            f"trial {trial.trial_id}'s model was not kept ({path} does not exist): the "
+            f"search keeps the best keep_models={self.execution.keep_models} model(s), none "
+            "with folds, and Ray trials only on nodes that see the search directory. Pass "
+            "keep_models=N to the tuner before searching, or "
+            "rebuild it: tuner.hypermodel.build(tuner.get_best_hyperparameters()[0]) and fit"
+        )
+
+    def _rebuild_with_weights(self, trial: Any, path: str) -> Any:
+        """The trial's model built by the hypermodel, with the weights kept in ``path``."""
+        import json
+        import zipfile
+
+        model = _trial.build(self.hypermodel, trial.hyperparameters, _trial.compile_overrides(
+            self.optimizer, self.loss, self.metrics))
+        if not getattr(model, "built", True):
+            with zipfile.ZipFile(path) as archive:
+                config = json.loads(archive.read("config.json"))
+            build_config = config.get("build_config")
+            if build_config:
+                model.build_from_config(build_config)
+        model.load_weights(path)
+        return model
 
     # -- results -----------------------------------------------------------------------------
 
@@ -295,9 +390,118 @@ class EngineTuner(kt.Tuner):
 
     # -- search ------------------------------------------------------------------------------
 
-    def search(
+    def search(self, *fit_args: Any, **fit_kwargs: Any) -> pd.DataFrame:
+        """Runs the search's remaining trials (KerasTuner's ``search(*fit_args, **fit_kwargs)``).
+
+        With arrays ``search(x, y, validation_data=..., epochs=...)`` the engine runs the trials
+        (worker processes, resume, engine objectives; arguments in :meth:`search_arrays`).
+        Callbacks of the caller's own classes (a ``keras.callbacks.Callback`` subclass that
+        records something) make that search run its trials in this process, each fit with
+        its own deep copy, as in KerasTuner, so what they record reaches the caller; Keras'
+        own callbacks travel to the workers.
+
+        KerasTuner's own search loop runs the trials in this process instead, with every
+        argument passed on to ``run_trial`` / ``HyperModel.fit`` as given, when the search
+        needs the caller's objects or has no arrays for the engine: a tuner subclass that
+        overrides ``run_trial`` (KerasTuner's "tune anything" pattern), a ``search()``
+        without ``x`` and ``y`` of a ``HyperModel`` whose own ``fit`` loads or makes its data
+        and returns a score, or a list of objectives (KerasTuner's multi-objective score).
+        Each finished trial is still a line of ``trials.jsonl`` (resume,
+        ``tuner.results``), and ``get_best_models`` loads KerasTuner's per-trial checkpoints.
+
+        Returns:
+            ``tuner.results``: the trial table.
+        """
+        if self._runs_keras_tuner_loop(fit_args, fit_kwargs):
+            return self._search_keras_tuner_loop(*fit_args, **fit_kwargs)
+        return self.search_arrays(*fit_args, **fit_kwargs)
+
+    def _runs_keras_tuner_loop(self, fit_args: tuple, fit_kwargs: dict) -> bool:
+        """True when the search runs KerasTuner's loop in this process (see :meth:`search`)."""
+        from keras_tuner.src.engine.objective import MultiObjective
+
+        if type(self).run_trial not in (kt.Tuner.run_trial, Hyperband.run_trial) or isinstance(
+            self.oracle.objective, MultiObjective
+        ):
+            return True
+        x = fit_args[0] if fit_args else fit_kwargs.get("x")
+        y = fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y")
+        no_arrays = x is None and y is None and "validation_data" not in fit_kwargs
+        # without arrays only a HyperModel.fit of the caller's can train anything (it makes
+        # or loads its data); a plain model.fit() is refused with what search() needs
+        return (no_arrays and self.executor == "trials"
+                and _trial._overrides(self.hypermodel, "fit")) or len(fit_args) > 2
+
+    def _search_keras_tuner_loop(self, *fit_args: Any, **fit_kwargs: Any) -> pd.DataFrame:
+        """KerasTuner's ``BaseTuner.search`` in this process, trials stored as the engine's."""
+        from keras_tuner.src.engine.objective import DefaultObjective
+
+        if isinstance(self.oracle.objective, _EngineDefaultObjective) and not self._records:
+            self.oracle.objective = DefaultObjective()  # KerasTuner's: a returned float, min
+        self._store.lock()
+        try:
+            spec = {"tuner": self.TUNER, "executor": "keras_tuner_loop",
+                    "objective": self.oracle.objective.name, "seed": self.seed,
+                    "space": _as_json(self.oracle.get_space().get_config())}
+            if self._store.exists():
+                old = self._store.read_spec()
+                if old.get("executor") != "keras_tuner_loop":
+                    raise ValueError(
+                        f"{self._store.directory} holds a search whose trials the engine ran "
+                        "on arrays; this search runs KerasTuner's loop in process (run_trial "
+                        "override, or no x and y). Use another directory / project_name, or "
+                        "overwrite=True"
+                    )
+                spec["space"] = old.get("space", spec["space"])
+            else:
+                self._store.write_spec(spec)
+            self._loop_space = spec["space"]
+            self._in_keras_tuner_loop = True
+            kt.Tuner.search(self, *fit_args, **fit_kwargs)
+        finally:
+            self._in_keras_tuner_loop = False
+            self._store.unlock()
+        return self.results
+
+    def on_trial_begin(self, trial: Any) -> None:
+        self._trial_began = __import__("time").perf_counter()
+        super().on_trial_begin(trial)
+
+    def on_trial_end(self, trial: Any) -> None:
+        """KerasTuner's ``on_trial_end``; in its loop, the trial is also stored as a line of
+        ``trials.jsonl``."""
+        super().on_trial_end(trial)
+        if getattr(self, "_in_keras_tuner_loop", False):
+            self._store_loop_trial(self.oracle.get_trial(trial.trial_id))
+
+    def _store_loop_trial(self, trial: Any) -> None:
+        import math
+        import time
+
+        wall = time.perf_counter() - getattr(self, "_trial_began", time.perf_counter())
+        record = {"trial": len(self._records), "trial_id": trial.trial_id,
+                  "hyperparameters": dict(trial.hyperparameters.values), "seed": None,
+                  "status": str(trial.status), "wall_seconds": wall, "seconds": wall}
+        if trial.status == "COMPLETED" and trial.score is not None:
+            record["objective"] = float(trial.score)
+            for name in trial.metrics.metrics:
+                value = trial.metrics.get_best_value(name)
+                if value is not None:
+                    record[name] = float(value)
+            record["best_epoch"] = trial.best_step
+        else:
+            record["status"] = "FAILED"
+            record["objective"] = math.nan
+            record["error"] = trial.message
+        grown = _trial.new_hyperparameters(trial.hyperparameters, self._loop_space)
+        if grown is not None:
+            record["new_hyperparameters"] = grown
+        self._store.append(_as_json(record))
+        self._records.append(record)
+
+    def search_arrays(
         self, x: Any = None, y: Any = None, *, validation_data: tuple | None = None,
-        epochs: int = 10, batch_size: int = 32, callbacks: list | None = None,
+        epochs: int = 10, batch_size: int | None = None, callbacks: list | None = None,
         class_weight: Any = None, folds: Any = None, groups: Any = None,
         early_stopping: int | None = None, reduce_lr: dict | None = None,
         monitor: str | None = None, allow_nonfinite: bool = False, verbose: int = 1,
@@ -310,7 +514,9 @@ class EngineTuner(kt.Tuner):
             y: training targets (integer class ids, or real values).
             validation_data: ``(x_val, y_val)``; or None with ``folds`` or ``validation_split``.
             epochs: maximum epochs per trial (Hyperband: its own ``max_epochs``).
-            batch_size: when the space holds no ``batch_size`` hyperparameter.
+            batch_size: when the space holds no ``batch_size`` hyperparameter (None: 32). A
+                custom ``HyperModel.fit`` is given it only when passed here, as in
+                KerasTuner, so it may tune its own (``hp.Choice("batch_size", ...)``).
             callbacks: Keras callbacks; every trial gets fresh copies.
             class_weight: None, ``"balanced"`` (from each training fold) or a dict.
             folds: None, an int k (stratified k-fold, grouped by ``groups``, shuffled with the
@@ -346,6 +552,12 @@ class EngineTuner(kt.Tuner):
             )
         for name, value in (("x", x), ("validation_data", validation_data)):
             _refuse_streamed(name, value)
+        # Callbacks of the caller's own classes act on the caller's objects (a list they fill,
+        # a counter): their trials run in this process, as in KerasTuner. Keras' own
+        # callbacks (EarlyStopping, TensorBoard, ...) travel to the worker processes.
+        self._callbacks_of_caller = any(
+            not type(callback).__module__.startswith("keras") for callback in callbacks or ()
+        )
         if validation_split:
             x, y, validation_data = _split_off_validation(
                 x, y, validation_split, validation_data=validation_data, folds=folds)
@@ -393,16 +605,24 @@ class EngineTuner(kt.Tuner):
             arrays["x_val"], arrays["y_val"] = np.asarray(data.x_val), np.asarray(data.y_val)
         digest, folds_digest = _data.fingerprint(arrays, splits)
         blob = None
-        if callbacks:
+        if callbacks and self._in_process():  # the caller's objects, copied per fit
+            blob = _deep_copyable(callbacks)
+        elif callbacks:
             from lib.tuning._trial import cloudpickle
 
             blob = cloudpickle.dumps(list(callbacks))
         settings = TrialSettings(
             objective=objective, direction=self.oracle.objective.direction, task=task,
-            labels=labels, epochs=int(self._epochs(epochs)), batch_size=int(batch_size),
+            labels=labels, epochs=int(self._epochs(epochs)),
+            batch_size=int(batch_size) if batch_size is not None else 32,
+            batch_size_given=batch_size is not None,
             early_stopping=early_stopping, reduce_lr=dict(reduce_lr) if reduce_lr else None,
-            class_weight=class_weight, monitor=monitor, monitor_mode=_data.direction_of(monitor),
+            class_weight=class_weight, monitor=monitor,
+            monitor_mode=self.oracle.objective.direction if monitor == objective
+            else _data.direction_of(monitor),
             callbacks=blob, executions=self.executions_per_trial, shuffle=bool(shuffle),
+            compile_overrides=_trial.compile_overrides(self.optimizer, self.loss, self.metrics),
+            trial_weights=self._trial_weights(),
         )
         return {"data": data, "arrays": arrays, "splits": splits, "digest": digest,
                 "folds_digest": folds_digest, "settings": settings,
@@ -410,6 +630,13 @@ class EngineTuner(kt.Tuner):
 
     def _epochs(self, epochs: int) -> int:
         return epochs
+
+    def _trial_weights(self) -> str | None:
+        """Where each trial saves its best weights, in KerasTuner's layout
+        (``trial_<id>/checkpoint.weights.h5``, the best execution's with
+        ``executions_per_trial``; none with folds): ``get_best_models(n)`` loads any trial's
+        model, as in KerasTuner, beyond the ``keep_models`` kept whole."""
+        return os.path.join(self._store.directory, "trial_{trial_id}")
 
     def _search(self, plan: dict, *, verbose: int) -> None:
         self._check_data_unchanged(plan)
@@ -427,7 +654,8 @@ class EngineTuner(kt.Tuner):
             pool.close()
 
     def _in_process(self) -> bool:
-        return int(self.execution.workers) <= 0 or self.executor == "stacked"
+        return (int(self.execution.workers) <= 0 or self.executor == "stacked"
+                or getattr(self, "_callbacks_of_caller", False))
 
     def _own_threads(self) -> int | None:
         """TensorFlow threads set in this process when trials run here."""
@@ -471,7 +699,8 @@ class EngineTuner(kt.Tuner):
             for index in range(min(pool.size, self.max_trials or pool.size)):
                 pool.slot(index)
         pool.slot(0).submit("discover", {"settings": plan["settings"],
-                                         "history_keys": plan["need_keys"]})
+                                         "history_keys": plan["need_keys"],
+                                         "initial_space": self._predefined})
         found = pool.slot(0).receive()
         pool.slot(0).tasks_done = 0  # discovery does not count towards trials_per_worker
         if found["status"] != "OK":
@@ -493,7 +722,11 @@ class EngineTuner(kt.Tuner):
             _data.check_labels(plan["data"], found["model"].get("outputs"))
         self._check_spec(plan, found)
         if not self._records and not self._pending:
-            self.oracle.set_space(space)
+            if self.oracle.tune_new_entries and self.oracle.allow_new_entries:
+                self.oracle.set_space(space)
+            else:  # KerasTuner's rules for entries beyond a predefined space: refused
+                self.oracle.update_space(space)  # (allow_new_entries=False) or kept at
+                # their defaults (tune_new_entries=False)
         return space
 
     def _check_spec(self, plan: dict, found: dict) -> None:
@@ -648,6 +881,21 @@ def _split_off_validation(
     return x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
 
 
+def _deep_copyable(callbacks: Any) -> tuple:
+    """The caller's callbacks, checked to be deep-copyable (each fit gets its own copies,
+    as in KerasTuner), with KerasTuner's message otherwise."""
+    import copy
+
+    try:
+        copy.deepcopy(list(callbacks))
+    except Exception as error:
+        raise ValueError(
+            "All callbacks used during a search should be deep-copyable (since they are "
+            f"reused across trials). It is not possible to do `copy.deepcopy({callbacks})`"
+        ) from error
+    return tuple(callbacks)
+
+
 def _executions(value: Any) -> int:
     """``executions_per_trial`` checked: a whole number of at least 1."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -674,8 +922,10 @@ def _raise_from(result: dict, what: str) -> None:
 
 
 def _oracle_kwargs(objective: Any, max_trials: Any, seed: Any, hyperparameters: Any,
-                   tune_new_entries: bool, allow_new_entries: bool) -> dict:
+                   tune_new_entries: bool, allow_new_entries: bool,
+                   max_retries_per_trial: int = 0) -> dict:
     return {
+        "max_retries_per_trial": int(max_retries_per_trial),
         "objective": _objective(objective), "max_trials": max_trials,
         "seed": oracle_seed(0 if seed is None else int(seed)),
         "hyperparameters": hyperparameters, "tune_new_entries": tune_new_entries,
@@ -698,9 +948,11 @@ class GridSearch(EngineTuner):
     def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int | None = None,
                  seed: int | None = None, hyperparameters: Any = None,
                  tune_new_entries: bool = True, allow_new_entries: bool = True,
-                 max_consecutive_failed_trials: int = 3, **kwargs: Any):
+                 max_consecutive_failed_trials: int = 3, max_retries_per_trial: int = 0,
+                 **kwargs: Any):
         oracle = oracles.GridSearchOracle(**_oracle_kwargs(
-            objective, max_trials, seed, hyperparameters, tune_new_entries, allow_new_entries))
+            objective, max_trials, seed, hyperparameters, tune_new_entries, allow_new_entries,
+            max_retries_per_trial))
         super().__init__(oracle, hypermodel, seed=seed, max_trials=max_trials,
                          max_consecutive_failed_trials=max_consecutive_failed_trials, **kwargs)
 
@@ -719,9 +971,11 @@ class RandomSearch(EngineTuner):
     def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10,
                  seed: int | None = None, hyperparameters: Any = None,
                  tune_new_entries: bool = True, allow_new_entries: bool = True,
-                 max_consecutive_failed_trials: int = 3, **kwargs: Any):
+                 max_consecutive_failed_trials: int = 3, max_retries_per_trial: int = 0,
+                 **kwargs: Any):
         oracle = oracles.RandomSearchOracle(**_oracle_kwargs(
-            objective, max_trials, seed, hyperparameters, tune_new_entries, allow_new_entries))
+            objective, max_trials, seed, hyperparameters, tune_new_entries, allow_new_entries,
+            max_retries_per_trial))
         super().__init__(oracle, hypermodel, seed=seed, max_trials=max_trials,
                          max_consecutive_failed_trials=max_consecutive_failed_trials, **kwargs)
 
@@ -739,11 +993,12 @@ class BayesianOptimization(EngineTuner):
                  num_initial_points: int | None = None, alpha: float = 1e-4, beta: float = 2.6,
                  seed: int | None = None, hyperparameters: Any = None,
                  tune_new_entries: bool = True, allow_new_entries: bool = True,
-                 max_consecutive_failed_trials: int = 3, **kwargs: Any):
+                 max_consecutive_failed_trials: int = 3, max_retries_per_trial: int = 0,
+                 **kwargs: Any):
         options = {"num_initial_points": num_initial_points, "alpha": alpha, "beta": beta}
         oracle = oracles.BayesianOptimizationOracle(**_oracle_kwargs(
-            objective, max_trials, seed, hyperparameters, tune_new_entries, allow_new_entries),
-            **options)
+            objective, max_trials, seed, hyperparameters, tune_new_entries, allow_new_entries,
+            max_retries_per_trial), **options)
         super().__init__(oracle, hypermodel, seed=seed, max_trials=max_trials,
                          max_consecutive_failed_trials=max_consecutive_failed_trials,
                          oracle_options=options, **kwargs)
@@ -751,8 +1006,10 @@ class BayesianOptimization(EngineTuner):
 
 class Hyperband(EngineTuner):
     """Hyperband (``keras_tuner.Hyperband``): ``max_epochs``, ``factor`` and
-    ``hyperband_iterations`` are KerasTuner's; ``search(epochs=...)`` is ignored (each trial
-    trains for its ``tuner/epochs``). See :class:`EngineTuner` for the rest."""
+    ``hyperband_iterations`` are KerasTuner's; ``search(epochs=...)`` is ignored. A trial
+    trains to its ``tuner/epochs``; one that Hyperband promotes from an earlier round starts
+    from that trial's best weights at epoch ``tuner/initial_epoch``, as in KerasTuner (each
+    trial keeps them in ``trial_<id>/``). See :class:`EngineTuner` for the rest."""
 
     TUNER = "hyperband"
 
@@ -760,11 +1017,11 @@ class Hyperband(EngineTuner):
                  factor: int = 3, hyperband_iterations: int = 1, seed: int | None = None,
                  hyperparameters: Any = None, tune_new_entries: bool = True,
                  allow_new_entries: bool = True, max_consecutive_failed_trials: int = 3,
-                 **kwargs: Any):
+                 max_retries_per_trial: int = 0, **kwargs: Any):
         options = {"max_epochs": int(max_epochs), "factor": int(factor),
                    "hyperband_iterations": int(hyperband_iterations)}
         common = _oracle_kwargs(objective, None, seed, hyperparameters, tune_new_entries,
-                                allow_new_entries)
+                                allow_new_entries, max_retries_per_trial)
         common.pop("max_trials")
         oracle = oracles.HyperbandOracle(**common, **options)
         super().__init__(oracle, hypermodel, seed=seed, max_trials=None,
@@ -773,6 +1030,21 @@ class Hyperband(EngineTuner):
 
     def _epochs(self, epochs: int) -> int:
         return self.oracle_options["max_epochs"]
+
+    # KerasTuner's Hyperband, for its own loop (a run_trial override) and direct calls
+    def run_trial(self, trial: Any, *fit_args: Any, **fit_kwargs: Any) -> Any:
+        hp = trial.hyperparameters
+        if "tuner/epochs" in hp.values:
+            fit_kwargs["epochs"] = hp.values["tuner/epochs"]
+            fit_kwargs["initial_epoch"] = hp.values["tuner/initial_epoch"]
+        return super().run_trial(trial, *fit_args, **fit_kwargs)
+
+    def _build_hypermodel(self, hp: Any) -> Any:
+        model = super()._build_hypermodel(hp)
+        if "tuner/trial_id" in hp.values:
+            _trial.load_trial_weights(
+                model, self._get_checkpoint_fname(hp.values["tuner/trial_id"]))
+        return model
 
     def _space_total(self, space: Any) -> int | None:
         """Trials of the whole schedule: KerasTuner's brackets and rounds, per iteration
