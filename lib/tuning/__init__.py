@@ -36,7 +36,7 @@ from lib.tuning._store import DirectoryInUseError, results_frame
 from lib.tuning.ray_tuner import RayTuneSearch
 from lib.tuning.spaces import space_size, space_table
 from lib.tuning.stacked import cross_validate
-from lib.tuning.tuners import BayesianOptimization, GridSearch, Hyperband, RandomSearch
+from lib.tuning.tuners import BayesianOptimization, GridSearch, Hyperband, RandomSearch, Tuner
 
 __all__ = [
     "GridSearch",
@@ -44,6 +44,7 @@ __all__ = [
     "BayesianOptimization",
     "Hyperband",
     "RayTuneSearch",
+    "Tuner",
     "TUNERS",
     "Data",
     "DirectoryInUseError",

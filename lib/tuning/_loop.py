@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from keras_tuner import errors as kt_errors
 from keras_tuner.engine import trial as trial_module
 
 from lib.tuning import _trial
@@ -28,15 +29,40 @@ def better(a: float | None, b: float | None, direction: str) -> bool:
 
 
 def end_trial(oracle: Any, trial: Any, record: dict, objective: str) -> None:
-    """Reports a finished record to the oracle (COMPLETED with its score, or FAILED)."""
+    """Reports a finished record to the oracle, as KerasTuner's loop does: COMPLETED with its
+    score and the fit's other metrics (each at the best epoch, as KerasTuner's trials hold
+    them); FAILED for a ``keras_tuner.errors.FailedTrialError``, INVALID for any other error
+    (which KerasTuner's oracle retries up to ``max_retries_per_trial`` times)."""
     value = record.get("objective")
     if record.get("status") == "COMPLETED" and value is not None and np.isfinite(value):
-        oracle.update_trial(trial.trial_id, {objective: float(value)})
+        metrics = _best_epoch_metrics(record)
+        metrics[objective] = float(value)
+        oracle.update_trial(trial.trial_id, metrics)
         trial.status = trial_module.TrialStatus.COMPLETED
     else:
-        trial.status = trial_module.TrialStatus.FAILED
+        invalid = record.get("kerastuner_status") == "INVALID"
+        trial.status = trial_module.TrialStatus.INVALID if invalid else (
+            trial_module.TrialStatus.FAILED)
         trial.message = record.get("error")
     oracle.end_trial(trial)
+
+
+def _best_epoch_metrics(record: dict) -> dict:
+    """The fit's history at its best epoch (training and validation metrics), finite only."""
+    history = record.get("history") or {}
+    best = record.get("best_epoch")
+    metrics = {}
+    for name, values in history.items():
+        if not isinstance(values, list) or not values:
+            continue
+        index = min(int(best), len(values)) - 1 if best else len(values) - 1
+        try:
+            value = float(values[index])
+        except (TypeError, ValueError):
+            continue
+        if np.isfinite(value):
+            metrics[name] = value
+    return metrics
 
 
 def replay(oracle: Any, records: list[dict], objective: str) -> tuple[list, int]:
@@ -59,6 +85,7 @@ def replay(oracle: Any, records: list[dict], objective: str) -> tuple[list, int]
             pending.append((index, trial))
         else:
             _trial.grow_trial(trial, record.get("new_hyperparameters"))
+            _trial.add_untuned(trial, record.get("untuned_values"))
             if trial.hyperparameters.values != record["hyperparameters"]:
                 trial.hyperparameters.values = dict(record["hyperparameters"])
             end_trial(oracle, trial, record, objective)
@@ -84,6 +111,10 @@ def make_record(number: int, trial: Any, result: dict, wall: float, seed: int) -
     else:
         record["objective"] = math.nan
         record["error"] = result.get("error")
+        if not isinstance(result.get("exception"), kt_errors.FailedTrialError) and not str(
+            result.get("error") or ""
+        ).startswith("FailedTrialError"):
+            record["kerastuner_status"] = "INVALID"  # retried with max_retries_per_trial
         record["seconds"] = wall
         record["overhead_seconds"] = wall
     return record
@@ -109,6 +140,7 @@ class Run:
     running: dict = field(default_factory=dict)
     stopping: bool = False
     failures: int = 0
+    attempts: dict = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
     def next_trial(self) -> tuple[int, Any] | None:
@@ -132,6 +164,13 @@ class Run:
         self.next_index += 1
         return self.next_index - 1, trial
 
+    def _retried(self, trial: Any) -> bool:
+        """Whether the oracle queued this INVALID trial to run again, as KerasTuner counts
+        runs: at most ``1 + max_retries_per_trial`` per trial."""
+        self.attempts[trial.trial_id] = self.attempts.get(trial.trial_id, 0) + 1
+        retries = int(getattr(self.oracle, "max_retries_per_trial", 0) or 0)
+        return self.attempts[trial.trial_id] <= retries
+
     def payload(self, number: int, trial: Any) -> dict:
         settings = self.settings.replace(trial_id=str(trial.trial_id))
         if self.keeper is not None and self.keeper.keep > 0:
@@ -148,7 +187,11 @@ class Run:
 
     def finish(self, number: int, trial: Any, result: dict, began: float) -> None:
         """Stores a trial's result, tells the oracle, keeps or drops its model."""
+        error = result.get("exception")
+        if isinstance(error, kt_errors.FatalError):  # KerasTuner ends the search on it
+            raise error
         _trial.grow_trial(trial, result.get("new_hyperparameters"))
+        _trial.add_untuned(trial, result.get("untuned_values"))
         record = make_record(number, trial, result, time.perf_counter() - began, self.seed)
         self.store.append(record)
         self.records.append(record)
@@ -159,6 +202,8 @@ class Run:
         if record["status"] == "COMPLETED":
             self.failures = 0
             return
+        if trial.status == trial_module.TrialStatus.INVALID and self._retried(trial):
+            return  # the oracle runs it again (max_retries_per_trial): not yet a failed trial
         self.failures += 1
         if self.failures >= self.max_failures:
             raise RuntimeError(

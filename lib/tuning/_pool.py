@@ -15,11 +15,18 @@ def discover(hypermodel: Any, arrays: dict, splits: list | None, payload: dict) 
     settings = payload["settings"]
     model_info: dict = {}
     initial = payload.get("initial_space")
+    if splits is None and arrays.get("x_val") is not None:
+        validation = (arrays["x_val"][:8], arrays["y_val"][:8])
+    elif splits:
+        validation = (arrays["x_train"][splits[0][1][:8]], arrays["y_train"][splits[0][1][:8]])
+    else:
+        validation = None
     space = _trial.discover_space(
         hypermodel, arrays["x_train"][:8], arrays["y_train"][:8],
         batch_size=settings.fit_batch_size, info=model_info,
         compile_overrides=settings.compile_overrides,
         initial=_trial.space_from_config(initial) if initial else None,
+        validation_sample=validation,
     )
     keys = None
     if payload.get("history_keys"):

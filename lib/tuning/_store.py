@@ -54,7 +54,7 @@ _OWN_TOP = re.compile(
     r"^(search\.json|trials\.jsonl|best_model\.keras|\.lock|data|models|ray"
     r"|search\.json\.tmp-\d+|\.trial-\d{5}\.keras|\.trial-\d{5}\.tmp-\d+\.keras"
     r"|best_model\.tmp-\d+\.keras|\.ray-[\w-]+?(\.tmp-\d+)?\.keras"
-    r"|\.keep-threshold\.json(\.tmp-\d+)?)$"
+    r"|\.keep-threshold\.json(\.tmp-\d+)?|oracle\.json)$"
 )
 # Under data/: the arrays save_data writes (the tuners' x_train, y_train, x_val, y_val, plus
 # any other name recorded in data/fingerprint.json), their temporary files, the fingerprint
@@ -68,7 +68,7 @@ _OWN_MODELS = re.compile(r"^trial-\d{5}(\.tmp-\d+)?\.keras$")
 _KERAS_TUNER_TRIAL = re.compile(r"^trial_\d+$")
 _KERAS_TUNER_TRIAL_FILES = re.compile(
     r"^(checkpoint\.weights\.h5|build_config\.json|\.tmp-\d+\.weights\.h5"
-    r"|build_config\.json\.tmp-\d+)$"
+    r"|build_config\.json\.tmp-\d+|trial\.json)$"
 )
 # Under ray/: Ray Tune's experiment folder (RunConfig(name="ray", storage_path=<dir>/ray)).
 _RAY_EXPERIMENT = "ray"

@@ -187,6 +187,17 @@ def grow_trial(trial: Any, grown: dict | None) -> None:
     hp.values = values
 
 
+def add_untuned(trial: Any, untuned: dict | None) -> None:
+    """Adds the values a trial's build used for entries the oracle does not tune
+    (``tune_new_entries=False``: their defaults) to ``trial.hyperparameters``, so the trial
+    holds every value it ran with, as a KerasTuner trial does."""
+    if untuned:
+        values = dict(trial.hyperparameters.values)
+        for name, value in untuned.items():
+            values.setdefault(name, value)
+        trial.hyperparameters.values = values
+
+
 class _DryModel:
     """Stands in for a model during space discovery: ``fit`` records nothing and trains nothing."""
 
@@ -207,6 +218,7 @@ class _DryModel:
 def discover_space(
     hypermodel: Any, x_sample: np.ndarray, y_sample: np.ndarray, *, batch_size: int = 32,
     info: dict | None = None, compile_overrides: dict | None = None, initial: Any = None,
+    validation_sample: tuple | None = None,
 ) -> Any:
     """Finds every hyperparameter of a hypermodel (KerasTuner's dry builds, conditions included).
 
@@ -223,6 +235,8 @@ def discover_space(
             as when ``search()`` was given none: the ``fit`` may choose its own).
         initial: the space to start from (the tuner's ``hyperparameters=``, with their
             values and defaults), or None.
+        validation_sample: a few validation rows ``(x, y)`` passed to a custom ``fit`` as
+            ``validation_data``, as every trial's fit gets it, or None.
         info: if given, filled from the model built with the default values: ``outputs``
             (size of its last output axis) and ``signature`` (a hash of its layers' classes and
             configurations without names, its loss and its parameter count: what resume
@@ -256,6 +270,8 @@ def discover_space(
             kwargs = {"epochs": 1, "verbose": 0}
             if "batch_size" not in hp.values and batch_size is not None:
                 kwargs["batch_size"] = batch_size
+            if validation_sample is not None:  # as the trials' fit gets it
+                kwargs["validation_data"] = validation_sample
             hypermodel.fit(hp, _DryModel(model), x_sample, y_sample, **kwargs)
         del model
         keras.backend.clear_session(free_memory=False)  # collected once, after the loop
@@ -751,6 +767,10 @@ def run_trial(
     grown = new_hyperparameters(hp, space)
     if grown is not None:
         record["new_hyperparameters"] = grown
+    filled = {name: value for name, value in hp.values.items()
+              if name not in values and (grown is None or name not in grown["values"])}
+    if filled:  # entries the oracle does not tune, at the values the build used (defaults)
+        record["untuned_values"] = filled
     record["pid"] = os.getpid()  # the process that ran it (a worker, a Ray actor or the caller)
     record["seconds"] = time.perf_counter() - start
     return record

@@ -305,7 +305,7 @@ class EngineTuner(kt.Tuner):
         KerasTuner's own dry builds (the engine completes it with the data in ``search``)."""
         if self._store.exists():
             spec = self._store.read_spec()
-            self.oracle.set_space(_trial.space_from_config(spec["space"]))
+            _set_space(self.oracle, _trial.space_from_config(spec["space"]))
         else:
             super()._populate_initial_space()
 
@@ -404,8 +404,8 @@ class EngineTuner(kt.Tuner):
         argument passed on to ``run_trial`` / ``HyperModel.fit`` as given, when the search
         needs the caller's objects or has no arrays for the engine: a tuner subclass that
         overrides ``run_trial`` (KerasTuner's "tune anything" pattern), a ``search()``
-        without ``x`` and ``y`` of a ``HyperModel`` whose own ``fit`` loads or makes its data
-        and returns a score, or a list of objectives (KerasTuner's multi-objective score).
+        without ``x`` and ``y`` (a ``HyperModel.fit`` that loads or makes its own data and
+        returns a score), or a list of objectives (KerasTuner's multi-objective score).
         Each finished trial is still a line of ``trials.jsonl`` (resume,
         ``tuner.results``), and ``get_best_models`` loads KerasTuner's per-trial checkpoints.
 
@@ -427,10 +427,10 @@ class EngineTuner(kt.Tuner):
         x = fit_args[0] if fit_args else fit_kwargs.get("x")
         y = fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y")
         no_arrays = x is None and y is None and "validation_data" not in fit_kwargs
-        # without arrays only a HyperModel.fit of the caller's can train anything (it makes
-        # or loads its data); a plain model.fit() is refused with what search() needs
-        return (no_arrays and self.executor == "trials"
-                and _trial._overrides(self.hypermodel, "fit")) or len(fit_args) > 2
+        # without arrays the engine has nothing to share with its workers: KerasTuner's loop
+        # passes on what was given (a HyperModel.fit that makes or loads its data; otherwise
+        # model.fit fails each trial, as in KerasTuner)
+        return (no_arrays and self.executor == "trials") or len(fit_args) > 2
 
     def _search_keras_tuner_loop(self, *fit_args: Any, **fit_kwargs: Any) -> pd.DataFrame:
         """KerasTuner's ``BaseTuner.search`` in this process, trials stored as the engine's."""
@@ -723,7 +723,7 @@ class EngineTuner(kt.Tuner):
         self._check_spec(plan, found)
         if not self._records and not self._pending:
             if self.oracle.tune_new_entries and self.oracle.allow_new_entries:
-                self.oracle.set_space(space)
+                _set_space(self.oracle, space)
             else:  # KerasTuner's rules for entries beyond a predefined space: refused
                 self.oracle.update_space(space)  # (allow_new_entries=False) or kept at
                 # their defaults (tune_new_entries=False)
@@ -881,6 +881,15 @@ def _split_off_validation(
     return x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
 
 
+def _set_space(oracle: Any, space: Any) -> None:
+    """Gives the oracle the discovered space: replaced in the engine's oracles, merged by
+    KerasTuner's own ``update_space`` in an oracle the caller brought (:class:`Tuner`)."""
+    if isinstance(oracle, oracles._StoreBackedOracle):
+        oracle.set_space(space)
+    else:
+        oracle.update_space(space)
+
+
 def _deep_copyable(callbacks: Any) -> tuple:
     """The caller's callbacks, checked to be deep-copyable (each fit gets its own copies,
     as in KerasTuner), with KerasTuner's message otherwise."""
@@ -932,6 +941,27 @@ def _oracle_kwargs(objective: Any, max_trials: Any, seed: Any, hyperparameters: 
         "allow_new_entries": allow_new_entries,
         "max_consecutive_failed_trials": 2**31,  # counted by the engine (with the traceback)
     }
+
+
+class Tuner(EngineTuner):
+    """KerasTuner's ``Tuner`` with an oracle of the caller's choosing, for a subclass that
+    brings its own (``keras_tuner.oracles.BayesianOptimizationOracle(...)``), as KerasTuner's
+    custom-tuner guide writes it; its searches run as :class:`EngineTuner`'s (a ``run_trial``
+    override runs KerasTuner's loop in this process). A KerasTuner oracle keeps its own
+    ``oracle.json`` and ``trial_<id>/trial.json`` beside ``trials.jsonl``.
+
+    Args:
+        oracle: a ``keras_tuner.Oracle`` (its ``objective`` and ``max_trials`` are the search's).
+        hypermodel: a ``keras_tuner.HyperModel`` or callable ``build(hp)``; may be None when
+            ``run_trial`` is overridden.
+        **kwargs: see :class:`EngineTuner`.
+    """
+
+    TUNER = "tuner"
+
+    def __init__(self, oracle: Any, hypermodel: Any = None, **kwargs: Any):
+        super().__init__(oracle, hypermodel, max_trials=getattr(oracle, "max_trials", None),
+                         **kwargs)
 
 
 class GridSearch(EngineTuner):

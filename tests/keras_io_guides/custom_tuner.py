@@ -6,12 +6,10 @@ Copyright the keras-io authors; https://github.com/keras-team/keras-io).
 
 This file follows the guide's end-to-end example, re-written for this test (not a verbatim
 copy). What differs from the guide:
-- the guide subclasses ``keras_tuner.Tuner`` and passes ``oracle=kt.oracles.
-  BayesianOptimization(objective=..., max_trials=2)``; ``lib.tuning`` has no ``Tuner`` base
-  class (see tests/test_keras_io_guides.py::test_custom_tuner_guide_subclasses_a_tuner_base_
-  class_with_an_oracle), so this subclasses ``lib.tuning.BayesianOptimization`` and gives it
-  the same objective and max_trials;
-- ``keras_tuner`` stays for Objective; ``keras`` 3 (TensorFlow backend) for ``tf.keras``;
+- the guide subclasses ``keras_tuner.Tuner`` with ``oracle=kt.oracles.
+  BayesianOptimizationOracle(objective=..., max_trials=2)``: here ``lib.tuning.Tuner``, the
+  oracle as in the guide;
+- ``keras_tuner`` stays for Objective and the oracle; ``keras`` 3 (TensorFlow backend) for ``tf.keras``;
   ``reset_state()`` for Keras 2's ``reset_states()``; ``pool_size=2`` given to the pooling
   layers (Keras 3's ``AveragePooling2D`` requires it; 2 is Keras 2's default);
 - ``run_trial`` returns ``{"loss": ...}`` and saves the weights at
@@ -23,7 +21,7 @@ copy). What differs from the guide:
 - the result is reported as one ``GUIDE_RESULT`` json line.
 """
 
-from lib.tuning import BayesianOptimization  # the closest lib.tuning has to kt.Tuner
+from lib.tuning import Tuner
 
 import json
 
@@ -57,7 +55,7 @@ def build_model(hp):
     return model
 
 
-class MyTuner(BayesianOptimization):
+class MyTuner(Tuner):
     def run_trial(self, trial, train_ds):
         hp = trial.hyperparameters
         # hyperparameters defined in run_trial: defaults first, then tuned by the oracle
@@ -97,8 +95,10 @@ class MyTuner(BayesianOptimization):
 
 
 if __name__ == "__main__":
-    tuner = MyTuner(objective=kt.Objective("loss", "min"), max_trials=2, hypermodel=build_model,
-                    directory="results", project_name="mnist_custom_training")
+    tuner = MyTuner(
+        oracle=kt.oracles.BayesianOptimizationOracle(
+            objective=kt.Objective("loss", "min"), max_trials=2),
+        hypermodel=build_model, directory="results", project_name="mnist_custom_training")
     rng = np.random.default_rng(0)
     x_train = rng.integers(0, 256, (64, 28, 28, 1)).astype("uint8")
     y_train = rng.integers(0, 10, 64).astype(np.int64)
