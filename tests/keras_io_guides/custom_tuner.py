@@ -9,9 +9,9 @@ copy). What differs from the guide:
 - the guide subclasses ``keras_tuner.Tuner`` with ``oracle=kt.oracles.
   BayesianOptimizationOracle(objective=..., max_trials=2)``: here ``lib.tuning.Tuner``, the
   oracle as in the guide;
-- ``keras_tuner`` stays for Objective and the oracle; ``keras`` 3 (TensorFlow backend) for ``tf.keras``;
-  ``reset_state()`` for Keras 2's ``reset_states()``; ``pool_size=2`` given to the pooling
-  layers (Keras 3's ``AveragePooling2D`` requires it; 2 is Keras 2's default);
+- ``keras_tuner`` stays for Objective and the oracle; ``keras`` 3 (TensorFlow backend) for
+  ``tf.keras``; ``reset_state()`` for Keras 2's ``reset_states()``; ``pool_size=2`` given to
+  the pooling layers (Keras 3's ``AveragePooling2D`` requires it; 2 is Keras 2's default);
 - ``run_trial`` returns ``{"loss": ...}`` and saves the weights at
   ``self._get_checkpoint_fname(trial.trial_id)``: in keras_tuner 1.4.8 ``on_epoch_end`` is a
   no-op, so the guide as written fails with keras_tuner's own tuner too (FatalTypeError: the
@@ -21,7 +21,7 @@ copy). What differs from the guide:
 - the result is reported as one ``GUIDE_RESULT`` json line.
 """
 
-from lib.tuning import Tuner
+from lib.tuning import Tuner  # noqa: I001  (lib before keras: TensorFlow loads quietly)
 
 import json
 
@@ -74,7 +74,7 @@ class MyTuner(Tuner):
                 if model.losses:
                     loss += tf.math.add_n(model.losses)
             gradients = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+            optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
             epoch_loss_metric.update_state(loss)
             return loss
 

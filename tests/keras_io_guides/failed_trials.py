@@ -15,7 +15,7 @@ copy). What differs from the guide:
 Grid: units_1 in 10..40, units_2 in 10..30 (12 points); 5 of them exceed 1,200 parameters.
 """
 
-from lib.tuning import GridSearch  # the only change a KerasTuner user makes
+from lib.tuning import GridSearch  # the only change a KerasTuner user makes  # noqa: I001  (lib before keras: TensorFlow loads quietly)
 
 import functools
 import json

@@ -20,7 +20,7 @@ a verbatim copy). What differs from the guide:
 Budgets are the guide's (max_trials=3, epochs=2; max_trials=20 for "tune any function").
 """
 
-from lib.tuning import RandomSearch  # the only change a KerasTuner user makes
+from lib.tuning import RandomSearch  # the only change a KerasTuner user makes  # noqa: I001  (lib before keras: TensorFlow loads quietly)
 
 import json
 import os

@@ -16,7 +16,7 @@ a verbatim copy). What differs from the guide:
 - each section reports what the guide shows as one ``GUIDE_RESULT`` json line.
 """
 
-from lib.tuning import RandomSearch  # the only change a KerasTuner user makes
+from lib.tuning import RandomSearch  # the only change a KerasTuner user makes  # noqa: I001  (lib before keras: TensorFlow loads quietly)
 
 import json
 import sys

@@ -14,7 +14,7 @@ differs from the guide:
 - the result (trial ids, the TensorBoard folders written) is one ``GUIDE_RESULT`` json line.
 """
 
-from lib.tuning import RandomSearch  # the only change a KerasTuner user makes
+from lib.tuning import RandomSearch  # the only change a KerasTuner user makes  # noqa: I001  (lib before keras: TensorFlow loads quietly)
 
 import json
 import os
