@@ -1,0 +1,1 @@
+"""KerasTuner's own tuner tests, ported (see _swap.py and conftest.py)."""
