@@ -182,3 +182,15 @@ def test_one_hot_float_targets_are_classes_and_real_values_a_regression():
     assert infer_task("val_loss", np.array([[0.2, 0.8], [1.0, 0.0]]), None) == "regression"
     assert infer_task("val_loss", np.array([0.5, 1.5]), None) == "regression"
     assert infer_task("val_loss", np.array([[1.0, 1.0], [0.0, 1.0]]), None) == "regression"
+
+
+def test_callbacks_are_told_apart_by_their_top_level_package_only():
+    from lib.tuning.tuners import _callbacks_of_caller
+
+    class Recorder(keras.callbacks.Callback):
+        pass
+
+    Recorder.__module__ = "keras_tuner_suite.tuner_test"  # a test module whose name starts "keras"
+    assert _callbacks_of_caller([Recorder()])
+    assert not _callbacks_of_caller([keras.callbacks.EarlyStopping(), keras.callbacks.History()])
+    assert not _callbacks_of_caller(None)

@@ -555,9 +555,7 @@ class EngineTuner(kt.Tuner):
         # Callbacks of the caller's own classes act on the caller's objects (a list they fill,
         # a counter): their trials run in this process, as in KerasTuner. Keras' own
         # callbacks (EarlyStopping, TensorBoard, ...) travel to the worker processes.
-        self._callbacks_of_caller = any(
-            not type(callback).__module__.startswith("keras") for callback in callbacks or ()
-        )
+        self._callbacks_of_caller = _callbacks_of_caller(callbacks)
         if validation_split:
             x, y, validation_data = _split_off_validation(
                 x, y, validation_split, validation_data=validation_data, folds=folds)
@@ -879,6 +877,13 @@ def _split_off_validation(
             "or another fraction"
         )
     return x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
+
+
+def _callbacks_of_caller(callbacks: Any) -> bool:
+    """Whether any callback is of a class outside Keras (its top-level package is not
+    ``keras``): the caller's own, whose side effects must reach the caller."""
+    return any(type(callback).__module__.split(".")[0] not in ("keras", "tf_keras")
+               for callback in callbacks or ())
 
 
 def _set_space(oracle: Any, space: Any) -> None:
