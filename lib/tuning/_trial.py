@@ -705,11 +705,7 @@ def run_trial(
     runs = [(fold, execution) for execution in range(executions) for fold in range(len(folds))]
     fold_metrics, histories, infos = [], [], []
     weights = getattr(settings, "trial_weights", None)
-    parent = values.get(HYPERBAND_PREFIX + "trial_id")
-    continuation = {}
-    if weights and parent is not None:  # Hyperband: a promoted trial goes on from its parent
-        continuation = {"initial_weights": trial_weights_path(weights, parent),
-                        "initial_epoch": int(values.get(HYPERBAND_PREFIX + "initial_epoch", 0))}
+    continuation = _continuation(values, weights)
     best_saved = None
     for fold, execution in runs:
         x_tr, y_tr, x_va, y_va = folds[fold]
@@ -774,6 +770,16 @@ def run_trial(
     record["pid"] = os.getpid()  # the process that ran it (a worker, a Ray actor or the caller)
     record["seconds"] = time.perf_counter() - start
     return record
+
+
+def _continuation(values: dict, weights: str | None) -> dict:
+    """``fit_once`` arguments that continue a trial Hyperband promoted from its parent's
+    weights at ``tuner/initial_epoch``; empty for any other trial."""
+    parent = values.get(HYPERBAND_PREFIX + "trial_id")
+    if not weights or parent is None:
+        return {}
+    return {"initial_weights": trial_weights_path(weights, parent),
+            "initial_epoch": int(values.get(HYPERBAND_PREFIX + "initial_epoch", 0))}
 
 
 def _improves(value: Any, best: Any, direction: str) -> bool:
