@@ -6,16 +6,24 @@ every public name is importable from ``lib.models``. Two layers of API:
 
 * **Builders** (``build_lstm``, ``build_lstm_forecaster``, ``build_cnn1d_resnet_gru``,
   ``build_cnn1d_resnet``, ``build_cnn2d_resnet``, ``build_mlp``,
-  ``build_beat_rr_classifier``) take keyword
+  ``build_beat_rr_classifier``, ``build_fcn``, ``build_resnet``,
+  ``build_inception_time``) take keyword
   arguments and return a *compiled* ``keras.Model``. A classifier (``num_classes``
   given) ends in a softmax and is compiled with a sparse loss (integer class ids)
   and the ``"accuracy"`` metric; a regressor (``num_classes=None``) ends in a
   linear layer and is compiled with MSE and MAE.
 * **Hypermodels** (``LSTMClassifierHyperModel``, ``LSTMForecasterHyperModel``,
   ``CNN1DResNetGRUHyperModel``, ``CNN1DResNetHyperModel``, ``CNN2DResNetHyperModel``,
-  ``FeatureSubsetMLPHyperModel``, ``MLPHyperModel``, ``BeatRRHyperModel``) subclass
+  ``FeatureSubsetMLPHyperModel``, ``MLPHyperModel``, ``BeatRRHyperModel``,
+  ``FCNHyperModel``, ``ResNetHyperModel``, ``InceptionTimeHyperModel``) subclass
   ``keras_tuner.HyperModel``. Their ``DEFAULT_SPACE`` is the original study's search
-  space; every entry can be overridden with a constructor keyword.
+  space (for the three time-series classification ones, the published network); every
+  entry can be overridden with a constructor keyword.
+* **Adapting to the data**: hypermodels with ``adapt_to_data(x, y)`` (the time-series
+  classification ones and the 1-D heartbeat networks) are called by the :mod:`lib.tuning`
+  tuners before the first trial: an ``input_shape`` or ``num_classes`` left out is taken
+  from the training data, a declared one that disagrees with it is refused with both
+  values.
 
 Search-space entries (``DEFAULT_SPACE`` values and constructor overrides) are:
 
@@ -56,22 +64,30 @@ from lib.models.hypermodels import (
     CNN1DResNetGRUHyperModel,
     CNN1DResNetHyperModel,
     CNN2DResNetHyperModel,
+    FCNHyperModel,
     FeatureSubsetMLPHyperModel,
+    InceptionTimeHyperModel,
     LSTMClassifierHyperModel,
     LSTMForecasterHyperModel,
     MLPHyperModel,
+    ResNetHyperModel,
     weighted_classes,
 )
 from lib.models.networks import (
     OneHotLoss,
+    ReadingMask,
     SelectFeatures,
+    ZeroPadded,
     build_beat_rr_classifier,
     build_cnn1d_resnet,
     build_cnn1d_resnet_gru,
     build_cnn2d_resnet,
+    build_fcn,
+    build_inception_time,
     build_lstm,
     build_lstm_forecaster,
     build_mlp,
+    build_resnet,
     make_optimizer,
 )
 
@@ -97,4 +113,12 @@ __all__ = [
     "weighted_classes",
     "BeatRRHyperModel",
     "SUBSET_SEPARATOR",
+    "ReadingMask",
+    "ZeroPadded",
+    "build_fcn",
+    "build_resnet",
+    "build_inception_time",
+    "FCNHyperModel",
+    "ResNetHyperModel",
+    "InceptionTimeHyperModel",
 ]

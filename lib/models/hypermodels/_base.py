@@ -7,11 +7,12 @@ hypermodel whose space maps one to one onto its builder's arguments writes no ``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import keras
 import keras_tuner
+import numpy as np
 
 from lib.models._space import declare, declare_all
 
@@ -167,6 +168,176 @@ class StudyHyperModel(keras_tuner.HyperModel):
         callbacks += [c for c in self.callbacks(hp) if type(c) not in present]
         return model.fit(*args, callbacks=callbacks, **kwargs)
 
+
+def data_sample_shape(x: Any, *, rank: int = 2) -> tuple[int, ...]:
+    """The shape of one sample of ``x`` as a model of input rank ``rank`` takes it.
+
+    Args:
+        x: the training inputs, ``(samples, time, channels)`` or ``(samples, time)``.
+        rank: the model's input rank without the batch axis; a 2-D ``x`` given to a rank-2
+            model is one channel (Keras feeds ``(samples, time)`` to a ``(time, 1)`` input).
+
+    Returns:
+        The sample shape, e.g. ``(time, channels)``.
+    """
+    shape = tuple(int(size) for size in np.shape(x)[1:])
+    if len(shape) == rank - 1:
+        shape = (*shape, 1)
+    return shape
+
+
+def data_class_count(y: Any) -> int | None:
+    """The number of classes the training targets hold, or ``None`` when they are not class ids.
+
+    Args:
+        y: integer class ids ``0..k-1`` (any shape ``(n,)`` or ``(n, 1)``) or one-hot rows
+            ``(n, k)``.
+
+    Returns:
+        ``k``: the one-hot width, or the largest id + 1; ``None`` for targets that are not
+        numeric class ids (strings, fractions, an empty array), which the tuner's own checks
+        report.
+    """
+    values = np.asarray(y)
+    if values.ndim == 2 and values.shape[1] > 1:
+        return int(values.shape[1])
+    if values.size == 0 or values.dtype.kind not in "biuf":
+        return None
+    values = values.reshape(-1)
+    if values.dtype.kind == "f" and not np.all(np.isfinite(values) & (values == np.round(values))):
+        return None
+    if values.min() < 0:
+        return None
+    return int(values.max()) + 1
+
+
+def _shapes_agree(declared: Sequence[int | None], found: Sequence[int]) -> bool:
+    """Same rank and every declared size equal to the data's (``None`` matches any size)."""
+    return len(declared) == len(found) and all(
+        size is None or int(size) == other for size, other in zip(declared, found, strict=True)
+    )
+
+
+class AdaptsToData:
+    """Mixin of the hypermodels that take their input shape and class count from the data.
+
+    The tuners of :mod:`lib.tuning` call :meth:`adapt_to_data` once per ``search()``, before
+    the first trial, with the training inputs and targets. A value the user declared
+    (``input_shape``, ``num_classes`` given to the constructor) is checked against the data
+    and a disagreement is refused before any trial; a value left out (``None``) is taken from
+    the data. The class using the mixin sets ``declared_input_shape`` and
+    ``declared_num_classes`` in its constructor and reads ``input_shape`` and
+    ``num_classes`` when it builds.
+    """
+
+    input_rank: ClassVar[int] = 2
+    declared_input_shape: tuple[int | None, ...] | None = None
+    declared_num_classes: int | None = None
+    input_shape: tuple[int | None, ...] | None = None
+    num_classes: int | None = None
+
+    def _declare_data_shape(
+        self, input_shape: Sequence[int | None] | None, num_classes: int | None
+    ) -> None:
+        """Records the declared values (``None``: from the data) and uses them until then."""
+        if input_shape is not None:
+            input_shape = tuple(None if size is None else int(size) for size in input_shape)
+            if len(input_shape) != self.input_rank:
+                raise ValueError(
+                    f"{type(self).__name__} takes input_shape with {self.input_rank} "
+                    f"dimensions (time, channels) without the batch axis, got {input_shape}"
+                )
+        if num_classes is not None and (isinstance(num_classes, bool) or int(num_classes) < 2):
+            raise ValueError(
+                f"{type(self).__name__} needs num_classes >= 2 (or None to take it from the "
+                f"data), got {num_classes!r}"
+            )
+        self.declared_input_shape = input_shape
+        self.declared_num_classes = None if num_classes is None else int(num_classes)
+        self.input_shape = input_shape
+        self.num_classes = self.declared_num_classes
+
+    def adapt_to_data(self, x: Any, y: Any) -> None:
+        """Takes the missing input shape and class count from the data; refuses disagreements.
+
+        Args:
+            x: the training inputs, ``(samples, time, channels)`` or ``(samples, time)``.
+            y: the training targets, class ids ``0..k-1`` or one-hot rows.
+
+        Raises:
+            ValueError: the declared ``input_shape`` or ``num_classes`` disagrees with the
+                data; the message gives both values and what to pass instead.
+        """
+        name = type(self).__name__
+        found = data_sample_shape(x, rank=self.input_rank)
+        declared = self.declared_input_shape
+        if declared is None:
+            self.input_shape = found
+        elif not _shapes_agree(declared, found):
+            raise ValueError(
+                f"{name} was built for input_shape={declared} but the training data's samples "
+                f"have shape {found} (x.shape={tuple(np.shape(x))}); pass "
+                f"input_shape={found}, or leave input_shape out to take it from the data"
+            )
+        count = data_class_count(y)
+        if count is None:
+            return
+        if self.declared_num_classes is None:
+            self.num_classes = count
+        elif self.declared_num_classes != count:
+            raise ValueError(
+                f"{name} was built for num_classes={self.declared_num_classes} but the "
+                f"training targets hold {count} classes (ids 0..{count - 1}); pass "
+                f"num_classes={count}, or leave num_classes out to take it from the data "
+                "(if classes are missing from the training data, check the split: a model "
+                "cannot learn a class it never sees)"
+            )
+
+    def _missing_data_shape(self) -> str | None:
+        """What the hypermodel cannot build without, said with what to do; None if nothing."""
+        missing = [name for name in ("input_shape", "num_classes") if getattr(self, name) is None]
+        if not missing:
+            return None
+        return (
+            f"{type(self).__name__} does not know its {' and '.join(missing)} yet: pass "
+            f"{' and '.join(f'{m}=' for m in missing)} to the constructor, or search with a "
+            "lib.tuning tuner, which takes them from the data (adapt_to_data(x, y))"
+        )
+
+    def _data_shape_arguments(self) -> dict[str, Any]:
+        """``input_shape`` and ``num_classes`` for the builder; refuses building without them."""
+        message = self._missing_data_shape()
+        if message:
+            raise ValueError(message)
+        return {"input_shape": self.input_shape, "num_classes": self.num_classes}
+
+    def _stand_in_model(self) -> keras.Model:
+        """A model for the builds before the data is known, which fails when it is run.
+
+        A tuner builds its hypermodel once when it is constructed, to learn the search space,
+        before ``search()`` hands it the data; that build declares the space and gets this
+        stand-in, whose ``fit`` / ``predict`` raise the message of
+        :meth:`_missing_data_shape`.
+        """
+        inputs = keras.Input(shape=(None, None), name="series")
+        outputs = _NotBuiltYet(self._missing_data_shape() or "")(inputs)
+        model = keras.Model(inputs, outputs, name=f"{type(self).__name__}_before_data")
+        model.compile(loss="sparse_categorical_crossentropy")
+        return model
+
+
+class _NotBuiltYet(keras.layers.Layer):
+    """Raises its message when run (never when a model is assembled around it)."""
+
+    def __init__(self, message: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.message = message
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor((inputs.shape[0], 2), dtype=self.compute_dtype)
+
+    def call(self, inputs):
+        raise ValueError(self.message)
 
 
 def stacked_form(hypermodel: StudyHyperModel, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from lib.models._space import Range
-from lib.models.hypermodels._base import StudyHyperModel
+from lib.models.hypermodels._base import AdaptsToData, StudyHyperModel
 from lib.models.networks.cnn2d import build_cnn2d_resnet
 from lib.models.networks.resnet1d import build_cnn1d_resnet, build_cnn1d_resnet_gru
 
 
-class CNN1DResNetGRUHyperModel(StudyHyperModel):
+class CNN1DResNetGRUHyperModel(AdaptsToData, StudyHyperModel):
     """MIT-BIH beat classifier: 1-D ResNet + stacked GRU (:func:`build_cnn1d_resnet_gru`).
 
     Default space (the original study): ``gru_units`` {32, 64, 128, 256, 512},
@@ -30,8 +30,11 @@ class CNN1DResNetGRUHyperModel(StudyHyperModel):
     ``resampling=None`` to leave it out of the space.
 
     Args:
-        input_shape: ``(time, channels)``; beats are ``(187, 1)``.
-        num_classes: number of beat classes (5 AAMI classes).
+        input_shape: ``(time, channels)``; beats are ``(187, 1)``. A ``lib.tuning`` search
+            refuses training data of another sample shape before its first trial
+            (:meth:`adapt_to_data`); ``None`` takes the shape from the data.
+        num_classes: number of beat classes (5 AAMI classes); checked against the training
+            targets the same way (``None``: from the data).
         filters: convolution filters (not tuned; 128 as in the study, 32 on CPU).
         seed: seeds the built models.
         reduce_lr_patience: patience of the ``ReduceLROnPlateau`` callback.
@@ -58,26 +61,21 @@ class CNN1DResNetGRUHyperModel(StudyHyperModel):
 
     def __init__(
         self,
-        input_shape: Sequence[int] = (187, 1),
-        num_classes: int = 5,
+        input_shape: Sequence[int] | None = (187, 1),
+        num_classes: int | None = 5,
         *,
         filters: int = 128,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
-        self.input_shape = tuple(input_shape)
-        self.num_classes = num_classes
+        self._declare_data_shape(input_shape, num_classes)
         self.filters = filters
 
     def _builder_arguments(self) -> dict[str, Any]:
-        return dict(
-            input_shape=self.input_shape,
-            num_classes=self.num_classes,
-            filters=self.filters,
-        )
+        return dict(**self._data_shape_arguments(), filters=self.filters)
 
 
-class CNN1DResNetHyperModel(StudyHyperModel):
+class CNN1DResNetHyperModel(AdaptsToData, StudyHyperModel):
     """MIT-BIH beat classifier: pooled 1-D ResNet (:func:`build_cnn1d_resnet`).
 
     Not one of the original study's models: the network Kachuee et al. (2018) published with
@@ -88,9 +86,15 @@ class CNN1DResNetHyperModel(StudyHyperModel):
     :class:`Range` to search it (see :class:`CNN1DResNetGRUHyperModel` for ``callbacks``
     and ``resampling``).
 
+    The defaults are the heartbeat study's (beats of ``(187, 1)``, 5 classes, an input named
+    ``beat``, oversampling in the space); for other series use :class:`ResNetHyperModel`.
+
     Args:
-        input_shape: ``(time, channels)``; beats are ``(187, 1)``.
-        num_classes: number of beat classes.
+        input_shape: ``(time, channels)``; beats are ``(187, 1)``. A ``lib.tuning`` search
+            refuses training data of another sample shape before its first trial
+            (:meth:`adapt_to_data`); ``None`` takes the shape from the data.
+        num_classes: number of beat classes, checked against the training targets the same
+            way (``None``: from the data).
         seed: seeds the built models.
         reduce_lr_patience: patience of the ``ReduceLROnPlateau`` callback.
         **space: overrides of ``DEFAULT_SPACE`` entries.
@@ -112,17 +116,16 @@ class CNN1DResNetHyperModel(StudyHyperModel):
     BUILDER_SPACE = ("filters", "residual_blocks", "dense_units", "dropout", "learning_rate")
 
     def __init__(
-        self, input_shape: Sequence[int] = (187, 1), num_classes: int = 5, **kwargs: Any
+        self,
+        input_shape: Sequence[int] | None = (187, 1),
+        num_classes: int | None = 5,
+        **kwargs: Any,
     ):
         super().__init__(**kwargs)
-        self.input_shape = tuple(input_shape)
-        self.num_classes = num_classes
+        self._declare_data_shape(input_shape, num_classes)
 
     def _builder_arguments(self) -> dict[str, Any]:
-        return dict(
-            input_shape=self.input_shape,
-            num_classes=self.num_classes,
-        )
+        return self._data_shape_arguments()
 
 
 class CNN2DResNetHyperModel(StudyHyperModel):

@@ -93,3 +93,50 @@ class SelectFeatures(layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "indices": list(self.indices)}
+
+
+@keras.saving.register_keras_serializable(package="lib")
+class ReadingMask(layers.Layer):
+    """Tells real readings from padding: returns the inputs with the filler set to 0, and the mask.
+
+    A time step is padding when all its channels equal ``mask_value`` (the rule of
+    ``keras.layers.Masking``). Convolutions do not carry a Keras mask, so a convolutional
+    network takes the mask from this layer and hands it to its global pooling
+    (``GlobalAveragePooling1D()(x, mask=mask)``), which then averages over real readings
+    only. The filler is replaced by 0 so that its value never enters a convolution.
+
+    Args:
+        mask_value: the padding filler (e.g. :data:`lib.padding.MASK_VALUE`).
+        **kwargs: ``keras.layers.Layer`` arguments (``name`` ...).
+    """
+
+    def __init__(self, mask_value: float, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = float(mask_value)
+
+    def call(self, inputs):
+        mask = ops.any(ops.not_equal(inputs, self.mask_value), axis=-1)
+        cleaned = ops.where(ops.expand_dims(mask, -1), inputs, ops.zeros_like(inputs))
+        return cleaned, mask
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape), tuple(input_shape[:-1])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mask_value": self.mask_value}
+
+
+@keras.saving.register_keras_serializable(package="lib")
+class ZeroPadded(layers.Layer):
+    """Sets the padded steps of a feature sequence to 0: ``x * readings[..., None]``; no weights.
+
+    Applied after each convolutional layer of a masked network, it keeps the features at the
+    padded steps what a convolution sees beyond the end of an unpadded series (zeros), so a
+    padded sample's features at its real readings are those of the sample alone.
+
+    Args:
+        **kwargs: ``keras.layers.Layer`` arguments (``name`` ...).
+    """
+
+    def call(self, inputs, readings):
+        return inputs * ops.expand_dims(ops.cast(readings, inputs.dtype), -1)
