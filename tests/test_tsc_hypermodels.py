@@ -88,6 +88,13 @@ def test_a_hypermodel_without_shape_or_classes_takes_them_from_the_data():
         hypermodel.adapt_to_data(np.zeros((6, 20, 2)), np.array([0, 1, 2, 0, 1, 2]))
         assert (hypermodel.input_shape, hypermodel.num_classes) == ((20, 2), 3)
         assert hypermodel.build(kt.HyperParameters()).output_shape == (None, 3)
+    beats = models.CNN1DResNetHyperModel(input_shape=None, num_classes=None, filters=2)
+    hp = kt.HyperParameters()
+    with pytest.raises(ValueError, match="input_shape and num_classes yet"):
+        beats.build(hp).predict(np.zeros((2, 30, 1)), verbose=0)
+    assert "residual_blocks" in hp.values
+    beats.adapt_to_data(np.zeros((4, 30)), np.array([0, 1, 2, 1]))
+    assert beats.build(kt.HyperParameters()).output_shape == (None, 3)
     resnet = models.ResNetHyperModel(filters=4)
     resnet.adapt_to_data(np.zeros((4, 15)), np.eye(4))  # 2-D x is one channel; one-hot y
     assert (resnet.input_shape, resnet.num_classes) == ((15, 1), 4)

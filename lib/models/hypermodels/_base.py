@@ -225,7 +225,9 @@ class AdaptsToData:
     the first trial, with the training inputs and targets. A value the user declared
     (``input_shape``, ``num_classes`` given to the constructor) is checked against the data
     and a disagreement is refused before any trial; a value left out (``None``) is taken from
-    the data. The class using the mixin sets ``declared_input_shape`` and
+    the data. Until both are known, ``build(hp)`` declares the space and returns a stand-in
+    model that raises what is missing when it is run (a tuner builds once when constructed,
+    before ``search()`` has the data). The class using the mixin sets ``declared_input_shape`` and
     ``declared_num_classes`` in its constructor and reads ``input_shape`` and
     ``num_classes`` when it builds.
     """
@@ -310,6 +312,13 @@ class AdaptsToData:
         if message:
             raise ValueError(message)
         return {"input_shape": self.input_shape, "num_classes": self.num_classes}
+
+    def _build_model(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+        """The builder's network, or the stand-in while the input shape or classes are unknown."""
+        if self._missing_data_shape():  # a tuner's first build, before search() has the data
+            self._declare_all(hp, self.BUILDER_SPACE)
+            return self._stand_in_model()
+        return super()._build_model(hp)
 
     def _stand_in_model(self) -> keras.Model:
         """A model for the builds before the data is known, which fails when it is run.

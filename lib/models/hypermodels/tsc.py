@@ -68,9 +68,9 @@ class TSCHyperModel(AdaptsToData, StudyHyperModel):
         return values
 
     def _build_model(self, hp: keras_tuner.HyperParameters) -> keras.Model:
-        values = self._declare_all(hp, self.BUILDER_SPACE)
         if self._missing_data_shape():  # a tuner's first build, before search() has the data
-            return self._stand_in_model()
+            return super()._build_model(hp)  # the space and a stand-in (AdaptsToData)
+        values = self._declare_all(hp, self.BUILDER_SPACE)
         return type(self).builder(
             **self._data_shape_arguments(),
             **self._network_arguments(values),
