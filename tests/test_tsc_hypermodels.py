@@ -142,18 +142,20 @@ def test_search_takes_shape_and_classes_from_the_data(tmp_path):
     assert model.predict(x[:2], verbose=0).shape == (2, 3)
 
 
-@pytest.mark.parametrize("declared, message", [
-    (dict(num_classes=5), r"num_classes=5.*2 classes"),
-    (dict(input_shape=(20, 1)), r"input_shape=\(20, 1\).*\(16, 1\)"),
-])
+@pytest.mark.parametrize("make, length, message", [
+    (lambda: models.FCNHyperModel(num_classes=5, filters=2), 16, r"num_classes=5.*2 classes"),
+    (lambda: models.FCNHyperModel(input_shape=(20, 1), filters=2), 16,
+     r"input_shape=\(20, 1\).*\(16, 1\)"),
+    # the heartbeat study's defaults, (187, 1) and 5 classes, on 2-class beats
+    (lambda: models.CNN1DResNetHyperModel(), 187, r"num_classes=5.*2 classes"),
+], ids=["classes", "shape", "heartbeat_defaults"])
 def test_search_refuses_a_declared_shape_or_class_count_before_any_trial(
-        tmp_path, declared, message):
+        tmp_path, make, length, message):
     rng = np.random.default_rng(0)
     y = np.arange(20) % 2
-    x = rng.normal(size=(20, 16, 1))
-    tuner = RandomSearch(_tiny(**{}) if not declared else models.FCNHyperModel(
-        seed=0, filters=2, batch_size=8, **declared), max_trials=1, directory=tmp_path,
-        project_name="refused", workers=0, seed=0)
+    x = rng.normal(size=(20, length, 1))
+    tuner = RandomSearch(make(), objective="val_accuracy", max_trials=1, directory=tmp_path,
+                         project_name="refused", workers=0, seed=0)
     with pytest.raises(ValueError, match=message):
         tuner.search(x[:14], y[:14], validation_data=(x[14:], y[14:]), epochs=1, verbose=0)
     assert len(tuner.oracle.trials) == 0
