@@ -160,3 +160,18 @@ def test_search_refuses_a_declared_shape_or_class_count_before_any_trial(
         tuner.search(x[:14], y[:14], validation_data=(x[14:], y[14:]), epochs=1, verbose=0)
     assert len(tuner.oracle.trials) == 0
     assert not (tmp_path / "refused" / "trials.jsonl").exists()
+
+
+def test_training_follows_dl_4_tsc_and_batch_norm_statistics_follow_the_weights():
+    hypermodel = models.ResNetHyperModel((32, 1), 3, filters=4)
+    hp = kt.HyperParameters()
+    model = hypermodel.build(hp)
+    (reduce_lr,) = hypermodel.callbacks(hp)
+    assert (reduce_lr.monitor, reduce_lr.factor, reduce_lr.patience, reduce_lr.min_lr) == (
+        "loss", 0.5, 50, 0.0001)
+    norms = [layer for layer in model.layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and {layer.momentum for layer in norms} == {0.9}
+    slow = models.ResNetHyperModel((32, 1), 3, filters=4, batch_norm_momentum=0.99)
+    assert {layer.momentum for layer in slow.build(kt.HyperParameters()).layers
+            if isinstance(layer, keras.layers.BatchNormalization)} == {0.99}

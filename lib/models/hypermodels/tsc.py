@@ -21,7 +21,8 @@ from lib.models.networks.tsc import build_fcn, build_inception_time, build_resne
 
 #: Training entries shared by the three spaces: Adam's learning rate, the batch size of
 #: dl-4-tsc's FCN on small sets (``min(n / 10, 16)``), and the ``ReduceLROnPlateau`` factor
-#: of dl-4-tsc's FCN, ResNet and InceptionTime.
+#: of dl-4-tsc's FCN, ResNet and InceptionTime (on the training loss, patience 50 epochs,
+#: down to 0.0001).
 _TRAINING = {"learning_rate": 0.001, "batch_size": 16, "reduce_lr_factor": 0.5}
 
 
@@ -42,8 +43,11 @@ class TSCHyperModel(AdaptsToData, StudyHyperModel):
         mask_value: padding filler whose steps the global pooling leaves out (e.g.
             :data:`lib.padding.MASK_VALUE`); ``None``: no mask.
         seed: seeds the built models.
-        reduce_lr_patience: patience (epochs) of the ``ReduceLROnPlateau`` on ``val_loss``
-            whose ``factor`` is the ``reduce_lr_factor`` entry.
+        reduce_lr_patience: patience (epochs) of the ``ReduceLROnPlateau`` on the training
+            loss (as dl-4-tsc) whose ``factor`` is the ``reduce_lr_factor`` entry; the
+            learning rate does not go below 0.0001.
+        batch_norm_momentum: momentum of the batch normalisation's moving statistics (see
+            :func:`lib.models.build_fcn`).
         **kwargs: ``name``, ``tunable``, ``jit_compile`` and overrides of ``DEFAULT_SPACE``
             entries (a tuple searches several values; its first is the default point).
     """
@@ -56,12 +60,29 @@ class TSCHyperModel(AdaptsToData, StudyHyperModel):
         num_classes: int | None = None,
         *,
         mask_value: float | None = None,
-        reduce_lr_patience: int = 10,
+        reduce_lr_patience: int = 50,
+        batch_norm_momentum: float = 0.9,
         **kwargs: Any,
     ):
         super().__init__(reduce_lr_patience=reduce_lr_patience, **kwargs)
         self._declare_data_shape(input_shape, num_classes)
         self.mask_value = None if mask_value is None else float(mask_value)
+        self.batch_norm_momentum = float(batch_norm_momentum)
+
+    def callbacks(self, hp: keras_tuner.HyperParameters) -> list[keras.callbacks.Callback]:
+        """``ReduceLROnPlateau`` on the training loss (dl-4-tsc), ``factor`` from the space.
+
+        Args:
+            hp: the trial's hyperparameters.
+
+        Returns:
+            A list of one fresh callback (empty when the space has no ``reduce_lr_factor``).
+        """
+        if self.space.get("reduce_lr_factor") is None:
+            return []
+        return [keras.callbacks.ReduceLROnPlateau(
+            monitor="loss", factor=self._hp(hp, "reduce_lr_factor"),
+            patience=self.reduce_lr_patience, min_lr=0.0001, verbose=0)]
 
     def _network_arguments(self, values: dict[str, Any]) -> dict[str, Any]:
         """The builder's keyword arguments from the declared values (identity by default)."""
@@ -75,6 +96,7 @@ class TSCHyperModel(AdaptsToData, StudyHyperModel):
             **self._data_shape_arguments(),
             **self._network_arguments(values),
             mask_value=self.mask_value,
+            batch_norm_momentum=self.batch_norm_momentum,
             seed=self.seed,
         )
 

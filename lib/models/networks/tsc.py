@@ -75,6 +75,7 @@ def build_fcn(
     filters: int | Sequence[int] = (128, 256, 128),
     kernel_sizes: int | Sequence[int] = (8, 5, 3),
     mask_value: float | None = None,
+    batch_norm_momentum: float = 0.9,
     optimizer: Any = "adam",
     learning_rate: float = 1e-3,
     seed: int | None = None,
@@ -92,6 +93,11 @@ def build_fcn(
         filters: filters of each convolution (one int: one layer).
         kernel_sizes: kernel length of each convolution (one int: the same for all).
         mask_value: the padding filler to leave out of the pooling (``None``: no mask).
+        batch_norm_momentum: momentum of the ``BatchNormalization`` moving statistics that
+            inference uses. 0.9 lets them follow the weights within a few dozen steps, which
+            a small set trained for a few hundred steps needs (with Keras' default, 0.99,
+            they lag behind and predictions at inference can be near chance while training
+            accuracy is high).
         optimizer: optimizer name (see :func:`lib.models.make_optimizer`) or instance.
         learning_rate: learning rate.
         seed: seeds the initializers; ``None`` uses Keras' global seed.
@@ -104,11 +110,12 @@ def build_fcn(
             ``kernel_sizes`` of different lengths.
     """
     widths, kernels = _widths(filters, kernel_sizes, name="build_fcn")
+    momentum = batch_norm_momentum
     seeds = Seeds(seed)
     inputs, x, mask = series_input(input_shape, mask_value=mask_value, name="build_fcn")
     for width, kernel in zip(widths, kernels, strict=True):
         x = layers.Conv1D(width, kernel, padding="same", **seeds.kernel())(x)
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=momentum)(x)
         x = keep_readings(layers.Activation("relu")(x), mask)
     x = global_average(x, mask)
     return finish(inputs, x, name="fcn", seeds=seeds, num_classes=num_classes,
@@ -122,6 +129,7 @@ def build_resnet(
     filters: int | Sequence[int] = (64, 128, 128),
     kernel_sizes: int | Sequence[int] = (8, 5, 3),
     mask_value: float | None = None,
+    batch_norm_momentum: float = 0.9,
     optimizer: Any = "adam",
     learning_rate: float = 1e-3,
     seed: int | None = None,
@@ -141,6 +149,11 @@ def build_resnet(
         filters: width of each block (one int: one block).
         kernel_sizes: kernel lengths of the convolutions inside every block.
         mask_value: the padding filler to leave out of the pooling (``None``: no mask).
+        batch_norm_momentum: momentum of the ``BatchNormalization`` moving statistics that
+            inference uses. 0.9 lets them follow the weights within a few dozen steps, which
+            a small set trained for a few hundred steps needs (with Keras' default, 0.99,
+            they lag behind and predictions at inference can be near chance while training
+            accuracy is high).
         optimizer: optimizer name (see :func:`lib.models.make_optimizer`) or instance.
         learning_rate: learning rate.
         seed: seeds the initializers; ``None`` uses Keras' global seed.
@@ -153,19 +166,20 @@ def build_resnet(
     """
     widths = as_tuple(filters, name="build_resnet filters")
     kernels = as_tuple(kernel_sizes, name="build_resnet kernel_sizes")
+    momentum = batch_norm_momentum
     seeds = Seeds(seed)
     inputs, x, mask = series_input(input_shape, mask_value=mask_value, name="build_resnet")
     for width in widths:
         y = x
         for index, kernel in enumerate(kernels):
             y = layers.Conv1D(width, kernel, padding="same", **seeds.kernel())(y)
-            y = layers.BatchNormalization()(y)
+            y = layers.BatchNormalization(momentum=momentum)(y)
             if index < len(kernels) - 1:
                 y = keep_readings(layers.Activation("relu")(y), mask)
         shortcut = x
         if x.shape[-1] != width:
             shortcut = layers.Conv1D(width, 1, padding="same", **seeds.kernel())(shortcut)
-        shortcut = layers.BatchNormalization()(shortcut)
+        shortcut = layers.BatchNormalization(momentum=momentum)(shortcut)
         x = keep_readings(layers.Activation("relu")(layers.Add()([shortcut, y])), mask)
     x = global_average(x, mask)
     return finish(inputs, x, name="resnet", seeds=seeds, num_classes=num_classes,
@@ -173,7 +187,7 @@ def build_resnet(
 
 
 def _inception_module(x, mask, *, filters: int, kernels: Sequence[int], bottleneck: int,
-                      seeds: Seeds):
+                      momentum: float, seeds: Seeds):
     """Bottleneck, parallel convolutions and a max-pooled 1x1 branch, concatenated, BN, ReLU."""
     start = x
     if bottleneck and x.shape[-1] > 1:
@@ -189,7 +203,7 @@ def _inception_module(x, mask, *, filters: int, kernels: Sequence[int], bottlene
         layers.Conv1D(filters, 1, padding="same", use_bias=False, **seeds.kernel())(pooled)
     )
     y = layers.Concatenate(axis=-1)(branches)
-    y = layers.BatchNormalization()(y)
+    y = layers.BatchNormalization(momentum=momentum)(y)
     return keep_readings(layers.Activation("relu")(y), mask)
 
 
@@ -203,6 +217,7 @@ def build_inception_time(
     bottleneck: int = 32,
     residual: bool = True,
     mask_value: float | None = None,
+    batch_norm_momentum: float = 0.9,
     optimizer: Any = "adam",
     learning_rate: float = 1e-3,
     seed: int | None = None,
@@ -229,6 +244,11 @@ def build_inception_time(
         bottleneck: filters of the bottleneck convolution (0: no bottleneck).
         residual: residual connections every three modules.
         mask_value: the padding filler to leave out of the pooling (``None``: no mask).
+        batch_norm_momentum: momentum of the ``BatchNormalization`` moving statistics that
+            inference uses. 0.9 lets them follow the weights within a few dozen steps, which
+            a small set trained for a few hundred steps needs (with Keras' default, 0.99,
+            they lag behind and predictions at inference can be near chance while training
+            accuracy is high).
         optimizer: optimizer name (see :func:`lib.models.make_optimizer`) or instance.
         learning_rate: learning rate.
         seed: seeds the initializers; ``None`` uses Keras' global seed.
@@ -247,17 +267,18 @@ def build_inception_time(
             f"filters={filters}, bottleneck={bottleneck}"
         )
     kernels = [kernel_size // 2**index for index in range(3)]
+    momentum = batch_norm_momentum
     seeds = Seeds(seed)
     inputs, x, mask = series_input(input_shape, mask_value=mask_value,
                                    name="build_inception_time")
     shortcut = x
     for index in range(depth):
         x = _inception_module(x, mask, filters=filters, kernels=kernels, bottleneck=bottleneck,
-                              seeds=seeds)
+                              momentum=momentum, seeds=seeds)
         if residual and index % 3 == 2:
             y = layers.Conv1D(x.shape[-1], 1, padding="same", use_bias=False,
                               **seeds.kernel())(shortcut)
-            y = layers.BatchNormalization()(y)
+            y = layers.BatchNormalization(momentum=momentum)(y)
             x = keep_readings(layers.Activation("relu")(layers.Add()([y, x])), mask)
             shortcut = x
     x = global_average(x, mask)
