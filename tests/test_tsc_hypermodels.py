@@ -175,3 +175,18 @@ def test_training_follows_dl_4_tsc_and_batch_norm_statistics_follow_the_weights(
     slow = models.ResNetHyperModel((32, 1), 3, filters=4, batch_norm_momentum=0.99)
     assert {layer.momentum for layer in slow.build(kt.HyperParameters()).layers
             if isinstance(layer, keras.layers.BatchNormalization)} == {0.99}
+
+
+def test_the_lstm_classifier_reads_padded_series_through_masking():
+    hypermodel = models.LSTMClassifierHyperModel((None, 2), 3, mask_value=MASK_VALUE, seed=0,
+                                                 units=(4,))
+    model = hypermodel.build(kt.HyperParameters())
+    assert any(isinstance(layer, keras.layers.Masking) for layer in model.layers)
+    rng = np.random.default_rng(0)
+    short, long = rng.normal(size=(7, 2)), rng.normal(size=(15, 2))
+    padded, _ = pad_samples([short, long], value=MASK_VALUE)
+    alone = model.predict(short[None], verbose=0)[0]
+    assert model.predict(padded, verbose=0)[0] == pytest.approx(alone, abs=1e-5)
+    plain = models.LSTMClassifierHyperModel((None, 2), 3, seed=0, units=(4,))
+    unmasked = plain.build(kt.HyperParameters()).predict(padded, verbose=0)[0]
+    assert np.abs(unmasked - alone).max() > 1e-3  # without the mask the filler is read

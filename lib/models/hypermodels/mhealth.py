@@ -20,6 +20,9 @@ class LSTMClassifierHyperModel(StudyHyperModel):
     Args:
         input_shape: ``(time, channels)``; MHEALTH windows are ``(100, 12)``.
         num_classes: number of activities (13 with the null class).
+        mask_value: when set, the model starts with a ``Masking`` layer, so padded windows
+            of different lengths (``input_shape=(None, channels)``, filler e.g.
+            :data:`lib.padding.MASK_VALUE`) are read up to their last real reading.
         seed: seeds the built models.
         **space: overrides of ``DEFAULT_SPACE`` entries (``units=(16, 32)`` ...).
     """
@@ -33,11 +36,17 @@ class LSTMClassifierHyperModel(StudyHyperModel):
     objective = "val_accuracy"
 
     def __init__(
-        self, input_shape: Sequence[int] = (100, 12), num_classes: int = 13, **kwargs: Any
+        self,
+        input_shape: Sequence[int | None] = (100, 12),
+        num_classes: int = 13,
+        *,
+        mask_value: float | None = None,
+        **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.input_shape = tuple(input_shape)
         self.num_classes = num_classes
+        self.mask_value = mask_value
 
     def _build_model(self, hp):
         values = self._declare_all(hp, ("units", "dropout", "learning_rate"))
@@ -49,5 +58,6 @@ class LSTMClassifierHyperModel(StudyHyperModel):
             dense_units=values["units"],
             dense_activation=None,
             learning_rate=values["learning_rate"],
+            mask_value=self.mask_value,
             seed=self.seed,
         )
