@@ -124,7 +124,7 @@ def test_grid_search_returns_documented_frame(tmp_path):
     saved = load_best_model(frame)
     score = classification_metrics(y[80:], saved.predict(x[80:], verbose=0), labels=[0, 1, 2])
     assert score["accuracy"] == pytest.approx(frame["objective"].max())
-    with pytest.raises(FileNotFoundError, match="checkpoint=True"):
+    with pytest.raises(FileNotFoundError, match="holds no search"):  # the parent folder
         load_best_model(tmp_path)
 
     # The engine's metric is classification_metrics on the restored best-epoch weights:

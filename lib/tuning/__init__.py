@@ -23,6 +23,7 @@ the trials' own fit path.
 
 from __future__ import annotations
 
+import glob
 import os
 from typing import Any
 
@@ -160,13 +161,31 @@ def load_best_model(source: Any) -> Any:
         directory = os.fspath(source)
     path = os.path.join(directory, "best_model.keras")
     if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"no saved model at {path}: search() saves the best trial's model only with "
-            "checkpoint=True, without folds (a k-fold trial has one model per fold), and on "
-            "Ray only from nodes that see the search directory. Rebuild it with "
-            "fit_final(hypermodel, best_hyperparameters(frame), x, y, ...)"
-        )
+        raise FileNotFoundError(f"no saved model at {path}: {_why_no_model(directory)}")
     return keras.saving.load_model(path)
+
+
+def _why_no_model(directory: str) -> str:
+    """The one cause, read from the search directory, of a missing ``best_model.keras``."""
+    from lib.tuning._store import TrialStore
+
+    store = TrialStore(directory)
+    rebuild = ("Rebuild it: fit_final(hypermodel, best_hyperparameters(frame), x, y, ...)")
+    if not store.exists():
+        return f"{directory} holds no search (no search.json); pass the search's directory"
+    records = store.load()
+    if not any(r.get("status") == "COMPLETED" for r in records):
+        return (f"the search finished no trial ({len(records)} failed); see "
+                "tuner.results['error'] for why")
+    spec = store.read_spec()
+    if spec.get("folds"):
+        return f"a search with folds keeps no model (one per fold). {rebuild}"
+    kept = sorted(glob.glob(os.path.join(directory, "models", "trial-*.keras")))
+    if kept:
+        return (f"the file was deleted; the kept trial models are still there ({kept[0]} ...): "
+                f"load one with keras.saving.load_model, or {rebuild[0].lower()}{rebuild[1:]}")
+    return (f"the search kept no model (keep_models=0, or Ray nodes without the directory). "
+            f"{rebuild}")
 
 
 def fit_final(
@@ -185,6 +204,7 @@ def fit_final(
     monitor: str = "val_loss",
     callbacks: list | None = None,
     verbose: int = 0,
+    allow_nonfinite: bool = False,
 ) -> tuple[Any, dict[str, list[float]]]:
     """Trains one configuration on the full training data with the search's fit path.
 
@@ -209,15 +229,27 @@ def fit_final(
         monitor: history key for early stopping and best weights.
         callbacks: extra Keras callbacks.
         verbose: Keras verbosity.
+        allow_nonfinite: accept NaN / infinity in the inputs (a model that masks them).
 
     Returns:
         ``(model, history)``, history a dict of per-epoch lists.
+
+    Raises:
+        ValueError: inputs a search would refuse (NaN, infinity, values beyond float32, text,
+            mismatched rows), ``epochs < 1``, ``batch_size < 1``, or early stopping without
+            validation data.
     """
-    from lib.tuning import _trial
+    from lib.tuning import _data, _trial
     from lib.tuning._data import direction_of
 
     if early_stopping and validation_data is None:
         raise ValueError("early_stopping needs validation_data; pass it or set early_stopping=None")
+    x_val, y_val = validation_data if validation_data is not None else (None, None)
+    _data.check_inputs(_data.Data(x, y, x_val, y_val), epochs=epochs,
+                       allow_nonfinite=allow_nonfinite)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or (
+            batch_size < 1):
+        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
     model, history, _ = _trial.fit_once(
         hypermodel,
         _trial.make_hyperparameters(hparams),

@@ -202,12 +202,36 @@ def _nonfinite_rows(array: np.ndarray) -> int:
     return int(bad.any(axis=1).sum())
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _check_target_dtype(name: str, y: np.ndarray) -> None:
     if y.dtype == object or y.dtype.kind in "USV":
         raise ValueError(
             f"{name} has dtype {y.dtype} (e.g. {y.reshape(-1)[:3].tolist()}); a search needs "
-            "numeric targets: integer class ids 0..k-1 for classification (map the labels with "
-            "lib.evaluation.to_class_ids or sklearn's LabelEncoder) or floats for regression"
+            "numeric targets: integer class ids 0..k-1 for classification (encode the labels "
+            "with lib.labels.encode_labels, which keeps the class names) or floats for "
+            "regression"
+        )
+    bad = _nonfinite_rows(y) if len(y) else 0
+    if bad:
+        raise ValueError(
+            f"{name} has {bad} of {len(y)} rows with NaN or infinity; a target must be a class "
+            "id or a finite value. Drop those rows (e.g. keep = np.isfinite(y)) before the "
+            "search"
+        )
+
+
+def _check_float32_range(name: str, x: np.ndarray) -> None:
+    """Refuses values that are finite here but infinite once Keras casts them to float32."""
+    if x.dtype.kind != "f" or x.dtype.itemsize <= 4 or not x.size:
+        return  # float32 / float16 and integers (at most 9.2e18) fit
+    largest = float(np.nanmax(np.abs(np.where(np.isfinite(x), x, 0.0))))
+    if largest > FLOAT32_MAX:
+        raise ValueError(
+            f"{name} holds values up to {largest:.3g}, beyond float32's range (+-3.4e38); Keras "
+            "trains in float32, where they become infinity and every trial scores garbage. "
+            "Scale the inputs first (e.g. lib.scaling.ChannelScaler, or divide by a constant)"
         )
 
 
@@ -241,10 +265,18 @@ def check_inputs(data: Data, *, epochs: int, allow_nonfinite: bool = False) -> N
             )
         _check_target_dtype(y_name, np.asarray(y))
         x = np.asarray(x)
-        if x.dtype == object:
+        if not len(x):
             raise ValueError(
-                f"{x_name} has dtype object; pass a numeric array (np.asarray(x, float))"
+                f"{x_name} is empty (shape {x.shape}); a search needs rows in both the training "
+                "and the validation set. Give more rows or another split"
             )
+        if x.dtype == object or x.dtype.kind in "USV":
+            raise ValueError(
+                f"{x_name} has dtype {x.dtype} (e.g. {x.reshape(-1)[:3].tolist()}); a search "
+                "needs numeric inputs. Convert them (np.asarray(x, dtype='float32')) or encode "
+                "text columns first"
+            )
+        _check_float32_range(x_name, x)
         bad = _nonfinite_rows(x)
         if bad and not allow_nonfinite:
             raise ValueError(
@@ -284,7 +316,7 @@ def check_labels(data: Data, outputs: int | None) -> None:
     if outputs is not None and outside:
         raise ValueError(
             f"y_train holds classes {outside} outside 0..{k - 1}, but the model has {outputs} "
-            f"output unit(s); map the labels to 0..k-1 (lib.evaluation.to_class_ids) or build "
+            f"output unit(s); encode the labels as 0..k-1 (lib.labels.encode_labels) or build "
             "the model with one output per class"
         )
     if data.y_val is not None:
@@ -293,5 +325,48 @@ def check_labels(data: Data, outputs: int | None) -> None:
         if missing:
             raise ValueError(
                 f"y_val holds classes {missing} that y_train does not; a model cannot learn a "
-                "class it never sees. Split stratified (lib.splits) or drop those rows"
+                "class it never sees. Split stratified (sklearn's train_test_split(x, y, "
+                "stratify=y)) or drop those rows"
             )
+
+
+def _class_ids(y: Any) -> np.ndarray:
+    y = np.asarray(y)
+    return y.argmax(axis=1) if _one_hot(y) else y.reshape(len(y), -1)[:, 0]
+
+
+def check_classes(data: Data, *, validation_split: bool = False) -> None:
+    """Refuses a classification search whose training rows, or validation rows, hold one
+    class only; warns when the validation rows miss classes the training rows hold.
+
+    Raises:
+        ValueError: one class in ``y_train`` (nothing to learn: every trial would score its
+            share), or in ``y_val`` while ``y_train`` holds several (the score would measure
+            one class only).
+    """
+    import warnings
+
+    train = np.unique(_class_ids(data.y_train))
+    fix = ("Split stratified: x_train, x_val, y_train, y_val = sklearn.model_selection."
+           "train_test_split(x, y, test_size=0.2, stratify=y, random_state=0)")
+    if len(train) < 2:
+        raise ValueError(
+            f"y_train holds one class only ({train.tolist()}); a classifier has nothing to "
+            "learn and every trial would score that class's share. Give rows of at least two "
+            "classes (or a regression objective for real-valued targets)"
+        )
+    if data.y_val is None:
+        return
+    val = np.unique(_class_ids(data.y_val))
+    where = "the last rows that validation_split took" if validation_split else "y_val"
+    if len(val) < 2:
+        raise ValueError(
+            f"{where} hold(s) one class only ({val.tolist()}) while y_train holds "
+            f"{len(train)}; every trial's score would measure that class alone. {fix}"
+        )
+    missing = sorted(set(train.tolist()) - set(val.tolist()))
+    if missing:
+        warnings.warn(
+            f"{where} miss(es) classes {missing} that y_train holds: the score says nothing "
+            f"about them. {fix}", UserWarning, stacklevel=4,
+        )

@@ -103,6 +103,12 @@ def make_record(number: int, trial: Any, result: dict, wall: float, seed: int) -
         "status": result.get("status", "FAILED"),
         "wall_seconds": wall,
     }
+    objective = result.get("objective")
+    if record["status"] == "COMPLETED" and (objective is None or not np.isfinite(objective)):
+        record["status"] = "FAILED"  # never a NaN score: the trial failed, with the reason
+        result = {"error": f"FailedTrialError: the objective is {objective} (training diverged "
+                           "or the metric is undefined on this validation set)",
+                  "exception": kt_errors.FailedTrialError("non-finite objective")}
     if record["status"] == "COMPLETED":
         for key, value in result.items():
             if key not in ("status", "exception", "traceback"):
@@ -226,8 +232,34 @@ def run(pool: Any, state: Run) -> None:
             state.running[slot_index] = (number, trial, began)
         if not state.running:
             return
-        for slot_index in pool.wait():
+        limit = state.execution.trial_timeout_seconds
+        for slot_index in pool.wait(timeout=_time_left(state.running, limit)):
             result = pool.slots[slot_index].receive()
             number, trial, began = state.running.pop(slot_index)
             pool.after_task(slot_index, result)
             state.finish(number, trial, result, began)
+        if limit is not None:
+            _stop_overdue(pool, state, limit)
+
+
+def _time_left(running: dict, limit: float | None) -> float | None:
+    """Seconds until the first running trial reaches the time limit (None: no limit)."""
+    if limit is None or not running:
+        return None
+    now = time.perf_counter()
+    return max(0.0, min(began + limit - now for _, _, began in running.values()))
+
+
+def _stop_overdue(pool: Any, state: Run, limit: float) -> None:
+    """Kills the workers of trials running past ``limit`` seconds; each trial is FAILED."""
+    now = time.perf_counter()
+    for slot_index, (number, trial, began) in list(state.running.items()):
+        if now - began < limit:
+            continue
+        pool.kill(slot_index)
+        del state.running[slot_index]
+        message = (f"trial ran past trial_timeout_seconds={limit:g}; its worker process was "
+                   "stopped")
+        state.finish(number, trial, {
+            "status": "FAILED", "error": f"TimeoutError: {message}", "traceback": "",
+            "exception": kt_errors.FailedTrialError(message)}, began)

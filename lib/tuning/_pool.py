@@ -119,8 +119,9 @@ class Pool:
     def busy(self) -> list[int]:
         return [i for i in range(self.size) if self.slots[i] is not None and self.slots[i].busy]
 
-    def wait(self) -> list[int]:
-        """Indices of busy slots whose result is ready (blocks until at least one is)."""
+    def wait(self, timeout: float | None = None) -> list[int]:
+        """Indices of busy slots whose result is ready (blocks until at least one is, or
+        ``timeout`` seconds pass: then the list may be empty)."""
         busy = self.busy()
         if self.in_process is not None:
             return busy
@@ -128,8 +129,19 @@ class Pool:
 
         by_conn = {self.slots[i].conn: i for i in busy}
         sentinels = {self.slots[i].process.sentinel: i for i in busy}
-        ready = wait(list(by_conn) + list(sentinels))
+        ready = wait(list(by_conn) + list(sentinels), timeout=timeout)
         return sorted({by_conn.get(r, sentinels.get(r)) for r in ready})
+
+    def kill(self, index: int) -> None:
+        """Kills the worker of slot ``index`` (a trial past its time limit); the slot starts
+        a new worker for its next task."""
+        slot = self.slots[index]
+        if slot is None or self.in_process is not None:
+            return
+        slot.process.kill()
+        slot.process.join(timeout=10)
+        slot.conn.close()
+        self.slots[index] = None
 
     def after_task(self, index: int, result: dict) -> None:
         """Recycles a worker that died, ran its share of trials, or grew past the memory cap."""

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -230,6 +231,9 @@ def init_ray(attempts: int = 3, **init: Any) -> None:
     """
     import ray
 
+    if init.get("address") and init["address"] not in ("auto", "local"):
+        _check_reachable(str(init["address"]))
+        attempts = 1  # the retries are for a local start on a loaded machine
     if not init.get("address"):
         # Local workers get the driver's import path (as multiprocessing's spawn does), so a
         # hypermodel defined in a module next to the script or notebook unpickles there too.
@@ -258,6 +262,44 @@ def init_ray(attempts: int = 3, **init: Any) -> None:
         "start Ray yourself (`ray start --head`) and pass ray_address='auto', or use a "
         "KerasTuner tuner ('bayesian', 'random')"
     ) from last
+
+
+def _check_reachable(address: str, timeout: float = 5.0, ray_timeout: float = 20.0) -> None:
+    """Refuses, within ``timeout`` seconds, a Ray address nothing listens on (``ray.init``
+    itself can wait for minutes, or for ever, on a wrong one).
+
+    Raises:
+        ValueError: an address that is not ``host:port``.
+        ConnectionError: nothing answers there, with the address in the message.
+    """
+    import socket
+
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(
+            f"ray_address {address!r} is not host:port (e.g. '10.0.0.5:6379' or "
+            "'ray://10.0.0.5:10001'); pass 'auto' for a cluster started on this machine"
+        )
+    advice = ("start one there (`ray start --head`), fix the address, or drop ray_address to "
+              "start Ray on this machine")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise ConnectionError(f"no Ray cluster answers at {address} ({error}); {advice}") from None
+    # something listens there: whether it is Ray is asked in a child process with a deadline
+    probe = f"import ray; ray.init(address={address!r}, log_to_driver=False); ray.shutdown()"
+    try:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              timeout=ray_timeout)
+    except subprocess.TimeoutExpired:
+        raise ConnectionError(
+            f"{address} accepts connections but no Ray cluster answered there within "
+            f"{ray_timeout:g} s; {advice}") from None
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        raise ConnectionError(
+            f"could not connect to Ray at {address}: {lines[-1] if lines else 'unknown'}; "
+            f"{advice}")
 
 
 def _recorder(store: Any, settings: Any, seed: int, first_index: int, progress: Any,

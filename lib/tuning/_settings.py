@@ -105,6 +105,8 @@ class Execution:
         keep_models: how many of the best trials keep their trained model on disk (for
             ``get_best_models``); 0 keeps none.
         budget_seconds: no new trial starts after this many seconds of a ``search`` call.
+        trial_timeout_seconds: a trial still running after this many seconds is stopped (its
+            worker process killed and replaced) and recorded FAILED; None: no limit.
     """
 
     workers: int = 1
@@ -114,6 +116,7 @@ class Execution:
     pin_cores: bool = False
     keep_models: int = 1
     budget_seconds: float | None = None
+    trial_timeout_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if int(self.workers) < 0:
@@ -122,6 +125,12 @@ class Execution:
             raise ValueError(
                 f"trials_per_worker must be at least 1 or None, got {self.trials_per_worker}"
             )
+        for name in ("budget_seconds", "trial_timeout_seconds"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(
+                    value, (int, float)) or not value > 0):
+                raise ValueError(f"{name} must be a positive number of seconds or None, "
+                                 f"got {value!r}")
         if int(self.keep_models) < 0:
             raise ValueError(f"keep_models must be 0 or more, got {self.keep_models}")
         if self.threads is None:

@@ -110,8 +110,21 @@ class TrialStore:
         return os.path.exists(self.spec_path)
 
     def read_spec(self) -> dict:
+        """The stored ``search.json``.
+
+        Raises:
+            ValueError: the file is not JSON (truncated or edited), naming it.
+        """
         with open(self.spec_path) as handle:
-            return json.load(handle)
+            text = handle.read()
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"{self.spec_path} is damaged ({error}; {len(text)} bytes), so the stored "
+                "search cannot be matched; nothing was changed. Restore the file, or pass "
+                "overwrite=True to start the search afresh (its trials are deleted)"
+            ) from None
 
     def write_spec(self, spec: dict) -> None:
         os.makedirs(self.directory, exist_ok=True)
@@ -208,19 +221,30 @@ class TrialStore:
                 if handle.read() == wanted:
                     self.verify_data(digest["data"])
                     return
-        for name, array in arrays.items():
-            _save_npy_atomic(os.path.join(self.data_dir, f"{name}.npy"), array)
-        folds_path = os.path.join(self.data_dir, "folds.npz")
-        if splits is not None:
-            stored = {}
-            for i, (tr, va) in enumerate(splits):
-                stored[f"train_{i}"], stored[f"val_{i}"] = tr, va
-            tmp = f"{folds_path[:-4]}.tmp-{os.getpid()}.npz"
-            np.savez(tmp, **stored)
-            os.replace(tmp, folds_path)
-        elif os.path.exists(folds_path):
-            os.remove(folds_path)
-        _write_atomic(marker, wanted)
+        try:
+            for name, array in arrays.items():
+                _save_npy_atomic(os.path.join(self.data_dir, f"{name}.npy"), array)
+            folds_path = os.path.join(self.data_dir, "folds.npz")
+            if splits is not None:
+                stored = {}
+                for i, (tr, va) in enumerate(splits):
+                    stored[f"train_{i}"], stored[f"val_{i}"] = tr, va
+                tmp = f"{folds_path[:-4]}.tmp-{os.getpid()}.npz"
+                np.savez(tmp, **stored)
+                os.replace(tmp, folds_path)
+            elif os.path.exists(folds_path):
+                os.remove(folds_path)
+            _write_atomic(marker, wanted)
+        except OSError as error:
+            for name in os.listdir(self.data_dir):  # no half-written file stays behind
+                if f".tmp-{os.getpid()}" in name:
+                    os.remove(os.path.join(self.data_dir, name))
+            size = sum(np.asarray(a).nbytes for a in arrays.values()) / 2**20
+            raise OSError(
+                f"could not save the search's data ({size:.1f} MB) to {self.data_dir} "
+                f"({error}); is the disk full? Free space there, or give the tuner a "
+                "directory on another disk. No trial has run"
+            ) from error
 
     def verify_data(self, expected: dict[str, str]) -> None:
         """Checks every saved array against its content hash.
@@ -382,11 +406,25 @@ class ModelKeeper:
     that fell out of the best ``keep``, and points ``best_model.keras`` at the best one.
     """
 
-    def __init__(self, directory: str, keep: int, direction: str):
+    def __init__(self, directory: str, keep: int, direction: str,
+                 tie_break: tuple[str, str] | None = None):
         self.directory = directory
         self.keep = int(keep)
         self.direction = direction
+        self.tie_break = tie_break  # (metric, "min" / "max"): ranks trials tied on objective
         self.models_dir = os.path.join(directory, "models")
+
+    def _second(self, record: dict) -> float:
+        """The tie-break metric at the record's best epoch (infinity: none)."""
+        if self.tie_break is None:
+            return math.inf
+        name, mode = self.tie_break
+        values = (record.get("history") or {}).get(name) or []
+        best = record.get("best_epoch")
+        value = values[min(int(best), len(values)) - 1] if values and best else None
+        if not _finite(value):
+            return math.inf
+        return float(value) if mode == "min" else -float(value)
 
     def trial_path(self, number: int) -> str:
         return os.path.join(self.directory, f".trial-{number:05d}.keras")
@@ -400,7 +438,7 @@ class ModelKeeper:
             if r.get("status") == "COMPLETED" and _finite(r.get("objective"))
         ]
         sign = 1.0 if self.direction == "min" else -1.0
-        done.sort(key=lambda r: (sign * float(r["objective"]), r["trial"]))
+        done.sort(key=lambda r: (sign * float(r["objective"]), self._second(r), r["trial"]))
         return [int(r["trial"]) for r in done]
 
     def threshold(self, records: list[dict]) -> float | None:

@@ -266,6 +266,9 @@ def discover_space(
             info.update(describe_model(model, called))
         if _overrides(hypermodel, "callbacks"):
             hypermodel.callbacks(hp)
+        if info is not None and "row_error" not in info:  # the default model, on two rows
+            info["row_error"] = None if _overrides(hypermodel, "fit") else rows_error(
+                model, x_sample, y_sample, validation_sample)
         if _overrides(hypermodel, "fit"):
             kwargs = {"epochs": 1, "verbose": 0}
             if "batch_size" not in hp.values and batch_size is not None:
@@ -295,6 +298,48 @@ def discover_space(
     # everything imported, in the caller's own process too (in-process discovery).
     gc.collect(1)
     return space
+
+
+def rows_error(model: Any, x: Any, y: Any, validation: tuple | None) -> str | None:
+    """Computes a compiled model's loss on two training rows and on two validation rows, so
+    that inputs of the wrong shape or dtype and targets that do not fit the loss are refused
+    before the first trial, not found by three failed trials.
+
+    Returns:
+        None, or the message of the refusal: the array, its shape and dtype, and Keras' own
+        message.
+    """
+    if x is None or y is None or not getattr(model, "compiled", False):
+        return None
+    parts = [("x_train / y_train", x, y)]
+    if validation is not None:
+        parts.append(("x_val / y_val", *validation))
+    for name, rows_x, rows_y in parts:
+        rows_x, rows_y = np.asarray(rows_x[:2]), np.asarray(rows_y[:2])
+        try:  # eager: no tf.function traced for this check
+            model.compute_loss(x=rows_x, y=rows_y, y_pred=model(rows_x, training=False),
+                               training=False)
+        except Exception as error:  # noqa: BLE001  (Keras raises many types; all are input errors here)
+            first = _keras_reason(error)
+            return (
+                f"the model built with the space's default values fails on two rows of {name} "
+                f"(x: shape {rows_x.shape[1:]} per row, dtype {rows_x.dtype}; y: shape "
+                f"{rows_y.shape[1:]} per row, dtype {rows_y.dtype}): {type(error).__name__}: "
+                f"{first}. Check that x's shape matches the model's input and that the targets "
+                "fit its loss (class ids 0..k-1 for sparse_categorical_crossentropy, one-hot "
+                "rows for categorical_crossentropy); no trial has run"
+            )
+    return None
+
+
+def _keras_reason(error: BaseException) -> str:
+    """The line of a Keras error that says what is wrong (not "Exception encountered when
+    calling ..."), without terminal colour codes."""
+    import re
+
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(error).split("\n")]
+    lines = [line for line in lines if line and not line.startswith("Exception encountered")]
+    return (lines[0] if lines else repr(error))[:400]
 
 
 def _describe_loss(loss: Any) -> Any:
@@ -808,8 +853,10 @@ def _fit_metrics(model: Any, hist: dict, info: dict, x_val: np.ndarray, y_val: n
         ValueError: the objective is none of these.
     """
     objective = settings.objective
-    try:
-        metrics = score(settings.task, y_val, predict(model, x_val), labels=settings.labels)
+    try:  # (a custom fit may feed the model other inputs than x_val: then predict fails)
+        outputs = predict(model, x_val)
+        _refuse_nonfinite_outputs(outputs)  # a FailedTrialError, not caught here
+        metrics = score(settings.task, y_val, outputs, labels=settings.labels)
     except ValueError:
         if objective not in hist:
             raise
@@ -832,6 +879,22 @@ def _fit_metrics(model: Any, hist: dict, info: dict, x_val: np.ndarray, y_val: n
             )
         metrics[objective] = float(hist[objective][info["best_epoch"] - 1])
     return metrics
+
+
+def _refuse_nonfinite_outputs(outputs: np.ndarray) -> None:
+    """Fails the trial (never a score) when the model's outputs hold NaN or infinity."""
+    outputs = np.asarray(outputs)
+    if outputs.dtype.kind != "f" or not outputs.size:
+        return
+    bad = ~np.isfinite(outputs.reshape(len(outputs), -1)).all(axis=1)
+    if bad.any():
+        from keras_tuner.errors import FailedTrialError
+
+        raise FailedTrialError(
+            f"the trained model's outputs are NaN or infinite on {int(bad.sum())} of "
+            f"{len(outputs)} validation rows (training diverged: too high a learning rate, or "
+            "inputs too large for float32; scale the inputs); the trial failed, not scored"
+        )
 
 
 def _aggregate(
@@ -911,7 +974,7 @@ def _hook_callback(hook: Callable, x_val: np.ndarray, y_val: np.ndarray) -> Any:
 
 def _maybe_checkpoint(model: Any, value: float, settings: Any) -> None:
     """Saves ``model`` atomically when ``value`` beats or ties ``settings.checkpoint_best``
-    (a tie may still rank first: the keeper breaks ties by the lower trial number, and trials
+    (a tie may still rank first: the keeper breaks ties as the oracle does, and trials
     finish out of order)."""
     best = settings.checkpoint_best
     if value is None or not np.isfinite(value):

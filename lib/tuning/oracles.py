@@ -9,6 +9,7 @@ its next points before the running trials finish, so parallel workers stay busy.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras_tuner as kt
@@ -21,6 +22,28 @@ class _StoreBackedOracle:
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.verbose = 0  # the engine shows its own progress (KerasTuner prints per trial)
+        self.tie_break: tuple[str, str] | None = None  # (metric, "min" / "max"), set by search
+
+    def get_best_trials(self, num_trials: int = 1) -> list:
+        """KerasTuner's ranking (completed trials by score, then the others), with ties on the
+        objective broken by ``tie_break``: the monitored metric at the trial's best epoch (the
+        validation loss, unless ``search(monitor=...)`` names another), then the trial order.
+        """
+        ranked = super().get_best_trials(max(len(self.trials), 1))
+        if self.tie_break is None:
+            return ranked[:num_trials]
+        name, direction = self.tie_break
+        sign = -1.0 if self.objective.direction == "max" else 1.0
+        second_sign = -1.0 if direction == "max" else 1.0
+
+        def key(trial: Any) -> tuple[float, float]:
+            value = trial.metrics.get_last_value(name) if trial.metrics.exists(name) else None
+            finite = value is not None and math.isfinite(value)
+            return sign * trial.score, second_sign * value if finite else math.inf
+
+        completed = [t for t in ranked if t.status == trial_module.TrialStatus.COMPLETED]
+        others = [t for t in ranked if t.status != trial_module.TrialStatus.COMPLETED]
+        return (sorted(completed, key=key) + others)[:num_trials]
 
     def save(self) -> None:
         """Does nothing: the trial store holds the state (KerasTuner writes oracle.json)."""

@@ -109,6 +109,16 @@ class RayTuneSearch(EngineTuner):
     def _in_process(self) -> bool:
         return True  # Ray runs the trials; the space is discovered in this process
 
+    def _search(self, plan: dict, *, verbose: int) -> None:
+        """A wrong ``ray_address`` is refused before the space is discovered or stored."""
+        import ray
+
+        from lib.tuning import _ray
+
+        if self.ray_address not in (None, "auto", "local") and not ray.is_initialized():
+            _ray._check_reachable(str(self.ray_address))
+        super()._search(plan, verbose=verbose)
+
     def _own_threads(self) -> int | None:
         return None  # leave the caller's TensorFlow thread pools alone
 

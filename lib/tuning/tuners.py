@@ -62,7 +62,7 @@ SPEC_KEYS = (
 # Execution options every pool-based tuner takes (Ray takes its own).
 POOL_OPTIONS = (
     "workers", "trials_per_worker", "max_worker_memory_mb", "threads", "pin_cores",
-    "keep_models", "budget_seconds",
+    "keep_models", "budget_seconds", "trial_timeout_seconds",
 )
 # Options of the stacked executor (grid and random searches of stackable hypermodels).
 STACKED_OPTIONS = ("executor", "max_models", "memory_budget_mb")
@@ -189,6 +189,9 @@ class EngineTuner(kt.Tuner):
             ``get_best_models`` rebuilds it. Searches with folds keep none (a k-fold trial
             has one model per fold).
         budget_seconds: no new trial starts after this many seconds of a ``search`` call.
+        trial_timeout_seconds: a trial still running after this many seconds is stopped: its
+            worker process is killed (and replaced) and the trial recorded FAILED with the
+            reason; the search goes on. Needs worker processes (``workers>=1``).
         optimizer: compiles every built model again with this optimizer (a name or a
             ``keras.optimizers.Optimizer``, copied per model), as in KerasTuner.
         loss: likewise the loss.
@@ -233,6 +236,12 @@ class EngineTuner(kt.Tuner):
             raise ValueError(
                 f"executions_per_trial={self.executions_per_trial} does not combine with {why}; "
                 "pass executions_per_trial=1, or search without it"
+            )
+        if max_trials is not None and (isinstance(max_trials, bool) or not isinstance(
+                max_trials, (int, np.integer)) or max_trials < 1):
+            raise ValueError(
+                f"max_trials must be a whole number of at least 1 (or None for a whole grid), "
+                f"got {max_trials!r}"
             )
         self.seed = 0 if seed is None else int(seed)
         self.max_trials = max_trials
@@ -314,8 +323,43 @@ class EngineTuner(kt.Tuner):
 
     def reload(self) -> None:
         """Replays the stored trials into the oracle (done by the constructor)."""
+        spec = self._store.read_spec()
+        self._set_tie_break(spec.get("objective"), spec.get("monitor"), None)
         self._records = self._store.load()
         self._replay(self._records)
+
+    def _set_tie_break(self, objective: Any, monitor: Any, mode: str | None) -> None:
+        """Trials that tie on the objective are ranked by the monitored metric (the
+        validation loss by default) at their best epoch."""
+        if not hasattr(self.oracle, "tie_break") or not monitor or monitor == objective:
+            return
+        try:
+            mode = mode or _data.direction_of(monitor)
+        except ValueError:  # a history key of unknown direction: ties stay in trial order
+            return
+        self.oracle.tie_break = (monitor, mode)
+
+    def _report_tie(self, verbose: int) -> None:
+        """Says when the best trials tie on the objective, and how the tie was broken."""
+        best = self.oracle.get_best_trials(2)
+        if len(best) < 2 or best[1].status != "COMPLETED" or best[0].score != best[1].score:
+            return
+        tied = [t for t in self.oracle.get_best_trials(len(self.oracle.trials))
+                if t.status == "COMPLETED" and t.score == best[0].score]
+        name = self.oracle.objective.name
+        how = "the trial order (no monitored metric to break it)"
+        if getattr(self.oracle, "tie_break", None):
+            monitor = self.oracle.tie_break[0]
+            values = [t.metrics.get_last_value(monitor) if t.metrics.exists(monitor) else None
+                      for t in tied[:2]]
+            how = (f"{monitor} at the best epoch ({values[0]:.4g} vs {values[1]:.4g})"
+                   if None not in values else "the trial order")
+        message = (f"{len(tied)} trials tie on {name} = {best[0].score:.4g} (trials "
+                   f"{', '.join(str(t.trial_id) for t in tied[:6])}); the best is trial "
+                   f"{best[0].trial_id}, by {how}. tuner.results['rank'] shows the order")
+        self._tie_message = message
+        if verbose:
+            print(message)
 
     def _replay(self, records: list[dict]) -> None:
         self._pending, self._next_index = _loop.replay(
@@ -354,6 +398,23 @@ class EngineTuner(kt.Tuner):
             "rebuild it: tuner.hypermodel.build(tuner.get_best_hyperparameters()[0]) and fit"
         )
 
+    def get_best_models(self, num_models: int = 1) -> list:
+        """KerasTuner's ``get_best_models``; when trials ran but none completed, an error
+        that says so (with the last trial's error) instead of an empty list.
+
+        Raises:
+            RuntimeError: every finished trial failed.
+        """
+        completed = [t for t in self.oracle.trials.values() if t.status == "COMPLETED"]
+        if not completed and self.oracle.trials:
+            errors = [r.get("error") for r in self._store.load() if r.get("error")]
+            raise RuntimeError(
+                f"no trial completed ({len(self.oracle.trials)} trial(s), none COMPLETED), so "
+                f"there is no best model; last error: {errors[-1] if errors else 'unknown'}. "
+                "See tuner.results['error'], fix the cause and search again"
+            )
+        return super().get_best_models(num_models)
+
     def _rebuild_with_weights(self, trial: Any, path: str) -> Any:
         """The trial's model built by the hypermodel, with the weights kept in ``path``."""
         import json
@@ -376,8 +437,16 @@ class EngineTuner(kt.Tuner):
     def results(self) -> pd.DataFrame:
         """One row per finished trial (see :func:`lib.tuning.results_frame` for the columns)."""
         objective = self.oracle.objective.name
-        frame = results_frame(self._store.load(), space=self.oracle.get_space(),
-                              objective=objective)
+        records = self._store.load()
+        frame = results_frame(records, space=self.oracle.get_space(), objective=objective)
+        if not frame.empty:  # the order of get_best_trials: ties broken as it breaks them
+            number = {str(r.get("trial_id")): r["trial"] for r in records
+                      if r.get("status") == "COMPLETED"}
+            ranked = [t for t in self.oracle.get_best_trials(len(self.oracle.trials))
+                      if t.status == "COMPLETED" and str(t.trial_id) in number]
+            order = {number[str(t.trial_id)]: rank for rank, t in enumerate(ranked, start=1)}
+            frame.insert(frame.columns.get_loc("objective") + 1, "rank",
+                         frame["trial"].map(order).astype("Int64"))
         frame.attrs.update({
             "objective": objective, "direction": self.oracle.objective.direction,
             "task": self._spec().get("task"), "tuner": self.TUNER,
@@ -526,11 +595,15 @@ class EngineTuner(kt.Tuner):
             reduce_lr: ``keras.callbacks.ReduceLROnPlateau`` keyword arguments, or None.
             monitor: history key for early stopping and the best weights restored before
                 scoring (default: the objective if it is a history key, else ``val_loss``).
+                Trials that tie on the objective are ranked by it (at their best epoch):
+                the search says so, and ``tuner.results["rank"]`` shows the order.
             allow_nonfinite: accept NaN / infinity in the inputs (a model that masks them).
             verbose: 0 silent, 1 a progress bar, 2 also one line per trial.
             validation_split: as in ``model.fit``: this fraction of the rows, the last ones
                 (not shuffled: for time series, the latest), is the validation set of every
-                trial, instead of ``validation_data`` or ``folds``.
+                trial, instead of ``validation_data`` or ``folds``. Rows that miss a training
+                class are warned about; for a stratified hold-out split first with
+                ``sklearn.model_selection.train_test_split(x, y, stratify=y)``.
             shuffle: as in ``model.fit``: False keeps the training rows in order in every
                 epoch (stored with the search: a resumed search must shuffle alike).
 
@@ -561,18 +634,53 @@ class EngineTuner(kt.Tuner):
                 x, y, validation_split, validation_data=validation_data, folds=folds)
         data = self._data(x, y, validation_data, groups)
         _data.check_inputs(data, epochs=epochs, allow_nonfinite=allow_nonfinite)
+        _check_batch_size(batch_size)
         plan = self._plan(data, folds=folds, epochs=epochs, batch_size=batch_size,
                           callbacks=callbacks, class_weight=class_weight,
                           early_stopping=early_stopping, reduce_lr=reduce_lr, monitor=monitor,
                           shuffle=shuffle)
+        if plan["settings"].task == "classification":
+            _data.check_classes(data, validation_split=bool(validation_split))
+            if class_weight is not None:  # 'balancd' refused now, not in every trial
+                _trial.class_weights(_data._class_ids(data.y_train), class_weight)
+        adapt = getattr(self.hypermodel, "adapt_to_data", None)
+        if callable(adapt):  # a hypermodel that takes its input shape / classes from the data
+            adapt(np.asarray(data.x_train), np.asarray(data.y_train))
         if self.executor == "stacked":
+            from lib.tuning.stacked import check_stackable
+
+            check_stackable(self.hypermodel)
             _check_stackable_search(plan["settings"], folds=plan["splits"] is not None)
+        self._refuse_stale_trials()
+        if self.execution.trial_timeout_seconds is not None and self._in_process():
+            raise ValueError(
+                f"trial_timeout_seconds={self.execution.trial_timeout_seconds} needs trials in "
+                "worker processes (a trial in this process cannot be stopped); this search runs "
+                "them here (workers=0, executor='stacked' or callbacks of your own classes). "
+                "Drop trial_timeout_seconds or run with workers>=1 and Keras' own callbacks"
+            )
+        self._set_tie_break(plan["settings"].objective, plan["settings"].monitor,
+                            plan["settings"].monitor_mode)
         self._store.lock()
         try:
             self._search(plan, verbose=verbose)
         finally:
             self._store.unlock()
+        self._report_tie(verbose)
         return self.results
+
+    def _refuse_stale_trials(self) -> None:
+        """Refuses a directory that holds trials without the ``search.json`` they belong to
+        (deleted by hand): a new search would append to trials of other data."""
+        store = self._store
+        if not store.exists() and os.path.exists(store.trials_path) and os.path.getsize(
+                store.trials_path):
+            raise ValueError(
+                f"{store.trials_path} holds trials but {store.spec_path} is missing, so they "
+                "cannot be matched to this search's data and space; nothing was changed. "
+                "Restore search.json, pass overwrite=True to start afresh, or use another "
+                "directory / project_name"
+            )
 
     @staticmethod
     def _data(x: Any, y: Any, validation_data: Any, groups: Any) -> _data.Data:
@@ -718,6 +826,8 @@ class EngineTuner(kt.Tuner):
             )
         if plan["settings"].task == "classification":
             _data.check_labels(plan["data"], found["model"].get("outputs"))
+        if found["model"].get("row_error"):
+            raise ValueError(found["model"]["row_error"])
         self._check_spec(plan, found)
         if not self._records and not self._pending:
             if self.oracle.tune_new_entries and self.oracle.allow_new_entries:
@@ -768,7 +878,7 @@ class EngineTuner(kt.Tuner):
         keeper = None
         if plan["splits"] is None and self.execution.keep_models > 0:
             keeper = ModelKeeper(self._store.directory, self.execution.keep_models,
-                                 settings.direction)
+                                 settings.direction, getattr(self.oracle, "tie_break", None))
         state = _loop.Run(
             oracle=self.oracle, store=self._store, keeper=keeper, settings=settings,
             execution=self.execution, space_config=space.get_config(), seed=self.seed,
@@ -819,6 +929,15 @@ def _check_stackable_search(settings: TrialSettings, *, folds: bool) -> None:
             "configurations on shared batches with its own loop, scored on one validation "
             "set (early_stopping applies, per model). Drop them, or use the per-trial executor "
             "(executor='trials')"
+        )
+
+
+def _check_batch_size(batch_size: Any) -> None:
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+            batch_size, (int, np.integer)) or batch_size < 1):
+        raise ValueError(
+            f"batch_size must be a whole number of at least 1, got {batch_size!r}; pass e.g. "
+            "batch_size=32, or None for the default (32, or the space's 'batch_size')"
         )
 
 
@@ -1053,6 +1172,12 @@ class Hyperband(EngineTuner):
                  hyperparameters: Any = None, tune_new_entries: bool = True,
                  allow_new_entries: bool = True, max_consecutive_failed_trials: int = 3,
                  max_retries_per_trial: int = 0, **kwargs: Any):
+        for name, value, least in (("max_epochs", max_epochs, 1), ("factor", factor, 2),
+                                   ("hyperband_iterations", hyperband_iterations, 1)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (
+                    value < least):
+                raise ValueError(f"Hyperband's {name} must be a whole number of at least "
+                                 f"{least}, got {value!r}")
         options = {"max_epochs": int(max_epochs), "factor": int(factor),
                    "hyperband_iterations": int(hyperband_iterations)}
         common = _oracle_kwargs(objective, None, seed, hyperparameters, tune_new_entries,

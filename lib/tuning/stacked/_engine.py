@@ -244,6 +244,9 @@ class _Stack:
         else:
             confusion = confusion_matrices(self.y_val_numpy, predictions, self.model.num_classes)
             value = confusion_metrics(confusion, settings["labels"])[key]
+        # a model whose validation loss is NaN / infinite has diverged: its outputs are not
+        # scored (argmax of NaN would count as class 0)
+        value = np.where(np.isfinite(val_loss), value, np.nan)
         self._update(epoch, loss, val_loss, value, predictions)
 
     def _update(self, epoch, loss, val_loss, value, predictions) -> None:
@@ -297,6 +300,7 @@ class _Stack:
     def finish(self) -> None:
         """Models that never scored a finite objective keep their last epoch's weights."""
         never = np.flatnonzero(self.best_epoch < 0)
+        self.diverged = self.best_epoch < 0  # recorded FAILED, never scored
         for store, last in zip(self.best_weights, self.last_weights, strict=True):
             store[never] = last[never]
         self.best_epoch[never] = self.epochs_run[never] - 1
@@ -326,6 +330,18 @@ def _records(
             "val_loss": stack.history["val_loss"][k, :run].tolist(),
             objective: stack.history["obj"][k, :run].tolist(),
         }
+        if stack.diverged[k]:
+            records.append({
+                "trial": int(number), "hyperparameters": dict(values),
+                "seed": trial_seed(settings["seed"], int(number)), "status": "FAILED",
+                "objective": math.nan, "epochs_run": run, "executor": "stacked",
+                "error": "FailedTrialError: the validation loss was NaN or infinite at every "
+                         "epoch (training diverged: too high a learning rate, or inputs too "
+                         "large for float32); the configuration failed, not scored",
+                "fit_seconds": fit_seconds / count, "seconds": seconds / count,
+                "stack": int(stack_id),
+            })
+            continue
         records.append({
             "trial": int(number),
             "hyperparameters": dict(values),

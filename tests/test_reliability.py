@@ -1,0 +1,323 @@
+"""Second reliability round: no silent result, no lost file, no endless wait.
+
+Each bad input or fault ends in a clear error before the first trial (nothing written), or
+in a correct result: a diverged trial is FAILED with its reason, never a score.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import keras_tuner as kt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from lib.labels import encode_labels  # noqa: E402
+from lib.tuning import GridSearch, Hyperband, RandomSearch, fit_final, load_best_model  # noqa: E402
+
+
+class Net(kt.HyperModel):
+    """Five inputs, three softmax outputs; ``mode='slow'`` sleeps in build (a stuck trial)."""
+
+    def __init__(self, loss="sparse_categorical_crossentropy", modes=("fast",)):
+        super().__init__()
+        self.loss, self.modes = loss, list(modes)
+
+    def build(self, hp):
+        if hp.Choice("mode", self.modes) == "slow":
+            time.sleep(600)
+        model = keras.Sequential([
+            keras.Input((5,)),
+            keras.layers.Dense(hp.Choice("units", [4]), activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ])
+        model.compile("adam", self.loss, metrics=["accuracy"])
+        return model
+
+
+def _data(n=90, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 5)).astype("float32")
+    y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.8).astype(int)
+    return x, y
+
+
+def _tuner(tmp_path, hypermodel=None, **kwargs):
+    options = dict(objective="val_accuracy", directory=tmp_path, project_name="search",
+                   workers=0, seed=0)
+    options.update(kwargs)
+    return GridSearch(hypermodel or Net(), **options)
+
+
+def _nothing_written(tmp_path):
+    folder = tmp_path / "search"
+    return not (folder / "search.json").exists() and not (folder / "trials.jsonl").exists()
+
+
+X, Y = _data()
+
+BAD_SEARCH_INPUTS = {
+    "one value beyond float32": (
+        lambda: (np.where(X > 2.5, 1e39, X.astype("float64")), Y, X, Y), "beyond float32"),
+    "one class in y_train": (lambda: (X, np.zeros_like(Y), X, Y), "one class only"),
+    "one class in y_val": (lambda: (X, Y, X, np.ones_like(Y)), "one class only"),
+    "x of the wrong shape": (lambda: (X[:, :4], Y, X[:, :4], Y), "fails on two rows of x_train"),
+    "x_val with fewer features": (lambda: (X, Y, X[:, :4], Y), "fails on two rows of x_val"),
+    "text x": (lambda: (X.astype(str), Y, X, Y), "needs numeric inputs"),
+    "one-hot y into a sparse loss": (
+        lambda: (X, np.eye(3)[Y], X, np.eye(3)[Y]), "targets fit its loss"),
+    "NaN in float labels": (
+        lambda: (X, np.where(Y == 2, np.nan, Y.astype(float)), X, Y), "NaN or infinity"),
+    "empty validation set": (lambda: (X, Y, X[:0], Y[:0]), "x_val is empty"),
+    "string labels": (
+        lambda: (X, np.array(["sit", "walk", "run"])[Y], X, Y), "lib.labels.encode_labels"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SEARCH_INPUTS))
+def test_bad_search_input_is_refused_before_any_trial(tmp_path, case):
+    make, message = BAD_SEARCH_INPUTS[case]
+    x, y, x_val, y_val = make()
+    tuner = _tuner(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        tuner.search(x, y, validation_data=(x_val, y_val), epochs=1, verbose=0)
+    assert _nothing_written(tmp_path)
+
+
+def test_regression_targets_with_infinity_are_refused(tmp_path):
+    def build(hp):
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(hp.Choice("u", [2])),
+                                  keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        return model
+
+    tuner = RandomSearch(build, objective="val_mse", max_trials=1, directory=tmp_path,
+                         project_name="search", workers=0)
+    y = X[:, 0].astype("float64")
+    y[3] = np.inf
+    with pytest.raises(ValueError, match="y_train has 1 of 90 rows with NaN or infinity"):
+        tuner.search(X, y, validation_data=(X, X[:, 1]), epochs=1, verbose=0)
+    assert _nothing_written(tmp_path)
+
+
+def test_following_the_string_label_advice_works(tmp_path):
+    labels = np.array(["sit", "walk", "run"])[Y]
+    ids, names = encode_labels(labels)
+    tuner = _tuner(tmp_path)
+    tuner.search(X, ids, validation_data=(X, ids), epochs=1, verbose=0)
+    assert tuner.results["status"].tolist() == ["COMPLETED"]
+    assert set(names) == {"sit", "walk", "run"}
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5])
+def test_a_batch_size_below_one_is_refused(tmp_path, batch_size):
+    with pytest.raises(ValueError, match="batch_size must be a whole number of at least 1"):
+        _tuner(tmp_path).search(X, Y, validation_data=(X, Y), epochs=1, batch_size=batch_size,
+                                verbose=0)
+    assert _nothing_written(tmp_path)
+
+
+def test_a_misspelt_class_weight_is_refused_before_any_trial(tmp_path):
+    with pytest.raises(ValueError, match="'balancd'"):
+        _tuner(tmp_path).search(X, Y, validation_data=(X, Y), epochs=1, class_weight="balancd",
+                                verbose=0)
+    assert _nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("max_trials", [0, -3])
+def test_max_trials_below_one_is_refused(tmp_path, max_trials):
+    with pytest.raises(ValueError, match="max_trials must be a whole number of at least 1"):
+        RandomSearch(Net(), objective="val_accuracy", max_trials=max_trials, directory=tmp_path)
+
+
+@pytest.mark.parametrize("arguments", [{"max_epochs": 0}, {"factor": 1}])
+def test_hyperband_without_a_schedule_is_refused(tmp_path, arguments):
+    with pytest.raises(ValueError, match=f"Hyperband's {next(iter(arguments))} must be"):
+        Hyperband(Net(), objective="val_accuracy", directory=tmp_path, **arguments)
+
+
+def test_validation_rows_missing_a_class_are_warned_about(tmp_path):
+    keep = Y != 2
+    with pytest.warns(UserWarning, match=r"miss\(es\) classes \[2\]"):
+        _tuner(tmp_path).search(X, Y, validation_data=(X[keep], Y[keep]), epochs=1, verbose=0)
+
+
+def test_validation_split_of_one_class_is_refused(tmp_path):
+    order = np.argsort(Y, kind="stable")  # a class-sorted file: the last rows are one class
+    assert (Y[order][-9:] == 2).all()
+    with pytest.raises(ValueError, match="the last rows that validation_split took"):
+        _tuner(tmp_path).search(X[order], Y[order], validation_split=0.1, epochs=1, verbose=0)
+    assert _nothing_written(tmp_path)
+
+
+# -- diverged trials ------------------------------------------------------------------------
+
+
+def test_a_network_with_nan_outputs_is_a_failed_trial_never_a_score(tmp_path):
+    tuner = _tuner(tmp_path, keep_models=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tuner.search(X * np.float32(1e30), Y, validation_data=(X * np.float32(1e30), Y),
+                     epochs=2, verbose=0)
+    row = tuner.results.iloc[0]
+    assert row["status"] == "FAILED"
+    assert "NaN or infinite" in row["error"]
+    assert not np.isfinite(row["objective"])
+    with pytest.raises(RuntimeError, match="no trial completed"):
+        tuner.get_best_models(1)
+    with pytest.raises(FileNotFoundError, match="finished no trial"):
+        load_best_model(tmp_path / "search")
+
+
+def test_fit_final_checks_its_inputs():
+    hp = {"mode": "fast", "units": 4}
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        fit_final(Net(), hp, np.where(X > 2, np.nan, X), Y, epochs=1)
+    with pytest.raises(ValueError, match="beyond float32"):
+        fit_final(Net(), hp, X.astype("float64") * 1e38 * 10, Y, epochs=1)
+    with pytest.raises(ValueError, match="batch_size"):
+        fit_final(Net(), hp, X, Y, epochs=1, batch_size=0)
+
+
+# -- files ----------------------------------------------------------------------------------
+
+
+def test_trials_without_their_search_json_are_not_mixed_into_a_new_search(tmp_path):
+    _tuner(tmp_path).search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
+    folder = tmp_path / "search"
+    os.remove(folder / "search.json")
+    before = (folder / "trials.jsonl").read_bytes()
+    x2, y2 = _data(seed=1)
+    with pytest.raises(ValueError, match="search.json is missing"):
+        _tuner(tmp_path).search(x2, y2, validation_data=(x2, y2), epochs=1, verbose=0)
+    assert (folder / "trials.jsonl").read_bytes() == before
+    tuner = _tuner(tmp_path, overwrite=True)  # the advised way out
+    tuner.search(x2, y2, validation_data=(x2, y2), epochs=1, verbose=0)
+    assert len(tuner.results) == 1
+
+
+def test_a_truncated_search_json_is_named(tmp_path):
+    _tuner(tmp_path).search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
+    spec = tmp_path / "search" / "search.json"
+    spec.write_text(spec.read_text()[:40])
+    with pytest.raises(ValueError, match=r"search\.json is damaged"):
+        _tuner(tmp_path)
+
+
+def test_load_best_model_names_the_one_cause_that_applies(tmp_path):
+    tuner = _tuner(tmp_path, keep_models=2)
+    tuner.search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
+    os.remove(tmp_path / "search" / "best_model.keras")
+    with pytest.raises(FileNotFoundError, match="the file was deleted; the kept trial models"):
+        load_best_model(tmp_path / "search")
+
+
+def test_a_stacked_refusal_leaves_nothing_behind(tmp_path):
+    def build(hp):
+        return Net().build(hp)
+
+    tuner = GridSearch(build, objective="val_accuracy", directory=tmp_path,
+                       project_name="search", executor="stacked")
+    with pytest.raises(TypeError, match="has no stacked form"):
+        tuner.search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
+    assert _nothing_written(tmp_path)
+    retry = GridSearch(build, objective="val_accuracy", directory=tmp_path,
+                       project_name="search", workers=0)  # the advised retry, same folder
+    retry.search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
+    assert retry.results["status"].tolist() == ["COMPLETED"]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MB tmpfs (root only; skipped elsewhere)."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_full_disk_while_saving_the_data_is_a_clear_error(small_disk):
+    x, y = _data(n=40_000)
+    tuner = GridSearch(Net(), objective="val_accuracy", directory=small_disk,
+                       project_name="search", workers=1)
+    with pytest.raises(OSError, match="could not save the search's data .* is the disk full"):
+        tuner.search(x, y, validation_data=(x[:100], y[:100]), epochs=1, verbose=0)
+    leftovers = [name for name in os.listdir(small_disk / "search" / "data") if ".tmp-" in name]
+    assert leftovers == []
+
+
+# -- hangs -----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_stuck_trial_is_stopped_and_failed_and_the_search_goes_on(tmp_path):
+    tuner = _tuner(tmp_path, hypermodel=Net(modes=("fast", "slow")), workers=1,
+                   trial_timeout_seconds=15)
+    began = time.perf_counter()
+    tuner.search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
+    assert time.perf_counter() - began < 120
+    rows = tuner.results.set_index("mode")
+    assert rows.loc["fast", "status"] == "COMPLETED"
+    assert rows.loc["slow", "status"] == "FAILED"
+    assert "trial_timeout_seconds=15" in rows.loc["slow", "error"]
+
+
+def test_a_trial_time_limit_needs_worker_processes(tmp_path):
+    tuner = _tuner(tmp_path, trial_timeout_seconds=5)  # workers=0
+    with pytest.raises(ValueError, match="needs trials in worker processes"):
+        tuner.search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
+
+
+@pytest.mark.slow
+def test_a_wrong_ray_address_gives_up_quickly_naming_it(tmp_path):
+    from lib.tuning import RayTuneSearch
+
+    tuner = RayTuneSearch(Net(), objective="val_accuracy", max_trials=1, directory=tmp_path,
+                          project_name="search", ray_address="127.0.0.1:1")
+    began = time.perf_counter()
+    with pytest.raises(ConnectionError, match="127.0.0.1:1"):
+        tuner.search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
+    assert time.perf_counter() - began < 30
+
+
+
+# -- ties ------------------------------------------------------------------------------------
+
+
+def test_trials_tied_on_the_objective_are_ranked_by_the_monitored_loss(tmp_path, capsys):
+    def build(hp):
+        model = keras.Sequential([
+            keras.Input((2,)), keras.layers.Dense(hp.Choice("units", [2, 4, 8]), "relu"),
+            keras.layers.Dense(2, activation="softmax")])
+        model.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
+        return model
+
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % 2
+    x = (rng.normal(size=(60, 2)) * 0.3 + (2 * y[:, None] - 1) * 3).astype("float32")
+    tuner = GridSearch(build, objective="val_accuracy", directory=tmp_path, workers=0,
+                       keep_models=1)
+    tuner.search(x, y, validation_data=(x, y), epochs=8, verbose=1)
+    frame = tuner.results
+    assert (frame["objective"] == 1.0).all()  # the three trials tie
+    val_loss = np.array([h["val_loss"][b - 1] for h, b in zip(frame["history"],
+                                                               frame["best_epoch"], strict=True)])
+    assert frame["rank"].tolist() == (np.argsort(np.argsort(val_loss)) + 1).tolist()
+    best = int(frame.loc[frame["rank"] == 1, "trial"].iloc[0])
+    assert tuner.get_best_hyperparameters(1)[0].values["units"] == frame.loc[best, "units"]
+    assert "3 trials tie on val_accuracy" in capsys.readouterr().out
+    kept = load_best_model(tmp_path / "untitled_project")
+    np.testing.assert_allclose(kept.predict(x, verbose=0),
+                               tuner.get_best_models(1)[0].predict(x, verbose=0), rtol=1e-6)
