@@ -41,7 +41,7 @@ def _environment(cache: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name", sorted(["hand_poses", "heartbeat", "household_power",
-                                         "mhealth", "mice_sleep"]))
+                                         "mhealth", "mice_sleep", "ucr"]))
 def test_check_available_raises_the_loaders_error_offline(tmp_cache, name):
     with pytest.raises(DatasetNotAvailableError, match=str(tmp_cache)):
         check_available(name)
@@ -57,6 +57,12 @@ def test_check_available_finds_local_files_and_never_downloads(tmp_cache, monkey
     (tmp_cache / mice_sleep.FOLDER).mkdir()
     (tmp_cache / mice_sleep.FOLDER / "mouse.csv").write_text("state\n")
     check_available("mice_sleep")
+    from lib.datasets.series import UCR_SHA256
+
+    for relative in UCR_SHA256:
+        (tmp_cache / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_cache / relative).write_text("not even read\n")
+    check_available("ucr")
 
     def no_download(*args, **kwargs):
         raise AssertionError("check_available downloaded something")

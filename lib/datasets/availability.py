@@ -43,6 +43,16 @@ def _mhealth() -> None:
     mhealth._fetch_archive()
 
 
+def _ucr() -> None:
+    """The UCR/UEA sets whose checksums are known (those the sixth notebook reads)."""
+    from . import series
+
+    for relative in sorted(series.UCR_SHA256):
+        if _cache.find_file(relative) is None:
+            name, filename = relative.split("/")[1:3]
+            series.load_ucr(name, filename.rsplit("_", 1)[1][: -len(".ts")])  # raises
+
+
 def _mice_sleep() -> None:
     if not mice_sleep.find_mice_sleep_files():
         mice_sleep.load_mice_sleep()  # finds no file: raises the loader's error
@@ -55,6 +65,7 @@ DATASETS: dict[str, Callable[[], None]] = {
     "household_power": _household_power,
     "mhealth": _mhealth,
     "mice_sleep": _mice_sleep,
+    "ucr": _ucr,
 }
 
 
@@ -70,7 +81,7 @@ def check_available(name: str) -> None:
 
     Args:
         name: one of :data:`DATASETS` (``"hand_poses"``, ``"heartbeat"``,
-            ``"household_power"``, ``"mhealth"``, ``"mice_sleep"``).
+            ``"household_power"``, ``"mhealth"``, ``"mice_sleep"``, ``"ucr"``).
 
     Raises:
         DatasetNotAvailableError: the files are absent and downloads are off
