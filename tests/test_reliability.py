@@ -321,3 +321,40 @@ def test_trials_tied_on_the_objective_are_ranked_by_the_monitored_loss(tmp_path,
     kept = load_best_model(tmp_path / "untitled_project")
     np.testing.assert_allclose(kept.predict(x, verbose=0),
                                tuner.get_best_models(1)[0].predict(x, verbose=0), rtol=1e-6)
+
+
+# -- objectives -------------------------------------------------------------------------------
+
+
+KERAS_METRICS = {  # objective -> (metric given to compile, task)
+    "val_mean_absolute_error": ("mean_absolute_error", "regression"),
+    "val_mean_squared_error": ("mean_squared_error", "regression"),
+    "val_root_mean_squared_error": ("root_mean_squared_error", "regression"),
+    "val_mape": ("mape", "regression"),
+    "val_categorical_crossentropy": ("categorical_crossentropy", "classification"),
+    "val_kl_divergence": ("kl_divergence", "classification"),
+}
+
+
+@pytest.mark.parametrize("objective", sorted(KERAS_METRICS))
+def test_keras_metric_objectives_are_minimised_end_to_end(tmp_path, objective):
+    metric, task = KERAS_METRICS[objective]
+    classes = task == "classification"
+
+    def build(hp):
+        model = keras.Sequential([
+            keras.Input((5,)), keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(3 if classes else 1, activation="softmax" if classes else None)])
+        model.compile(keras.optimizers.Adam(hp.Choice("learning_rate", [1e-4, 3e-2])),
+                      "categorical_crossentropy" if classes else "mse", metrics=[metric])
+        return model
+
+    y = np.eye(3)[Y] if classes else X[:, 0] * 2 + 5
+    tuner = GridSearch(build, objective=objective, directory=tmp_path, workers=0)
+    tuner.search(X, y, validation_data=(X, y), epochs=3, verbose=0)
+    frame = tuner.results
+    assert tuner.oracle.objective.direction == "min"
+    assert frame["objective"].nunique() == 2
+    best = tuner.oracle.get_best_trials(1)[0].score
+    assert best == frame["objective"].min()
+    assert int(frame.loc[frame["rank"] == 1, "trial"].iloc[0]) == int(frame["objective"].idxmin())
