@@ -232,8 +232,8 @@ def init_ray(attempts: int = 3, **init: Any) -> None:
     import ray
 
     if init.get("address") and init["address"] not in ("auto", "local"):
-        _check_reachable(str(init["address"]))
-        attempts = 1  # the retries are for a local start on a loaded machine
+        _check_reachable(str(init["address"]))  # (retries kept: a driver's first join can
+        # fail its token check on a cluster with token authentication, the next succeeds)
     if not init.get("address"):
         # Local workers get the driver's import path (as multiprocessing's spawn does), so a
         # hypermodel defined in a module next to the script or notebook unpickles there too.
