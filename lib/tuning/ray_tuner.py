@@ -111,11 +111,14 @@ class RayTuneSearch(EngineTuner):
 
     def _search(self, plan: dict, *, verbose: int) -> None:
         """A wrong ``ray_address`` is refused before the space is discovered or stored."""
-        import ray
+        import sys
 
         from lib.tuning import _ray
 
-        if self.ray_address not in (None, "auto", "local") and not ray.is_initialized():
+        ray = sys.modules.get("ray")  # not imported here: Ray reads its settings (e.g.
+        # RAY_AUTH_MODE) once, when first imported, so the check must not import it early
+        initialized = ray is not None and ray.is_initialized()
+        if self.ray_address not in (None, "auto", "local") and not initialized:
             _ray._check_reachable(str(self.ray_address))
         super()._search(plan, verbose=verbose)
 
