@@ -1,7 +1,7 @@
 """The documentation's examples run as tests, so that an example cannot rot.
 
 Every ```python block of ``README.md`` and every ``::`` block of the docstrings of
-``lib/tuning/__init__.py``, ``lib/tuning/tuners.py`` and ``lib/tuning/ray_tuner.py`` is
+``lib/tuning/__init__.py`` and ``lib/tuning/tuners.py`` is
 extracted from the files at test time (the test follows the text) and run:
 
 * the names an example leaves undefined (``x``, ``y``, ``x_val``, ``y_val``, ``build``) are
@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCSTRING_SOURCES = ("lib/tuning/__init__.py", "lib/tuning/tuners.py", "lib/tuning/ray_tuner.py")
+DOCSTRING_SOURCES = ("lib/tuning/__init__.py", "lib/tuning/tuners.py")
 RAY_TEST = "tests/test_tuners.py::test_ray_tune_search_on_a_cluster_started_as_on_a_head_node"
 RESULT_TAG = "DOC_EXAMPLE_RESULT "
 
@@ -153,7 +153,7 @@ POSTLUDE = textwrap.dedent(f'''
 
     if __name__ == "__main__":  # added by tests/test_doc_examples.py: what the example made
         import json as _json
-        from lib.tuning import space_size as _space_size
+        from lib.tuning.spaces import space_size as _space_size
         _frame = tuner.results
         _best = tuner.get_best_models(num_models=1)[0]
         print({RESULT_TAG!r} + _json.dumps({{

@@ -34,10 +34,16 @@ from lib.tuning._data import Data
 from lib.tuning._ray import init_ray  # imports Ray only when called
 from lib.tuning._search import TUNERS, search
 from lib.tuning._store import DirectoryInUseError, results_frame
-from lib.tuning.ray_tuner import RayTuneSearch
 from lib.tuning.spaces import space_size, space_table
 from lib.tuning.stacked import cross_validate
-from lib.tuning.tuners import BayesianOptimization, GridSearch, Hyperband, RandomSearch, Tuner
+from lib.tuning.tuners import (
+    BayesianOptimization,
+    GridSearch,
+    Hyperband,
+    RandomSearch,
+    RayTuneSearch,
+    Tuner,
+)
 
 __all__ = [
     "GridSearch",
@@ -127,9 +133,9 @@ def build_model(hypermodel: Any, hparams: dict[str, Any]) -> Any:
     Returns:
         The compiled ``keras.Model``.
     """
-    from lib.tuning import _trial
+    from lib.tuning import spaces
 
-    return _trial.build(hypermodel, _trial.make_hyperparameters(hparams))
+    return spaces.build(hypermodel, spaces.make_hyperparameters(hparams))
 
 
 def load_best_model(source: Any) -> Any:
@@ -239,7 +245,7 @@ def fit_final(
             mismatched rows), ``epochs < 1``, ``batch_size < 1``, or early stopping without
             validation data.
     """
-    from lib.tuning import _data, _trial
+    from lib.tuning import _data, _trial, spaces
     from lib.tuning._data import direction_of
 
     if early_stopping and validation_data is None:
@@ -252,7 +258,7 @@ def fit_final(
         raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
     model, history, _ = _trial.fit_once(
         hypermodel,
-        _trial.make_hyperparameters(hparams),
+        spaces.make_hyperparameters(hparams),
         x,
         y,
         validation_data=validation_data,

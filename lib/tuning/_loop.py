@@ -11,58 +11,13 @@ import numpy as np
 from keras_tuner import errors as kt_errors
 from keras_tuner.engine import trial as trial_module
 
-from lib.tuning import _trial
+from lib.tuning import spaces
 from lib.tuning._settings import Execution, TrialSettings
-from lib.tuning._store import ModelKeeper, TrialStore
+from lib.tuning._store import ModelKeeper, TrialStore, finish_trial
+from lib.tuning.oracles import end_trial
 
 RUNNING = trial_module.TrialStatus.RUNNING
 STOPPED = trial_module.TrialStatus.STOPPED
-
-
-def better(a: float | None, b: float | None, direction: str) -> bool:
-    """True when ``a`` is finite and beats ``b`` (None or non-finite ``b`` is beaten)."""
-    if a is None or not np.isfinite(a):
-        return False
-    if b is None or not np.isfinite(b):
-        return True
-    return a < b if direction == "min" else a > b
-
-
-def end_trial(oracle: Any, trial: Any, record: dict, objective: str) -> None:
-    """Reports a finished record to the oracle, as KerasTuner's loop does: COMPLETED with its
-    score and the fit's other metrics (each at the best epoch, as KerasTuner's trials hold
-    them); FAILED for a ``keras_tuner.errors.FailedTrialError``, INVALID for any other error
-    (which KerasTuner's oracle retries up to ``max_retries_per_trial`` times)."""
-    value = record.get("objective")
-    if record.get("status") == "COMPLETED" and value is not None and np.isfinite(value):
-        metrics = _best_epoch_metrics(record)
-        metrics[objective] = float(value)
-        oracle.update_trial(trial.trial_id, metrics)
-        trial.status = trial_module.TrialStatus.COMPLETED
-    else:
-        invalid = record.get("kerastuner_status") == "INVALID"
-        trial.status = trial_module.TrialStatus.INVALID if invalid else (
-            trial_module.TrialStatus.FAILED)
-        trial.message = record.get("error")
-    oracle.end_trial(trial)
-
-
-def _best_epoch_metrics(record: dict) -> dict:
-    """The fit's history at its best epoch (training and validation metrics), finite only."""
-    history = record.get("history") or {}
-    best = record.get("best_epoch")
-    metrics = {}
-    for name, values in history.items():
-        if not isinstance(values, list) or not values:
-            continue
-        index = min(int(best), len(values)) - 1 if best else len(values) - 1
-        try:
-            value = float(values[index])
-        except (TypeError, ValueError):
-            continue
-        if np.isfinite(value):
-            metrics[name] = value
-    return metrics
 
 
 def replay(oracle: Any, records: list[dict], objective: str) -> tuple[list, int]:
@@ -84,8 +39,8 @@ def replay(oracle: Any, records: list[dict], objective: str) -> tuple[list, int]
         if record is None:
             pending.append((index, trial))
         else:
-            _trial.grow_trial(trial, record.get("new_hyperparameters"))
-            _trial.add_untuned(trial, record.get("untuned_values"))
+            spaces.grow_trial(trial, record.get("new_hyperparameters"))
+            spaces.add_untuned(trial, record.get("untuned_values"))
             if trial.hyperparameters.values != record["hyperparameters"]:
                 trial.hyperparameters.values = dict(record["hyperparameters"])
             end_trial(oracle, trial, record, objective)
@@ -99,7 +54,7 @@ def make_record(number: int, trial: Any, result: dict, wall: float, seed: int) -
         "trial": number,
         "trial_id": trial.trial_id,
         "hyperparameters": dict(trial.hyperparameters.values),
-        "seed": _trial.trial_seed(seed, number),
+        "seed": spaces.trial_seed(seed, number),
         "status": result.get("status", "FAILED"),
         "wall_seconds": wall,
     }
@@ -186,25 +141,48 @@ class Run:
             )
         return {
             "values": dict(trial.hyperparameters.values),
-            "seed": _trial.trial_seed(self.seed, number),
+            "seed": spaces.trial_seed(self.seed, number),
             "settings": settings,
             "space": self.space_config,
         }
+
+    def _finish(self, record: dict, trial: Any, model: Any = None) -> None:
+        finish_trial(record, store=self.store, records=self.records, keeper=self.keeper,
+                     progress=self.progress, oracle=self.oracle, trial=trial,
+                     objective=self.settings.objective, model=model)
+
+    def hand_out(self) -> list[tuple[int, Any]]:
+        """Every trial the oracle will give now (pending ones from an interrupted run first):
+        the stacked executor trains them all, K at a time."""
+        trials = []
+        while (chosen := self.next_trial()) is not None:
+            trials.append(chosen)
+        return trials
+
+    def stack_done(self, trials: dict) -> Any:
+        """The ``on_stack_done(records, extract)`` callback of
+        :func:`lib.tuning.stacked.run_stacked`: finishes each configuration of a trained stack
+        (``trials``: trial number -> oracle trial), saving the models the keeper keeps."""
+
+        def on_stack_done(records: list[dict], extract: Any) -> None:
+            for record in records:
+                number = int(record["trial"])
+                record["trial_id"] = trials[number].trial_id
+                record.setdefault("wall_seconds", record.get("seconds"))
+                record.setdefault("overhead_seconds", 0.0)
+                self._finish(record, trials[number], model=lambda n=number: extract(n))
+
+        return on_stack_done
 
     def finish(self, number: int, trial: Any, result: dict, began: float) -> None:
         """Stores a trial's result, tells the oracle, keeps or drops its model."""
         error = result.get("exception")
         if isinstance(error, kt_errors.FatalError):  # KerasTuner ends the search on it
             raise error
-        _trial.grow_trial(trial, result.get("new_hyperparameters"))
-        _trial.add_untuned(trial, result.get("untuned_values"))
+        spaces.grow_trial(trial, result.get("new_hyperparameters"))
+        spaces.add_untuned(trial, result.get("untuned_values"))
         record = make_record(number, trial, result, time.perf_counter() - began, self.seed)
-        self.store.append(record)
-        self.records.append(record)
-        end_trial(self.oracle, trial, record, self.settings.objective)
-        if self.keeper is not None:
-            self.keeper.settle(number, self.records)
-        self.progress.trial_done(record)
+        self._finish(record, trial)
         if record["status"] == "COMPLETED":
             self.failures = 0
             return

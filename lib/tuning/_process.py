@@ -2,6 +2,8 @@
 
 Thread pools, a fixed-size input pipeline for one-thread trials, a CPU core of its own and
 imports frozen out of the garbage collector's full scans; each step is done once per process.
+Also what every such process shares: the pickling of hypermodels (cloudpickle) and the
+atomic model save.
 """
 
 from __future__ import annotations
@@ -153,3 +155,17 @@ def claim_core(lock_dir: str | None = None) -> int | None:
                 pass
         return core
     return None
+
+
+def save_model(model: Any, path: str) -> None:
+    """Saves a Keras model whole to ``path`` (``.keras``) through a temporary file renamed
+    over it, so no reader ever finds half a model: the one model save of the engine."""
+    tmp = f"{path[: -len('.keras')]}.tmp-{os.getpid()}.keras"
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+try:  # pickles hypermodels defined in notebooks and tests (pinned in requirements.txt)
+    import cloudpickle  # noqa: F401  (imported from here by the pool, the settings and the Ray backend)
+except ImportError:  # pragma: no cover
+    from ray import cloudpickle  # noqa: F401  (Ray vendors a copy)

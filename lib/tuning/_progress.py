@@ -54,7 +54,7 @@ class SearchProgress:
 
     def trial_done(self, record: dict) -> None:
         """Counts a finished trial and updates the best value shown."""
-        from lib.tuning._loop import better
+        from lib.tuning.oracles import better
 
         value = record.get("objective")
         if record.get("status") == "COMPLETED" and better(value, self.best, self.direction):

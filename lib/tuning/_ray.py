@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import psutil  # a dependency of Ray
 
-from lib.tuning import _trial
+from lib.tuning import _trial, spaces
+from lib.tuning._store import finish_trial
 
 _HYPERMODELS: dict[str, Any] = {}  # per Ray worker process: unpickled hypermodels by digest
 
@@ -79,7 +80,7 @@ def to_ray_space(space: Any) -> dict[str, Any]:
 
 def _config_seed(seed: int, values: dict) -> int:
     text = json.dumps(values, sort_keys=True, default=str)
-    return _trial.trial_seed(seed, int(hashlib.sha256(text.encode()).hexdigest()[:8], 16))
+    return spaces.trial_seed(seed, int(hashlib.sha256(text.encode()).hexdigest()[:8], 16))
 
 
 def _plain(value: Any) -> Any:
@@ -102,7 +103,7 @@ def _trainable(
 
     digest = hashlib.sha256(hypermodel_blob).hexdigest()
     if digest not in _HYPERMODELS:
-        from lib.tuning._trial import cloudpickle
+        from lib.tuning._process import cloudpickle
 
         _HYPERMODELS.clear()
         _HYPERMODELS[digest] = cloudpickle.loads(hypermodel_blob)
@@ -342,23 +343,11 @@ def _recorder(store: Any, settings: Any, seed: int, first_index: int, progress: 
                 trial=int(index), trial_id=trial.trial_id, hyperparameters=values,
                 seed=_config_seed(seed, values), status=status, wall_seconds=wall,
             )
-            store.append(record)
-            self.records.append(record)
-            if keeper is not None:
-                self._keep(trial.trial_id, int(index), status)
-            if progress is not None:
-                progress.trial_done(record)
-
-        def _keep(self, trial_id: str, number: int, status: str) -> None:
-            """Hands the trial's saved model to the keeper (which keeps the best ``keep``)."""
-            saved = ray_model_path(keeper.directory, trial_id)
-            if os.path.exists(saved):
-                if status == "COMPLETED":
-                    os.replace(saved, keeper.trial_path(number))
-                else:  # stopped or failed after saving: its model is not its record's
-                    os.remove(saved)
-            keeper.settle(number, self.records)
-            write_keep_threshold(keeper.directory, keeper.threshold(self.records))
+            saved = ray_model_path(keeper.directory, trial.trial_id) if keeper else None
+            finish_trial(record, store=store, records=self.records, keeper=keeper,
+                         progress=progress, saved=saved)
+            if keeper is not None:  # what the next trial's model must beat to be saved
+                write_keep_threshold(keeper.directory, keeper.threshold(self.records))
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             self._write(trial, "COMPLETED")
@@ -415,7 +404,7 @@ def _searcher(
     # runs only the remaining trials, from a searcher seeded with (seed, finished count).
     search_alg = HyperOptSearch(
         metric="objective", mode=direction,
-        random_state_seed=_trial.trial_seed(seed, len(finished)), **options,
+        random_state_seed=spaces.trial_seed(seed, len(finished)), **options,
     )
     return search_alg, remaining
 
@@ -491,7 +480,7 @@ def run(
     import ray
     from ray import tune
 
-    from lib.tuning._trial import cloudpickle
+    from lib.tuning._process import cloudpickle
 
     options = dict(options)
     runtime_env = options.pop("runtime_env", None)

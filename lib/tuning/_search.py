@@ -17,8 +17,13 @@ TUNERS = KERAS_TUNERS + RAY_TUNERS
 
 
 def _tuner_class(tuner: str) -> Any:
-    from lib.tuning.ray_tuner import RayTuneSearch
-    from lib.tuning.tuners import BayesianOptimization, GridSearch, Hyperband, RandomSearch
+    from lib.tuning.tuners import (
+        BayesianOptimization,
+        GridSearch,
+        Hyperband,
+        RandomSearch,
+        RayTuneSearch,
+    )
 
     classes = {"grid": GridSearch, "random": RandomSearch, "bayesian": BayesianOptimization,
                "hyperband": Hyperband, "ray-hyperopt": RayTuneSearch, "ray-random": RayTuneSearch}

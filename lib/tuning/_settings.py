@@ -85,7 +85,7 @@ class TrialSettings:
             import copy  # KerasTuner copies them, so what they refer to is the caller's
 
             return [copy.deepcopy(callback) for callback in self.callbacks]
-        from lib.tuning._trial import cloudpickle
+        from lib.tuning._process import cloudpickle
 
         return list(cloudpickle.loads(self.callbacks))
 

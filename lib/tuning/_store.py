@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lib.tuning._process import save_model
+from lib.tuning.oracles import better, end_trial
+
 
 def _write_atomic(path: str, text: str) -> None:
     tmp = f"{path}.tmp-{os.getpid()}"
@@ -451,6 +454,24 @@ class ModelKeeper:
         by_trial = {int(r["trial"]): r for r in records}
         return float(by_trial[ranked[self.keep - 1]]["objective"])
 
+    def take(self, number: int, record: dict, records: list[dict], *, saved: str | None = None,
+             model: Any = None) -> None:
+        """Puts a finished trial's model at :meth:`trial_path` when it may be kept: moves
+        ``saved`` there (or deletes it: the trial did not complete), or saves ``model()``
+        when the objective beats :meth:`threshold` of the ``records`` before this one."""
+        target = self.trial_path(number)
+        completed = record.get("status") == "COMPLETED"
+        if saved is not None and saved != target and os.path.exists(saved):
+            if completed:
+                os.replace(saved, target)
+            else:
+                os.remove(saved)
+        if model is None or self.keep <= 0 or not completed:
+            return
+        threshold = self.threshold(records)
+        if threshold is None or better(record.get("objective"), threshold, self.direction):
+            save_model(model(), target)
+
     def settle(self, number: int, records: list[dict]) -> None:
         """Keeps or deletes trial ``number``'s saved model; prunes the rest to the best ``keep``."""
         top = self._ranked(records)[: self.keep]
@@ -539,3 +560,30 @@ def results_frame(records: list[dict], *, space: Any = None, objective: str = ""
     frame = frame[base + middle + tail]
     frame.attrs["hyperparameters"] = hp_names
     return frame
+
+
+def finish_trial(
+    record: dict, *, store: TrialStore, records: list[dict], keeper: ModelKeeper | None = None,
+    progress: Any = None, oracle: Any = None, trial: Any = None, objective: str | None = None,
+    saved: str | None = None, model: Any = None,
+) -> None:
+    """Finishes one trial, the same way for every executor (worker pool, stacked, Ray).
+
+    In order: the trial's model is handed to the keeper (``saved``: a file the trial wrote,
+    moved to the keeper's place or deleted when the trial did not complete; ``model``: a
+    callable returning the trained model, saved only when the keeper would keep it); the
+    record is appended to ``trials.jsonl`` and to ``records``; the oracle is told (when
+    given, as KerasTuner's ``oracle.end_trial``); the keeper keeps the best ``keep`` models
+    and points ``best_model.keras`` at the best; the progress bar counts the trial.
+    """
+    number = int(record["trial"])
+    if keeper is not None:
+        keeper.take(number, record, records, saved=saved, model=model)
+    store.append(record)
+    records.append(record)
+    if oracle is not None:
+        end_trial(oracle, trial, record, objective)
+    if keeper is not None:
+        keeper.settle(number, records)
+    if progress is not None:
+        progress.trial_done(record)

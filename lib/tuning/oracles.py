@@ -13,7 +13,54 @@ import math
 from typing import Any
 
 import keras_tuner as kt
+import numpy as np
 from keras_tuner.engine import trial as trial_module
+
+
+def better(a: float | None, b: float | None, direction: str) -> bool:
+    """True when ``a`` is finite and beats ``b`` (None or non-finite ``b`` is beaten)."""
+    if a is None or not np.isfinite(a):
+        return False
+    if b is None or not np.isfinite(b):
+        return True
+    return a < b if direction == "min" else a > b
+
+
+def end_trial(oracle: Any, trial: Any, record: dict, objective: str) -> None:
+    """Reports a finished record to the oracle, as KerasTuner's loop does: COMPLETED with its
+    score and the fit's other metrics (each at the best epoch, as KerasTuner's trials hold
+    them); FAILED for a ``keras_tuner.errors.FailedTrialError``, INVALID for any other error
+    (which KerasTuner's oracle retries up to ``max_retries_per_trial`` times)."""
+    value = record.get("objective")
+    if record.get("status") == "COMPLETED" and value is not None and np.isfinite(value):
+        metrics = _best_epoch_metrics(record)
+        metrics[objective] = float(value)
+        oracle.update_trial(trial.trial_id, metrics)
+        trial.status = trial_module.TrialStatus.COMPLETED
+    else:
+        invalid = record.get("kerastuner_status") == "INVALID"
+        trial.status = trial_module.TrialStatus.INVALID if invalid else (
+            trial_module.TrialStatus.FAILED)
+        trial.message = record.get("error")
+    oracle.end_trial(trial)
+
+
+def _best_epoch_metrics(record: dict) -> dict:
+    """The fit's history at its best epoch (training and validation metrics), finite only."""
+    history = record.get("history") or {}
+    best = record.get("best_epoch")
+    metrics = {}
+    for name, values in history.items():
+        if not isinstance(values, list) or not values:
+            continue
+        index = min(int(best), len(values)) - 1 if best else len(values) - 1
+        try:
+            value = float(values[index])
+        except (TypeError, ValueError):
+            continue
+        if np.isfinite(value):
+            metrics[name] = value
+    return metrics
 
 
 class _StoreBackedOracle:

@@ -47,7 +47,7 @@ import keras_tuner as kt
 import numpy as np
 import pandas as pd
 
-from lib.tuning import _data, _loop, _trial, oracles
+from lib.tuning import _data, _loop, _trial, oracles, spaces
 from lib.tuning._pool import Pool
 from lib.tuning._progress import SearchProgress
 from lib.tuning._settings import Execution, TrialSettings
@@ -111,7 +111,7 @@ def _objective(objective: Any) -> kt.Objective:
 
 def oracle_seed(seed: int) -> int:
     """The oracle's seed derived from the search seed (KerasTuner treats 0 as 'random')."""
-    return _trial.trial_seed(seed, 2**31) + 1
+    return spaces.trial_seed(seed, 2**31) + 1
 
 
 def pickle_hypermodel(hypermodel: Any) -> bytes:
@@ -120,7 +120,7 @@ def pickle_hypermodel(hypermodel: Any) -> bytes:
     Raises:
         TypeError: it cannot be pickled, naming the attribute that cannot.
     """
-    from lib.tuning._trial import cloudpickle
+    from lib.tuning._process import cloudpickle
 
     try:
         return cloudpickle.dumps(hypermodel)
@@ -314,7 +314,7 @@ class EngineTuner(kt.Tuner):
         KerasTuner's own dry builds (the engine completes it with the data in ``search``)."""
         if self._store.exists():
             spec = self._store.read_spec()
-            _set_space(self.oracle, _trial.space_from_config(spec["space"]))
+            _set_space(self.oracle, spaces.space_from_config(spec["space"]))
         else:
             super()._populate_initial_space()
 
@@ -420,7 +420,7 @@ class EngineTuner(kt.Tuner):
         import json
         import zipfile
 
-        model = _trial.build(self.hypermodel, trial.hyperparameters, _trial.compile_overrides(
+        model = spaces.build(self.hypermodel, trial.hyperparameters, spaces.compile_overrides(
             self.optimizer, self.loss, self.metrics))
         if not getattr(model, "built", True):
             with zipfile.ZipFile(path) as archive:
@@ -562,7 +562,7 @@ class EngineTuner(kt.Tuner):
             record["status"] = "FAILED"
             record["objective"] = math.nan
             record["error"] = trial.message
-        grown = _trial.new_hyperparameters(trial.hyperparameters, self._loop_space)
+        grown = spaces.new_hyperparameters(trial.hyperparameters, self._loop_space)
         if grown is not None:
             record["new_hyperparameters"] = grown
         self._store.append(_as_json(record))
@@ -714,7 +714,7 @@ class EngineTuner(kt.Tuner):
         if callbacks and self._in_process():  # the caller's objects, copied per fit
             blob = _deep_copyable(callbacks)
         elif callbacks:
-            from lib.tuning._trial import cloudpickle
+            from lib.tuning._process import cloudpickle
 
             blob = cloudpickle.dumps(list(callbacks))
         settings = TrialSettings(
@@ -727,7 +727,7 @@ class EngineTuner(kt.Tuner):
             monitor_mode=self.oracle.objective.direction if monitor == objective
             else _data.direction_of(monitor),
             callbacks=blob, executions=self.executions_per_trial, shuffle=bool(shuffle),
-            compile_overrides=_trial.compile_overrides(self.optimizer, self.loss, self.metrics),
+            compile_overrides=spaces.compile_overrides(self.optimizer, self.loss, self.metrics),
             trial_weights=self._trial_weights(),
         )
         return {"data": data, "arrays": arrays, "splits": splits, "digest": digest,
@@ -811,7 +811,7 @@ class EngineTuner(kt.Tuner):
         pool.slot(0).tasks_done = 0  # discovery does not count towards trials_per_worker
         if found["status"] != "OK":
             _raise_from(found, "discovering the search space failed")
-        space = _trial.space_from_config(found["space"])
+        space = spaces.space_from_config(found["space"])
         if not space.space:
             raise ValueError(
                 "the hypermodel declares no hyperparameters (empty search space); use hp.Choice"
@@ -888,10 +888,8 @@ class EngineTuner(kt.Tuner):
         )
         try:
             if self.executor == "stacked":  # search() refused what it cannot apply
-                from lib.tuning import _stacked_loop
-
                 pool.close()
-                _stacked_loop.run(self, state, plan["arrays"], self.stacked_options)
+                self._run_stacked(state, plan["arrays"])
             else:
                 _loop.run(pool, state)
         finally:
@@ -899,11 +897,29 @@ class EngineTuner(kt.Tuner):
             self._pending = state.pending + [(n, t) for n, t, _ in state.running.values()]
             self._next_index = state.next_index
 
+    def _run_stacked(self, state: _loop.Run, arrays: dict) -> None:
+        """Trains the search's remaining trials K at a time as stacked models (the oracle
+        hands out every trial first); each finished stack is stored at once, so an
+        interrupted search resumes at stack granularity."""
+        from lib.tuning.stacked import run_stacked
+
+        trials = state.hand_out()
+        if not trials:
+            return
+        settings = state.settings
+        run_stacked(
+            self.hypermodel, [(n, dict(t.hyperparameters.values)) for n, t in trials], arrays,
+            objective=settings.objective, epochs=settings.epochs,
+            batch_size=settings.batch_size, early_stopping=settings.early_stopping,
+            seed=state.seed, labels=settings.labels, on_stack_done=state.stack_done(dict(trials)),
+            **self.stacked_options,
+        )
+
     def _progress(self, space: Any, settings: TrialSettings, verbose: int) -> SearchProgress:
         total = self.max_trials if self.max_trials is not None else self._space_total(space)
         best = None
         for record in self._records:
-            if record.get("status") == "COMPLETED" and _loop.better(
+            if record.get("status") == "COMPLETED" and oracles.better(
                 record.get("objective"), best, settings.direction
             ):
                 best = float(record["objective"])
@@ -1217,3 +1233,152 @@ class Hyperband(EngineTuner):
         except AttributeError:
             return None
         return rounds * int(oracle.hyperband_iterations)
+
+
+SEARCHERS = ("hyperopt", "random")
+
+
+class RayTuneSearch(EngineTuner):
+    """A search whose trials Ray Tune schedules: HyperOpt TPE or random, optionally ASHA.
+
+    KerasTuner hyperparameters are translated into a Ray space (Choice -> ``tune.choice``,
+    Int -> ``tune.qrandint`` / ``lograndint``, Float -> ``tune.uniform`` / ``quniform`` /
+    ``loguniform``, Boolean -> a choice of False / True, Fixed -> the constant); conditional
+    ones are flattened (each gets a value; the ones a build does not reach are ignored). Each
+    trial uses one CPU and one TensorFlow thread. By default a local Ray is started for the
+    search (``num_cpus`` or ``max_concurrent_trials`` CPUs, its workers at the caller's
+    priority) and shut down afterwards; ``ray_address`` joins a running cluster instead::
+
+        # on the head node:  ray start --head --port=6379
+        tuner = RayTuneSearch(build, objective="val_accuracy", max_trials=64,
+                              max_concurrent_trials=8, ray_address="auto")
+        tuner.search(x, y, validation_data=(x_val, y_val), epochs=10)
+
+    Every node needs this package importable (install it there, or pass
+    ``runtime_env={"py_modules": [lib]}``). Finished trials are appended to ``trials.jsonl``
+    as they complete and a resumed search does not rerun them. ``searcher="random"`` draws
+    its configurations from a seeded generator up front, so a resumed run goes on exactly
+    where it stopped; ``"hyperopt"`` restarts TPE (seeded from the seed and the number of
+    finished trials) without the earlier results (Ray's HyperOpt searcher cannot be given
+    points evaluated elsewhere). Trials finish concurrently, so their order is not
+    reproducible; each trial's seed comes from the search seed and its values. As with the
+    other tuners the best ``keep_models`` trials keep their model for ``get_best_models``
+    (each trial saves it in the search directory; on a cluster only trials on nodes that see
+    that directory, e.g. a shared file system, can).
+
+    Args:
+        hypermodel: a ``keras_tuner.HyperModel`` or a callable ``build(hp)``.
+        objective: the objective's name or a ``keras_tuner.Objective``.
+        max_trials: trials in total (earlier runs on the directory included).
+        searcher: ``"hyperopt"`` (TPE) or ``"random"``.
+        asha: True (or a dict of ``ASHAScheduler`` options) stops poor trials early.
+        max_concurrent_trials: trials at once (one CPU each).
+        ray_address: None starts a local Ray; ``"auto"`` or ``"ray://host:10001"`` joins a
+            running cluster.
+        num_cpus: CPUs of the local Ray (default ``max_concurrent_trials``).
+        runtime_env: Ray runtime environment for the trials (e.g. ``py_modules``).
+        searcher_options: keyword arguments of the Ray searcher (e.g.
+            ``points_to_evaluate`` for ``"random"``, ``n_initial_points`` for HyperOpt).
+        seed, directory, project_name, overwrite, task, max_consecutive_failed_trials,
+            executions_per_trial: as for :class:`~lib.tuning.tuners.EngineTuner`.
+        keep_models: how many of the best trials keep their model (default 1; none with
+            folds).
+        pin_cores: pin each trial process to a core of its own (local Ray, Linux).
+        budget_seconds: Ray's ``time_budget_s`` (running trials are stopped at the budget).
+
+    Raises:
+        TypeError: an option of the process pool (``workers``...) or another unknown option.
+        ValueError: an unknown searcher.
+    """
+
+    OPTIONS = ("pin_cores", "budget_seconds", "keep_models")
+
+    def _trial_weights(self) -> str | None:
+        """None: Ray trials keep their models through the driver's keeper only."""
+        return None
+
+    def __init__(
+        self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10, *,
+        searcher: str = "hyperopt", asha: bool | dict = False, max_concurrent_trials: int = 2,
+        ray_address: str | None = None, num_cpus: int | None = None,
+        runtime_env: dict | None = None, searcher_options: dict | None = None,
+        seed: int | None = None, max_consecutive_failed_trials: int = 3, **kwargs: Any,
+    ):
+        if searcher not in SEARCHERS:
+            raise ValueError(f"searcher must be one of {list(SEARCHERS)}, got {searcher!r}")
+        self.searcher = searcher
+        self.asha = asha
+        self.max_concurrent_trials = int(max_concurrent_trials)
+        self.ray_address = ray_address
+        self.num_cpus = num_cpus
+        self.runtime_env = runtime_env
+        oracle = oracles.RecordOracle(**_oracle_kwargs(objective, max_trials, seed, None, True,
+                                                        True))
+        super().__init__(oracle, hypermodel, seed=seed, max_trials=max_trials,
+                         max_consecutive_failed_trials=max_consecutive_failed_trials,
+                         oracle_options=dict(searcher_options or {}), **kwargs)
+
+    @property
+    def TUNER(self) -> str:  # noqa: N802  (the class attribute of the other tuners)
+        return f"ray-{self.searcher}"
+
+    def _replay(self, records: list[dict]) -> None:
+        known = {int(t.trial_id) for t in self.oracle.trials.values()}
+        for record in records:
+            if int(record["trial"]) in known:
+                continue
+            score = record.get("objective")
+            ok = record.get("status") == "COMPLETED" and score is not None and score == score
+            self.oracle.record(int(record["trial"]), record["hyperparameters"],
+                               float(score) if ok else None, record.get("error"))
+        self._next_index = max((int(r["trial"]) for r in records), default=-1) + 1
+
+    def _in_process(self) -> bool:
+        return True  # Ray runs the trials; the space is discovered in this process
+
+    def _search(self, plan: dict, *, verbose: int) -> None:
+        """A wrong ``ray_address`` is refused before the space is discovered or stored."""
+        import sys
+
+        from lib.tuning import _ray
+
+        ray = sys.modules.get("ray")  # not imported here: Ray reads its settings (e.g.
+        # RAY_AUTH_MODE) once, when first imported, so the check must not import it early
+        initialized = ray is not None and ray.is_initialized()
+        if self.ray_address not in (None, "auto", "local") and not initialized:
+            _ray._check_reachable(str(self.ray_address))
+        super()._search(plan, verbose=verbose)
+
+    def _own_threads(self) -> int | None:
+        return None  # leave the caller's TensorFlow thread pools alone
+
+    def _asha(self) -> Any:
+        return self.asha
+
+    def _execute(self, pool: Any, plan: dict, space: Any, *, verbose: int) -> None:
+        from lib.tuning import _ray
+
+        pool.close()
+        if self.max_trials is None and self.execution.budget_seconds is None:
+            raise ValueError(
+                "RayTuneSearch needs max_trials or budget_seconds to know when to stop"
+            )
+        settings: TrialSettings = plan["settings"]
+        progress = self._progress(space, settings, verbose)
+        options = dict(self.oracle_options)
+        if self.runtime_env:
+            options["runtime_env"] = self.runtime_env
+        try:
+            _ray.run(
+                self.hypermodel, plan["arrays"], plan["splits"], space, settings,
+                store=self._store, tuner=self.TUNER, max_trials=self.max_trials,
+                budget_seconds=self.execution.budget_seconds, seed=self.seed,
+                max_concurrent_trials=self.max_concurrent_trials, asha=self.asha,
+                ray_address=self.ray_address, num_cpus=self.num_cpus, options=options,
+                verbose=verbose, pin_cores=bool(self.execution.pin_cores), progress=progress,
+                keep_models=int(self.execution.keep_models),
+            )
+        finally:
+            progress.close()
+            self._records = self._store.load()
+            self._replay(self._records)

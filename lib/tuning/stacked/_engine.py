@@ -310,7 +310,7 @@ def _records(
     stack: _Stack, members: list[tuple[int, dict]], settings: dict, timing: tuple, stack_id: int
 ) -> list[dict]:
     """One record per configuration, with the keys of the per-trial engine's records."""
-    from lib.tuning._trial import trial_seed
+    from lib.tuning.spaces import trial_seed
 
     fit_seconds, seconds = timing
     count = len(members)
@@ -363,7 +363,7 @@ def _records(
 def _extractor(hypermodel: Any, stack: _Stack, members: list[tuple[int, dict]]) -> Callable:
     """``extract(trial_number)``: the configuration as ``hypermodel.build(hp)`` builds it, with
     its best-epoch weights from the stack."""
-    from lib.tuning._trial import build, make_hyperparameters
+    from lib.tuning.spaces import build, make_hyperparameters
 
     positions = {int(number): k for k, (number, _) in enumerate(members)}
     from lib.tuning.stacked._network import slice_model_weights
@@ -408,7 +408,7 @@ def run_stacked(
     stack pads little). Every model of a stack sees the same mini-batches, in an order drawn
     from ``seed`` and the epoch, so a configuration trains the same way whichever stack it
     lands in (dropout masks excepted: they are drawn per stack). Model ``i`` of trial number
-    ``n`` is initialised from ``lib.tuning._trial.trial_seed(seed, n)`` (Glorot-uniform at its
+    ``n`` is initialised from ``lib.tuning.spaces.trial_seed(seed, n)`` (Glorot-uniform at its
     true layer sizes, zero biases). After each epoch each model is scored on the validation
     rows (predicted in chunks); its best epoch and weights are kept, and with
     ``early_stopping`` a model that has not improved for that many epochs stops updating; the
@@ -483,7 +483,7 @@ def _train_stack(
     forms: list[StackedForm], members: list[tuple[int, dict]], data: dict, settings: dict
 ) -> _Stack:
     """Trains one stack for up to ``settings["epochs"]`` epochs (until every model stopped)."""
-    from lib.tuning._trial import trial_seed
+    from lib.tuning.spaces import trial_seed
 
     seed = settings["seed"]
     settings = dict(settings, dropout_seed=trial_seed(seed, members[0][0]))
