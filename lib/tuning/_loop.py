@@ -12,7 +12,7 @@ from keras_tuner import errors as kt_errors
 from keras_tuner.engine import trial as trial_module
 
 from lib.tuning import spaces
-from lib.tuning._settings import Execution, TrialSettings
+from lib.tuning._settings import EngineOptions, TrialSettings
 from lib.tuning._store import ModelKeeper, TrialStore, finish_trial
 from lib.tuning.oracles import end_trial
 
@@ -89,7 +89,7 @@ class Run:
     store: TrialStore
     keeper: ModelKeeper | None
     settings: TrialSettings
-    execution: Execution
+    engine_options: EngineOptions
     space_config: dict
     seed: int
     max_trials: int | None
@@ -110,7 +110,7 @@ class Run:
             return self.pending.pop(0)
         if self.stopping:
             return None
-        budget = self.execution.budget_seconds
+        budget = self.engine_options.budget_seconds
         if (budget is not None and time.perf_counter() - self.started >= budget) or (
             self.max_trials is not None and self.next_index >= self.max_trials
         ):
@@ -210,7 +210,7 @@ def run(pool: Any, state: Run) -> None:
             state.running[slot_index] = (number, trial, began)
         if not state.running:
             return
-        limit = state.execution.trial_timeout_seconds
+        limit = state.engine_options.trial_timeout_seconds
         for slot_index in pool.wait(timeout=_time_left(state.running, limit)):
             result = pool.slots[slot_index].receive()
             number, trial, began = state.running.pop(slot_index)

@@ -91,8 +91,9 @@ class TrialSettings:
 
 
 @dataclass
-class Execution:
-    """Where and how trials run (the engine's process options).
+class EngineOptions:
+    """Where and how trials run: the engine's options of a tuner (its keyword
+    arguments, with their defaults in ``EngineTuner``'s signature).
 
     Attributes:
         workers: trial processes at once (spawned, recycled); 0 runs trials in the caller's
@@ -109,14 +110,14 @@ class Execution:
             worker process killed and replaced) and recorded FAILED; None: no limit.
     """
 
-    workers: int = 1
-    trials_per_worker: int | None = 10
-    max_worker_memory_mb: float | None = None
-    threads: int | None = None
-    pin_cores: bool = False
-    keep_models: int = 1
-    budget_seconds: float | None = None
-    trial_timeout_seconds: float | None = None
+    workers: int
+    trials_per_worker: int | None
+    max_worker_memory_mb: float | None
+    threads: int | None
+    pin_cores: bool
+    keep_models: int
+    budget_seconds: float | None
+    trial_timeout_seconds: float | None
 
     def __post_init__(self) -> None:
         if int(self.workers) < 0:
@@ -135,3 +136,27 @@ class Execution:
             raise ValueError(f"keep_models must be 0 or more, got {self.keep_models}")
         if self.threads is None:
             self.threads = max(1, (os.cpu_count() or 1) // max(int(self.workers), 1))
+
+
+@dataclass
+class SearchPlan:
+    """What one ``search`` call prepared before it touches the search directory.
+
+    Attributes:
+        data: the training / validation arrays as given (:class:`lib.tuning._data.Data`).
+        arrays: ``x_train``, ``y_train`` (and ``x_val``, ``y_val`` without folds) as numpy.
+        splits: the folds, ``(train_idx, val_idx)`` pairs, or None.
+        digest, folds_digest: fingerprints of the arrays and of the folds.
+        settings: the per-trial settings.
+        need_keys: whether the objective is a history key to be checked with a dry fit.
+        engine_names: the objectives the engine computes itself (macro F1, ...).
+    """
+
+    data: Any
+    arrays: dict
+    splits: list | None
+    digest: str
+    folds_digest: str | None
+    settings: TrialSettings
+    need_keys: bool
+    engine_names: Any

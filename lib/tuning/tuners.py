@@ -40,6 +40,7 @@ Example::
 
 from __future__ import annotations
 
+import inspect
 import os
 from typing import Any
 
@@ -50,7 +51,7 @@ import pandas as pd
 from lib.tuning import _data, _loop, _trial, oracles, spaces
 from lib.tuning._pool import Pool
 from lib.tuning._progress import SearchProgress
-from lib.tuning._settings import Execution, TrialSettings
+from lib.tuning._settings import EngineOptions, SearchPlan, TrialSettings
 from lib.tuning._store import ModelKeeper, TrialStore, results_frame
 
 # search.json keys that must match when a directory is searched again.
@@ -59,7 +60,7 @@ SPEC_KEYS = (
     "class_weight", "monitor", "tuner_options", "asha", "data", "folds", "space", "model",
     "executor", "onednn", "executions_per_trial", "shuffle",
 )
-# Execution options every pool-based tuner takes (Ray takes its own).
+# EngineOptions options every pool-based tuner takes (Ray takes its own).
 POOL_OPTIONS = (
     "workers", "trials_per_worker", "max_worker_memory_mb", "threads", "pin_cores",
     "keep_models", "budget_seconds", "trial_timeout_seconds",
@@ -214,15 +215,21 @@ class EngineTuner(kt.Tuner):
         max_trials: int | None = None, directory: Any = None, project_name: str | None = None,
         overwrite: bool = False, task: str | None = None, max_consecutive_failed_trials: int = 3,
         executions_per_trial: int = 1, oracle_options: dict | None = None,
-        optimizer: Any = None, loss: Any = None, metrics: Any = None, **options: Any,
+        optimizer: Any = None, loss: Any = None, metrics: Any = None, workers: int = 1,
+        trials_per_worker: int | None = 10, max_worker_memory_mb: float | None = None,
+        threads: int | None = None, pin_cores: bool = False, keep_models: int = 1,
+        budget_seconds: float | None = None, trial_timeout_seconds: float | None = None,
+        executor: str = "trials", max_models: int | None = None,
+        memory_budget_mb: float | None = None, **kwargs: Any,
     ):
-        self._refuse_unknown(options)
+        options = {name: value for name, value in locals().items() if name in _DEFAULTS}
+        self._refuse_unknown(kwargs, options)
         # the caller's hyperparameters= (before any build adds to the oracle's space): where
         # the discovery of the space starts, on every search of this directory
         self._predefined = oracle.get_space().get_config()
         self.executions_per_trial = _executions(executions_per_trial)
-        self.executor = options.pop("executor", "trials")
-        self.stacked_options = {k: options.pop(k) for k in STACKED_OPTIONS[1:] if k in options}
+        self.executor = executor
+        self.stacked_options = {k: options[k] for k in STACKED_OPTIONS[1:] if options[k]}
         if self.executor not in ("trials", "stacked"):
             raise ValueError(f"executor must be 'trials' or 'stacked', got {self.executor!r}")
         if self.stacked_options and self.executor != "stacked":
@@ -248,11 +255,11 @@ class EngineTuner(kt.Tuner):
         self.task = task
         self.max_consecutive_failed_trials = max(int(max_consecutive_failed_trials), 1)
         self.oracle_options = dict(oracle_options or {})
-        self.execution = Execution(**options)
+        self.engine_options = EngineOptions(**{k: options[k] for k in POOL_OPTIONS})
         if hasattr(oracle, "run_ahead"):  # the grid hands out successors early only when
             # several trials run at once: several workers, or a stack of configurations (set
             # before a resume replays the stored trials)
-            oracle.run_ahead = int(self.execution.workers) > 1 or self.executor == "stacked"
+            oracle.run_ahead = int(self.engine_options.workers) > 1 or self.executor == "stacked"
         folder = os.path.join(os.fspath(directory or "."), project_name or "untitled_project")
         self._store = TrialStore(folder)
         if overwrite:
@@ -286,16 +293,20 @@ class EngineTuner(kt.Tuner):
                 "directory / project_name"
             )
 
-    def _refuse_unknown(self, options: dict) -> None:
-        if "logger" in options:  # KerasTuner's: deprecated, ignored with a warning
+    def _refuse_unknown(self, kwargs: dict, options: dict) -> None:
+        """Refuses an unknown keyword, and an engine option this tuner does not apply (one
+        set to other than its default: e.g. ``workers`` for Ray, ``executor`` for Bayesian)."""
+        if "logger" in kwargs:  # KerasTuner's: deprecated, ignored with a warning
             import warnings
 
-            options.pop("logger")
+            kwargs.pop("logger")
             warnings.warn(
                 "The `logger` parameter is deprecated by Keras Tuner and ignored",
                 DeprecationWarning, stacklevel=4,
             )
-        unknown = sorted(set(options) - set(self.OPTIONS))
+        unknown = sorted(set(kwargs) | {
+            name for name, value in options.items()
+            if name not in self.OPTIONS and value != _DEFAULTS[name]})
         if not unknown:
             return
         ray = [name for name in unknown if name in _RAY_ONLY]
@@ -392,7 +403,7 @@ class EngineTuner(kt.Tuner):
                 return self._rebuild_with_weights(trial, path)
         raise FileNotFoundError(
             f"trial {trial.trial_id}'s model was not kept ({path} does not exist): the "
-            f"search keeps the best keep_models={self.execution.keep_models} model(s), none "
+            f"search keeps the best keep_models={self.engine_options.keep_models} model(s), none "
             "with folds, and Ray trials only on nodes that see the search directory. Pass "
             "keep_models=N to the tuner before searching, or "
             "rebuild it: tuner.hypermodel.build(tuner.get_best_hyperparameters()[0]) and fit"
@@ -639,7 +650,7 @@ class EngineTuner(kt.Tuner):
                           callbacks=callbacks, class_weight=class_weight,
                           early_stopping=early_stopping, reduce_lr=reduce_lr, monitor=monitor,
                           shuffle=shuffle)
-        if plan["settings"].task == "classification":
+        if plan.settings.task == "classification":
             _data.check_classes(data, validation_split=bool(validation_split))
             if class_weight is not None:  # 'balancd' refused now, not in every trial
                 _trial.class_weights(_data._class_ids(data.y_train), class_weight)
@@ -650,17 +661,18 @@ class EngineTuner(kt.Tuner):
             from lib.tuning.stacked import check_stackable
 
             check_stackable(self.hypermodel)
-            _check_stackable_search(plan["settings"], folds=plan["splits"] is not None)
+            _check_stackable_search(plan.settings, folds=plan.splits is not None)
         self._refuse_stale_trials()
-        if self.execution.trial_timeout_seconds is not None and self._in_process():
+        timeout = self.engine_options.trial_timeout_seconds
+        if timeout is not None and self._in_process():
             raise ValueError(
-                f"trial_timeout_seconds={self.execution.trial_timeout_seconds} needs trials in "
+                f"trial_timeout_seconds={timeout} needs trials in "
                 "worker processes (a trial in this process cannot be stopped); this search runs "
                 "them here (workers=0, executor='stacked' or callbacks of your own classes). "
                 "Drop trial_timeout_seconds or run with workers>=1 and Keras' own callbacks"
             )
-        self._set_tie_break(plan["settings"].objective, plan["settings"].monitor,
-                            plan["settings"].monitor_mode)
+        self._set_tie_break(plan.settings.objective, plan.settings.monitor,
+                            plan.settings.monitor_mode)
         self._store.lock()
         try:
             self._search(plan, verbose=verbose)
@@ -698,7 +710,7 @@ class EngineTuner(kt.Tuner):
 
     def _plan(self, data: _data.Data, *, folds: Any, epochs: int, batch_size: int,
               callbacks: Any, class_weight: Any, early_stopping: Any, reduce_lr: Any,
-              monitor: Any, shuffle: bool = True) -> dict:
+              monitor: Any, shuffle: bool = True) -> SearchPlan:
         """Everything a search call needs before it touches the directory."""
         objective = self.oracle.objective.name
         task = _data.infer_task(objective, data.y_train, self.task)
@@ -730,9 +742,9 @@ class EngineTuner(kt.Tuner):
             compile_overrides=spaces.compile_overrides(self.optimizer, self.loss, self.metrics),
             trial_weights=self._trial_weights(),
         )
-        return {"data": data, "arrays": arrays, "splits": splits, "digest": digest,
-                "folds_digest": folds_digest, "settings": settings,
-                "need_keys": objective not in engine_names, "engine_names": engine_names}
+        return SearchPlan(data=data, arrays=arrays, splits=splits, digest=digest,
+                          folds_digest=folds_digest, settings=settings,
+                          need_keys=objective not in engine_names, engine_names=engine_names)
 
     def _epochs(self, epochs: int) -> int:
         return epochs
@@ -744,14 +756,14 @@ class EngineTuner(kt.Tuner):
         model, as in KerasTuner, beyond the ``keep_models`` kept whole."""
         return os.path.join(self._store.directory, "trial_{trial_id}")
 
-    def _search(self, plan: dict, *, verbose: int) -> None:
+    def _search(self, plan: SearchPlan, *, verbose: int) -> None:
         self._check_data_unchanged(plan)
         self._store.repair()
         ModelKeeper(self._store.directory, 0, "max").clear_partial()
         in_process = self._in_process()
         if not in_process:
-            self._store.save_data(plan["arrays"], plan["splits"],
-                                  {"data": plan["digest"], "folds": plan["folds_digest"]})
+            self._store.save_data(plan.arrays, plan.splits,
+                                  {"data": plan.digest, "folds": plan.folds_digest})
         pool = self._make_pool(plan, in_process)
         try:
             space = self._discover(pool, plan, start_all=not in_process)
@@ -760,18 +772,18 @@ class EngineTuner(kt.Tuner):
             pool.close()
 
     def _in_process(self) -> bool:
-        return (int(self.execution.workers) <= 0 or self.executor == "stacked"
+        return (int(self.engine_options.workers) <= 0 or self.executor == "stacked"
                 or getattr(self, "_callbacks_of_caller", False))
 
     def _own_threads(self) -> int | None:
         """TensorFlow threads set in this process when trials run here."""
-        return self.execution.threads
+        return self.engine_options.threads
 
-    def _check_data_unchanged(self, plan: dict) -> None:
+    def _check_data_unchanged(self, plan: SearchPlan) -> None:
         spec = self._spec()
         if not spec:
             return
-        differing = [k for k, new in (("data", plan["digest"]), ("folds", plan["folds_digest"]))
+        differing = [k for k, new in (("data", plan.digest), ("folds", plan.folds_digest))
                      if _as_json(spec.get(k)) != _as_json(new)]
         if differing:
             raise ValueError(
@@ -780,32 +792,32 @@ class EngineTuner(kt.Tuner):
                 "directory / project_name, or overwrite=True"
             )
 
-    def _make_pool(self, plan: dict, in_process: bool) -> Pool:
-        execution = self.execution
+    def _make_pool(self, plan: SearchPlan, in_process: bool) -> Pool:
+        options = self.engine_options
         setup = None
         if not in_process:
             setup = {
                 "hypermodel": pickle_hypermodel(self.hypermodel),
-                "data_dir": self._store.data_dir, "array_names": sorted(plan["arrays"]),
-                "threads": execution.threads, "pin_cores": bool(execution.pin_cores),
-                "fingerprint": (plan["digest"], plan["folds_digest"]),
+                "data_dir": self._store.data_dir, "array_names": sorted(plan.arrays),
+                "threads": options.threads, "pin_cores": bool(options.pin_cores),
+                "fingerprint": (plan.digest, plan.folds_digest),
             }
         return Pool(
-            workers=max(int(execution.workers), 1) if not in_process else 1,
-            trials_per_worker=execution.trials_per_worker,
-            max_worker_memory_mb=execution.max_worker_memory_mb, setup=setup,
-            in_process=(self.hypermodel, plan["arrays"], plan["splits"], self._own_threads())
+            workers=max(int(options.workers), 1) if not in_process else 1,
+            trials_per_worker=options.trials_per_worker,
+            max_worker_memory_mb=options.max_worker_memory_mb, setup=setup,
+            in_process=(self.hypermodel, plan.arrays, plan.splits, self._own_threads())
             if in_process else None,
         )
 
-    def _discover(self, pool: Pool, plan: dict, *, start_all: bool) -> Any:
+    def _discover(self, pool: Pool, plan: SearchPlan, *, start_all: bool) -> Any:
         """The full space (with the data: hyperparameters declared in ``fit`` too), checked
         against the objective, the labels and a stored search."""
         if start_all:  # the other workers import TensorFlow while the first discovers
             for index in range(min(pool.size, self.max_trials or pool.size)):
                 pool.slot(index)
-        pool.slot(0).submit("discover", {"settings": plan["settings"],
-                                         "history_keys": plan["need_keys"],
+        pool.slot(0).submit("discover", {"settings": plan.settings,
+                                         "history_keys": plan.need_keys,
                                          "initial_space": self._predefined})
         found = pool.slot(0).receive()
         pool.slot(0).tasks_done = 0  # discovery does not count towards trials_per_worker
@@ -817,15 +829,15 @@ class EngineTuner(kt.Tuner):
                 "the hypermodel declares no hyperparameters (empty search space); use hp.Choice"
                 "/hp.Int/hp.Float in build(hp), or train the model directly with fit_final"
             )
-        objective = plan["settings"].objective
-        if plan["need_keys"] and objective not in found["history_keys"]:
-            available = sorted(set(plan["engine_names"]) | set(found["history_keys"]))
+        objective = plan.settings.objective
+        if plan.need_keys and objective not in found["history_keys"]:
+            available = sorted(set(plan.engine_names) | set(found["history_keys"]))
             raise ValueError(
                 f"objective {objective!r} is not reported by the model; available objectives: "
                 f"{available}. Pick one of these or add the metric to the model's compile()"
             )
-        if plan["settings"].task == "classification":
-            _data.check_labels(plan["data"], found["model"].get("outputs"))
+        if plan.settings.task == "classification":
+            _data.check_labels(plan.data, found["model"].get("outputs"))
         if found["model"].get("row_error"):
             raise ValueError(found["model"]["row_error"])
         self._check_spec(plan, found)
@@ -837,15 +849,15 @@ class EngineTuner(kt.Tuner):
                 # their defaults (tune_new_entries=False)
         return space
 
-    def _check_spec(self, plan: dict, found: dict) -> None:
-        settings = plan["settings"]
+    def _check_spec(self, plan: SearchPlan, found: dict) -> None:
+        settings = plan.settings
         spec = {
             "tuner": self.TUNER, "objective": settings.objective, "seed": self.seed,
             "task": settings.task, "epochs": settings.epochs, "batch_size": settings.batch_size,
             "early_stopping": settings.early_stopping, "reduce_lr": settings.reduce_lr,
             "class_weight": settings.class_weight, "monitor": settings.monitor,
             "tuner_options": self.oracle_options, "asha": self._asha(),
-            "data": plan["digest"], "folds": plan["folds_digest"], "space": found["space"],
+            "data": plan.digest, "folds": plan.folds_digest, "space": found["space"],
             "model": found["model"].get("signature"),
             "executor": self.executor if self.executor != "trials" else None,
             "executions_per_trial": self.executions_per_trial
@@ -873,15 +885,15 @@ class EngineTuner(kt.Tuner):
     def _asha(self) -> Any:
         return False
 
-    def _execute(self, pool: Pool, plan: dict, space: Any, *, verbose: int) -> None:
-        settings = plan["settings"]
+    def _execute(self, pool: Pool, plan: SearchPlan, space: Any, *, verbose: int) -> None:
+        settings = plan.settings
         keeper = None
-        if plan["splits"] is None and self.execution.keep_models > 0:
-            keeper = ModelKeeper(self._store.directory, self.execution.keep_models,
+        if plan.splits is None and self.engine_options.keep_models > 0:
+            keeper = ModelKeeper(self._store.directory, self.engine_options.keep_models,
                                  settings.direction, getattr(self.oracle, "tie_break", None))
         state = _loop.Run(
             oracle=self.oracle, store=self._store, keeper=keeper, settings=settings,
-            execution=self.execution, space_config=space.get_config(), seed=self.seed,
+            engine_options=self.engine_options, space_config=space.get_config(), seed=self.seed,
             max_trials=self.max_trials, max_failures=self.max_consecutive_failed_trials,
             progress=self._progress(space, settings, verbose), records=self._records,
             pending=self._pending, next_index=self._next_index,
@@ -889,7 +901,7 @@ class EngineTuner(kt.Tuner):
         try:
             if self.executor == "stacked":  # search() refused what it cannot apply
                 pool.close()
-                self._run_stacked(state, plan["arrays"])
+                self._run_stacked(state, plan.arrays)
             else:
                 _loop.run(pool, state)
         finally:
@@ -1081,6 +1093,12 @@ def _oracle_kwargs(objective: Any, max_trials: Any, seed: Any, hyperparameters: 
         "allow_new_entries": allow_new_entries,
         "max_consecutive_failed_trials": 2**31,  # counted by the engine (with the traceback)
     }
+
+
+# The defaults of the engine options: an option a tuner does not take must keep its default.
+_DEFAULTS = {name: parameter.default for name, parameter in
+             inspect.signature(EngineTuner.__init__).parameters.items()
+             if name in POOL_OPTIONS + STACKED_OPTIONS}
 
 
 class Tuner(EngineTuner):
@@ -1336,7 +1354,7 @@ class RayTuneSearch(EngineTuner):
     def _in_process(self) -> bool:
         return True  # Ray runs the trials; the space is discovered in this process
 
-    def _search(self, plan: dict, *, verbose: int) -> None:
+    def _search(self, plan: SearchPlan, *, verbose: int) -> None:
         """A wrong ``ray_address`` is refused before the space is discovered or stored."""
         import sys
 
@@ -1355,28 +1373,28 @@ class RayTuneSearch(EngineTuner):
     def _asha(self) -> Any:
         return self.asha
 
-    def _execute(self, pool: Any, plan: dict, space: Any, *, verbose: int) -> None:
+    def _execute(self, pool: Any, plan: SearchPlan, space: Any, *, verbose: int) -> None:
         from lib.tuning import _ray
 
         pool.close()
-        if self.max_trials is None and self.execution.budget_seconds is None:
+        if self.max_trials is None and self.engine_options.budget_seconds is None:
             raise ValueError(
                 "RayTuneSearch needs max_trials or budget_seconds to know when to stop"
             )
-        settings: TrialSettings = plan["settings"]
+        settings: TrialSettings = plan.settings
         progress = self._progress(space, settings, verbose)
         options = dict(self.oracle_options)
         if self.runtime_env:
             options["runtime_env"] = self.runtime_env
         try:
             _ray.run(
-                self.hypermodel, plan["arrays"], plan["splits"], space, settings,
+                self.hypermodel, plan.arrays, plan.splits, space, settings,
                 store=self._store, tuner=self.TUNER, max_trials=self.max_trials,
-                budget_seconds=self.execution.budget_seconds, seed=self.seed,
+                budget_seconds=self.engine_options.budget_seconds, seed=self.seed,
                 max_concurrent_trials=self.max_concurrent_trials, asha=self.asha,
                 ray_address=self.ray_address, num_cpus=self.num_cpus, options=options,
-                verbose=verbose, pin_cores=bool(self.execution.pin_cores), progress=progress,
-                keep_models=int(self.execution.keep_models),
+                verbose=verbose, pin_cores=bool(self.engine_options.pin_cores), progress=progress,
+                keep_models=int(self.engine_options.keep_models),
             )
         finally:
             progress.close()
