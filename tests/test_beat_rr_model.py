@@ -127,10 +127,11 @@ def test_hypermodel_trains_through_the_tuning_engine(tmp_path):
         resampling="none", batch_size=16,
     )
     groups = rng.integers(0, 4, size=48)
-    trials = tuning.search(hypermodel, {"x_train": x, "y_train": y}, tuner="grid",
-                           objective="val_macro_f1", folds=2, groups=groups, epochs=1,
-                           workers=0, directory=tmp_path / "search", verbose=0)
+    tuner = tuning.GridSearch(hypermodel, objective="val_macro_f1", workers=0,
+                              directory=tmp_path, project_name="search")
+    trials = tuner.search(x, y, folds=2, groups=groups, epochs=1, verbose=0)
     assert len(trials) == 2 and set(trials["rr_features"]) == {"relative", "all"}
-    best = tuning.best_hyperparameters(trials)
+    best = tuner.get_best_hyperparameters(1)[0].values
+    assert best["rr_features"] == trials.loc[trials["rank"] == 1, "rr_features"].iloc[0]
     model, history = tuning.fit_final(hypermodel, best, x, y, epochs=1, seed=0)
     assert isinstance(model, keras.Model) and np.isfinite(history["loss"][-1])

@@ -364,7 +364,7 @@ def test_mice_mlp_space_is_conditional():
     models.MLPHyperModel(resampling="smote").build(smote)
     assert smote.values["resampling"] == "smote"
     assert "resampling" in models.MLPHyperModel.data_hyperparameters
-    from lib.tuning import space_size
+    from lib.tuning.spaces import space_size
 
     one = kt.HyperParameters()
     fixed = models.MLPHyperModel(second_layer=(True,), units=(8,), activation=("sigmoid",),
@@ -493,7 +493,7 @@ def test_hypermodel_rejects_an_unknown_jit_compile_value():
 
 
 def test_feature_subset_as_one_choice_walks_each_subset_once():
-    from lib.tuning import space_size
+    from lib.tuning.spaces import space_size
 
     hypermodel = models.FeatureSubsetMLPHyperModel(
         FEATURES, subset_choice=True, layers=(1, 2), units=(8,), activation=("relu",),

@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from lib.labels import encode_labels  # noqa: E402
-from lib.tuning import GridSearch, Hyperband, RandomSearch, fit_final, load_best_model  # noqa: E402
+from lib.tuning import GridSearch, Hyperband, RandomSearch, fit_final  # noqa: E402
 
 
 class Net(kt.HyperModel):
@@ -171,8 +171,8 @@ def test_a_network_with_nan_outputs_is_a_failed_trial_never_a_score(tmp_path):
     assert not np.isfinite(row["objective"])
     with pytest.raises(RuntimeError, match="no trial completed"):
         tuner.get_best_models(1)
-    with pytest.raises(FileNotFoundError, match="finished no trial"):
-        load_best_model(tmp_path / "search")
+    kept = [p.name for p in (tmp_path / "search").rglob("*.keras")]
+    assert kept == []  # keep_models=1, but a FAILED trial keeps no model
 
 
 def test_fit_final_checks_its_inputs():
@@ -210,12 +210,16 @@ def test_a_truncated_search_json_is_named(tmp_path):
         _tuner(tmp_path)
 
 
-def test_load_best_model_names_the_one_cause_that_applies(tmp_path):
+def test_get_best_models_loads_the_kept_trial_model_after_best_model_keras_is_deleted(tmp_path):
     tuner = _tuner(tmp_path, keep_models=2)
     tuner.search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
+    before = keras.saving.load_model(tmp_path / "search" / "best_model.keras").predict(X, verbose=0)
     os.remove(tmp_path / "search" / "best_model.keras")
-    with pytest.raises(FileNotFoundError, match="the file was deleted; the kept trial models"):
-        load_best_model(tmp_path / "search")
+    best = tuner.oracle.get_best_trials(1)[0]
+    assert (tmp_path / "search" / "models" / f"trial-{int(best.trial_id):05d}.keras").exists()
+    reopened = _tuner(tmp_path)  # a later session: the search read back from its folder
+    np.testing.assert_allclose(reopened.get_best_models(1)[0].predict(X, verbose=0), before,
+                               rtol=1e-6)
 
 
 def test_a_stacked_refusal_leaves_nothing_behind(tmp_path):
@@ -318,7 +322,7 @@ def test_trials_tied_on_the_objective_are_ranked_by_the_monitored_loss(tmp_path,
     best = int(frame.loc[frame["rank"] == 1, "trial"].iloc[0])
     assert tuner.get_best_hyperparameters(1)[0].values["units"] == frame.loc[best, "units"]
     assert "3 trials tie on val_accuracy" in capsys.readouterr().out
-    kept = load_best_model(tmp_path / "untitled_project")
+    kept = keras.saving.load_model(tmp_path / "untitled_project" / "best_model.keras")
     np.testing.assert_allclose(kept.predict(x, verbose=0),
                                tuner.get_best_models(1)[0].predict(x, verbose=0), rtol=1e-6)
 

@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 from lib.evaluation import classification_metrics  # noqa: E402
 from lib.models import MLPHyperModel  # noqa: E402
 from lib.tuning import BayesianOptimization, GridSearch, RandomSearch  # noqa: E402
-from tests.test_tuning import TinyMLP  # noqa: E402
+from tests.helpers import TinyMLP  # noqa: E402
 
 
 def _mice(n=240, seed=0):

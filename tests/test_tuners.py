@@ -20,16 +20,16 @@ from lib.tuning import (  # noqa: E402
     Hyperband,
     RandomSearch,
     RayTuneSearch,
-    space_size,
     space_table,
 )
-from tests.test_tuning import FEATURES, TinyMLP, _classification  # noqa: E402
+from lib.tuning.spaces import space_size  # noqa: E402
+from tests.helpers import FEATURES, TinyMLP, classification, split_data  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _data():
-    x, y = _classification()
+    x, y = classification()
     return x[:80], y[:80], x[80:], y[80:]
 
 
@@ -143,11 +143,11 @@ def test_a_constructed_tuner_reads_a_finished_search_and_continues_it(tmp_path):
 _GRID_SCRIPT = '''
 import sys
 import numpy as np
-from tests.test_tuning import TinyMLP, _classification
+from tests.helpers import TinyMLP, classification
 from lib.tuning import GridSearch
 
 if __name__ == "__main__":
-    x, y = _classification()
+    x, y = classification()
     tuner = GridSearch(TinyMLP(layers=True), objective="val_accuracy", directory=sys.argv[1],
                        project_name="grid", seed=0, threads=1)
     tuner.search(x[:80], y[:80], validation_data=(x[80:], y[80:]), epochs=1, verbose=0)
@@ -199,10 +199,9 @@ def test_executions_per_trial_average_fits_from_successive_seeds():
     scored on its own best epoch; execution j of fold i uses seed + i + j * folds."""
     from lib.tuning import _trial
     from lib.tuning._settings import TrialSettings
-    from tests.test_tuning import _split
 
     x, y, xv, yv = _data()
-    arrays = _split(*_classification())
+    arrays = split_data(*classification())
     settings = TrialSettings(objective="val_loss", direction="min", task="classification",
                              labels=[0, 1, 2], epochs=2, batch_size=16, monitor="val_loss")
 
@@ -290,7 +289,7 @@ def test_executions_per_trial_is_checked_and_refused_where_it_cannot_apply(tmp_p
 
 @pytest.mark.slow
 def test_validation_split_holds_out_the_last_rows_as_keras_fit_does(tmp_path):
-    x, y = _classification(100)
+    x, y = classification(100)
     kwargs = dict(objective="val_accuracy", directory=tmp_path, workers=0, seed=4)
     split = GridSearch(TinyMLP(), project_name="split", **kwargs).search(
         x, y, validation_split=0.25, epochs=1, verbose=0)

@@ -15,44 +15,14 @@ import pytest  # noqa: E402
 
 from lib.evaluation import classification_metrics  # noqa: E402
 from lib.tuning import (  # noqa: E402
-    Data,
-    _trial,  # noqa: E402
-    best_hyperparameters,
-    best_trial,
+    GridSearch,
+    RandomSearch,
+    RayTuneSearch,
     build_model,
     fit_final,
-    load_best_model,
-    search,
+    spaces,
 )
-
-FEATURES, CLASSES = 25, 3
-
-
-class TinyMLP(kt.HyperModel):
-    """1-2 layer MLP on 25 features / 3 classes; optional resampling and feature-subset hps."""
-
-    def __init__(self, *, resampling=False, subsets=False, layers=False):
-        super().__init__()
-        self.resampling, self.subsets, self.layers = resampling, subsets, layers
-
-    def build(self, hp):
-        units = hp.Choice("units", [4, 8])
-        inputs = keras.Input((FEATURES,))
-        x = inputs
-        if self.subsets:
-            columns = {"first10": list(range(10)), "all": list(range(FEATURES))}[
-                hp.Choice("features", ["first10", "all"])
-            ]
-            x = keras.layers.Lambda(lambda t, c=columns: keras.ops.take(t, c, axis=1))(x)
-        for _ in range(hp.Int("layers", 1, 2) if self.layers else 1):
-            x = keras.layers.Dense(units, activation="relu")(x)
-        if self.resampling:
-            hp.Choice("resampling", ["random_over"])
-        outputs = keras.layers.Dense(CLASSES, activation="softmax")(x)
-        model = keras.Model(inputs, outputs)
-        model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-        return model
+from tests.helpers import CLASSES, FEATURES, TinyMLP, classification  # noqa: E402
 
 
 class ConditionalMLP(kt.HyperModel):
@@ -73,39 +43,53 @@ class ConditionalMLP(kt.HyperModel):
 
 class TinyRegressor(kt.HyperModel):
     def build(self, hp):
-        model = keras.Sequential([
-            keras.Input((FEATURES,)),
-            keras.layers.Dense(hp.Choice("units", [2, 4]), activation="relu"),
-            keras.layers.Dense(1),
-        ])
+        model = keras.Sequential(
+            [
+                keras.Input((FEATURES,)),
+                keras.layers.Dense(hp.Choice("units", [2, 4]), activation="relu"),
+                keras.layers.Dense(1),
+            ]
+        )
         model.compile(keras.optimizers.Adam(hp.Choice("lr", [0.01])), "mse")
         return model
 
 
-def _classification(n=120, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, FEATURES)).astype("float32")
-    y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.8).astype(int)
-    return x, y
-
-
-def _split(x, y, n_train=80):
-    return dict(x_train=x[:n_train], y_train=y[:n_train], x_val=x[n_train:], y_val=y[n_train:])
-
-
 @pytest.mark.slow
 def test_grid_search_returns_documented_frame(tmp_path):
-    x, y = _classification()
-    frame = search(
-        TinyMLP(), _split(x, y), tuner="grid", objective="val_accuracy", epochs=2,
-        early_stopping=1, reduce_lr={"patience": 1}, class_weight="balanced",
-        directory=tmp_path / "grid", workers=0, seed=3, verbose=0,
+    x, y = classification()
+    tuner = GridSearch(
+        TinyMLP(),
+        objective="val_accuracy",
+        directory=tmp_path,
+        project_name="grid",
+        workers=0,
+        seed=3,
+    )
+    frame = tuner.search(
+        x[:80],
+        y[:80],
+        validation_data=(x[80:], y[80:]),
+        epochs=2,
+        early_stopping=1,
+        reduce_lr={"patience": 1},
+        class_weight="balanced",
+        verbose=0,
     )
     assert list(frame["trial"]) == [0, 1]
     assert sorted(frame["units"]) == [4, 8]
-    for column in ["objective", "val_accuracy", "val_macro_recall", "val_macro_f1",
-                   "val_weighted_f1", "best_epoch", "epochs_run", "seconds",
-                   "overhead_seconds", "status", "history"]:
+    for column in [
+        "objective",
+        "val_accuracy",
+        "val_macro_recall",
+        "val_macro_f1",
+        "val_weighted_f1",
+        "best_epoch",
+        "epochs_run",
+        "seconds",
+        "overhead_seconds",
+        "status",
+        "history",
+    ]:
         assert column in frame.columns, column
     assert (frame["status"] == "COMPLETED").all()
     np.testing.assert_allclose(frame["objective"], frame["val_accuracy"])
@@ -119,20 +103,38 @@ def test_grid_search_returns_documented_frame(tmp_path):
     history = frame["history"].iloc[0]
     assert len(history["val_loss"]) == frame["epochs_run"].iloc[0]
     assert frame.attrs["direction"] == "max" and frame.attrs["objective"] == "val_accuracy"
-    assert best_trial(frame)["objective"] == frame["objective"].max()
+    assert tuner.oracle.get_best_trials(1)[0].score == frame["objective"].max()
+    assert frame.loc[frame["rank"] == 1, "objective"].iloc[0] == frame["objective"].max()
     assert (tmp_path / "grid" / "best_model.keras").exists()
-    saved = load_best_model(frame)
-    score = classification_metrics(y[80:], saved.predict(x[80:], verbose=0), labels=[0, 1, 2])
-    assert score["accuracy"] == pytest.approx(frame["objective"].max())
-    with pytest.raises(FileNotFoundError, match="holds no search"):  # the parent folder
-        load_best_model(tmp_path)
+    for saved in (
+        keras.saving.load_model(tmp_path / "grid" / "best_model.keras"),
+        tuner.get_best_models(1)[0],
+    ):
+        score = classification_metrics(y[80:], saved.predict(x[80:], verbose=0), labels=[0, 1, 2])
+        assert score["accuracy"] == pytest.approx(frame["objective"].max())
+    # the parent folder holds no search: a tuner opened there finds no trial, no best model
+    parent = GridSearch(
+        TinyMLP(),
+        objective="val_accuracy",
+        directory=tmp_path.parent,
+        project_name=tmp_path.name,
+        workers=0,
+    )
+    assert parent.results.empty and parent.get_best_models(1) == []
 
     # The engine's metric is classification_metrics on the restored best-epoch weights:
     # retrain trial 0 through the same fit path with its seed and recompute it.
     row = frame.iloc[0]
     model, _ = fit_final(
-        TinyMLP(), {"units": int(row["units"])}, x[:80], y[:80], validation_data=(x[80:], y[80:]),
-        epochs=2, seed=_trial.trial_seed(3, 0), early_stopping=1, reduce_lr={"patience": 1},
+        TinyMLP(),
+        {"units": int(row["units"])},
+        x[:80],
+        y[:80],
+        validation_data=(x[80:], y[80:]),
+        epochs=2,
+        seed=spaces.trial_seed(3, 0),
+        early_stopping=1,
+        reduce_lr={"patience": 1},
         class_weight="balanced",
     )
     expected = classification_metrics(y[80:], model.predict(x[80:], verbose=0), labels=[0, 1, 2])
@@ -140,20 +142,35 @@ def test_grid_search_returns_documented_frame(tmp_path):
     assert row["val_macro_f1"] == pytest.approx(expected["macro_f1"])
 
 
+def _best_trial_number(frame):
+    """The trial ranked first in ``tuner.results`` (the order of ``get_best_trials``)."""
+    return int(frame.loc[frame["rank"] == 1, "trial"].iloc[0])
+
+
 @pytest.mark.slow
 def test_resume_skips_finished_trials_and_matches_uninterrupted(tmp_path):
-    x, y = _classification()
-    kwargs = dict(tuner="random", objective="val_macro_f1", epochs=1, workers=0, seed=1,
-                  verbose=0)
+    x, y = classification()
     model = TinyMLP(layers=True)
-    full = search(model, _split(x, y), max_trials=3, directory=tmp_path / "full", **kwargs)
 
-    part = search(model, _split(x, y), max_trials=1, directory=tmp_path / "part", **kwargs)
+    def run(project, max_trials):
+        tuner = RandomSearch(
+            model,
+            objective="val_macro_f1",
+            max_trials=max_trials,
+            directory=tmp_path,
+            project_name=project,
+            workers=0,
+            seed=1,
+        )
+        return tuner.search(x[:80], y[:80], validation_data=(x[80:], y[80:]), epochs=1, verbose=0)
+
+    full = run("full", 3)
+    part = run("part", 1)
     assert len(part) == 1
     # a kill during a write leaves a torn line: it must be ignored
     with open(tmp_path / "part" / "trials.jsonl", "a") as handle:
         handle.write('{"trial": 1, "hyperpa')
-    resumed = search(model, _split(x, y), max_trials=3, directory=tmp_path / "part", **kwargs)
+    resumed = run("part", 3)  # the same folder, overwrite=False: the search goes on
     assert len(resumed) == 3
     # finished trials were read back, not rerun (their timings are the stored ones)
     np.testing.assert_array_equal(resumed["seconds"].iloc[:1], part["seconds"])
@@ -161,45 +178,65 @@ def test_resume_skips_finished_trials_and_matches_uninterrupted(tmp_path):
     assert len(lines) == 3 and all(line.endswith("}") for line in lines)
     columns = ["units", "layers"]
     assert resumed[columns].to_dict("records") == full[columns].to_dict("records")
-    assert best_trial(resumed)["trial"] == best_trial(full)["trial"]
+    assert _best_trial_number(resumed) == _best_trial_number(full)
 
     # nothing left to do: no trial runs again
-    again = search(model, _split(x, y), max_trials=3, directory=tmp_path / "part", **kwargs)
+    again = run("part", 3)
     np.testing.assert_array_equal(again["seconds"], resumed["seconds"])
 
 
 @pytest.mark.slow
 def test_conditional_hyperparameters_are_stored_and_resumed(tmp_path):
-    x, y = _classification()
-    arguments = dict(tuner="grid", epochs=1, directory=tmp_path / "conditional", workers=0,
-                     seed=0, verbose=0)
-    frame = search(ConditionalMLP(), _split(x, y), **arguments)
+    x, y = classification()
+
+    def run():
+        tuner = GridSearch(
+            ConditionalMLP(),
+            objective="val_accuracy",
+            directory=tmp_path,
+            project_name="conditional",
+            workers=0,
+            seed=0,
+        )
+        return tuner.search(x[:80], y[:80], validation_data=(x[80:], y[80:]), epochs=1, verbose=0)
+
+    frame = run()
     assert len(frame) == 3  # layers=1, then layers=2 with units_2 in {2, 3}
     assert frame.loc[frame["layers"] == 1, "units_2"].isna().all()
     assert sorted(frame.loc[frame["layers"] == 2, "units_2"]) == [2, 3]
-    again = search(ConditionalMLP(), _split(x, y), **arguments)  # resume: nothing to rerun
+    again = run()  # resume: nothing to rerun
     assert list(again["trial"]) == list(frame["trial"])
     np.testing.assert_allclose(again["objective"], frame["objective"])
 
 
 @pytest.mark.slow
 def test_resume_refuses_a_different_search_space(tmp_path):
-    x, y = _classification()
-    search(TinyMLP(), _split(x, y), epochs=1, max_trials=1, directory=tmp_path, workers=0,
-           verbose=0)
+    x, y = classification()
+
+    def run(hypermodel):
+        tuner = GridSearch(
+            hypermodel,
+            objective="val_accuracy",
+            max_trials=1,
+            directory=tmp_path,
+            project_name="run",
+            workers=0,
+        )
+        return tuner.search(x[:80], y[:80], validation_data=(x[80:], y[80:]), epochs=1, verbose=0)
+
+    first = run(TinyMLP())
     with pytest.raises(ValueError, match="different search space"):
-        search(TinyMLP(layers=True), _split(x, y), epochs=1, max_trials=1, directory=tmp_path,
-               workers=0, verbose=0)
-    with pytest.raises(ValueError, match="resume=True"):
-        search(TinyMLP(), _split(x, y), epochs=1, max_trials=1, directory=tmp_path,
-               workers=0, resume=False, verbose=0)
+        run(TinyMLP(layers=True))
+    # the refused search changed nothing: the first one resumes with its trial as it was
+    again = run(TinyMLP())
+    np.testing.assert_array_equal(again["seconds"], first["seconds"])
 
 
 @pytest.mark.slow
 def test_folds_resample_training_rows_only(tmp_path, monkeypatch):
     import lib.resampling
 
-    x, y = _classification(n=90)
+    x, y = classification(n=90)
     x[:, -1] = np.arange(len(x))  # row id in the last column (not used by the subset model)
     seen = []
 
@@ -209,10 +246,15 @@ def test_folds_resample_training_rows_only(tmp_path, monkeypatch):
 
     monkeypatch.setattr(lib.resampling, "resample", spy)
     folds = [(np.arange(0, 60), np.arange(60, 90)), (np.arange(30, 90), np.arange(0, 30))]
-    frame = search(
-        TinyMLP(resampling=True), {"x_train": x, "y_train": y}, folds=folds, max_trials=1,
-        objective="val_accuracy", epochs=1, directory=tmp_path, workers=0, verbose=0,
+    tuner = GridSearch(
+        TinyMLP(resampling=True),
+        objective="val_accuracy",
+        max_trials=1,
+        directory=tmp_path,
+        project_name="folds",
+        workers=0,
     )
+    frame = tuner.search(x, y, folds=folds, epochs=1, verbose=0)
     assert len(seen) == 2
     for ids, (train, val) in zip(seen, folds, strict=True):
         np.testing.assert_array_equal(np.sort(ids), train)
@@ -224,11 +266,16 @@ def test_folds_resample_training_rows_only(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_kfold_int_is_stratified_and_feature_subsets_get_full_x(tmp_path):
-    x, y = _classification(n=90)
-    frame = search(
-        TinyMLP(subsets=True), Data(x_train=x, y_train=y), folds=2, objective="val_weighted_f1",
-        epochs=1, max_trials=2, directory=tmp_path, workers=0, verbose=0,
+    x, y = classification(n=90)
+    tuner = GridSearch(
+        TinyMLP(subsets=True),
+        objective="val_weighted_f1",
+        max_trials=2,
+        directory=tmp_path,
+        project_name="kfold",
+        workers=0,
     )
+    frame = tuner.search(x, y, folds=2, epochs=1, verbose=0)
     assert set(frame["features"]) == {"first10", "all"}
     assert {"val_weighted_f1_fold0", "val_weighted_f1_fold1", "val_weighted_f1_std"} <= set(
         frame.columns
@@ -241,23 +288,34 @@ def test_regression_objective_is_minimised(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(100, FEATURES)).astype("float32")
     y = (x[:, :3].sum(axis=1) + 0.1 * rng.normal(size=100)).astype("float32")
-    frame = search(TinyRegressor(), _split(x, y), objective="val_mse", epochs=1,
-                   directory=tmp_path, workers=0, verbose=0)
+    tuner = GridSearch(
+        TinyRegressor(),
+        objective="val_mse",
+        directory=tmp_path,
+        project_name="regression",
+        workers=0,
+    )
+    frame = tuner.search(x[:80], y[:80], validation_data=(x[80:], y[80:]), epochs=1, verbose=0)
     assert frame.attrs["task"] == "regression" and frame.attrs["direction"] == "min"
     assert {"val_mse", "val_mae", "val_rmse"} <= set(frame.columns)
-    assert best_trial(frame)["objective"] == frame["objective"].min()
-    assert best_hyperparameters(frame) == {
-        "units": int(frame.loc[frame["objective"].idxmin(), "units"]), "lr": 0.01
+    assert tuner.oracle.get_best_trials(1)[0].score == frame["objective"].min()
+    assert tuner.get_best_hyperparameters(1)[0].values == {
+        "units": int(frame.loc[frame["objective"].idxmin(), "units"]),
+        "lr": 0.01,
     }
     model = build_model(TinyRegressor(), {"units": 4})
     assert model.layers[0].units == 4
 
 
 def test_errors_are_clear(tmp_path):
-    x, y = _classification()
-    data = _split(x, y)
-    with pytest.raises(ValueError, match="unknown tuner 'gird'.*grid"):
-        search(TinyMLP(), data, tuner="gird", directory=tmp_path / "a", workers=0)
+    x, y = classification()
+
+    def run(hypermodel, project, objective="val_accuracy", validation=True):
+        tuner = GridSearch(
+            hypermodel, objective=objective, directory=tmp_path, project_name=project, workers=0
+        )
+        validation_data = (x[80:], y[80:]) if validation else None
+        return tuner.search(x[:80], y[:80], validation_data=validation_data, epochs=1, verbose=0)
 
     def fixed(hp):
         model = keras.Sequential([keras.Input((FEATURES,)), keras.layers.Dense(CLASSES)])
@@ -265,21 +323,25 @@ def test_errors_are_clear(tmp_path):
         return model
 
     with pytest.raises(ValueError, match="empty search space"):
-        search(fixed, data, epochs=1, directory=tmp_path / "b", workers=0, verbose=0)
+        run(fixed, "b")
     with pytest.raises(ValueError, match="val_auc.*available.*val_accuracy"):
-        search(TinyMLP(), data, objective="val_auc", epochs=1, directory=tmp_path / "c",
-               workers=0, verbose=0)
+        run(TinyMLP(), "c", objective="val_auc")
     with pytest.raises(ValueError, match="no validation data"):
-        search(TinyMLP(), {"x_train": x, "y_train": y}, directory=tmp_path / "d", workers=0)
-    with pytest.raises(ValueError, match="max_trials or budget_seconds"):
-        search(TinyMLP(), data, tuner="bayesian", directory=tmp_path / "e", workers=0)
+        run(TinyMLP(), "d", validation=False)
 
 
 @pytest.mark.slow
 def test_keras_history_objective(tmp_path):
-    x, y = _classification()
-    frame = search(TinyMLP(), _split(x, y), objective="val_loss", epochs=2, max_trials=1,
-                   directory=tmp_path, workers=0, verbose=0)
+    x, y = classification()
+    tuner = GridSearch(
+        TinyMLP(),
+        objective="val_loss",
+        max_trials=1,
+        directory=tmp_path,
+        project_name="history",
+        workers=0,
+    )
+    frame = tuner.search(x[:80], y[:80], validation_data=(x[80:], y[80:]), epochs=2, verbose=0)
     history = frame["history"].iloc[0]
     assert frame["objective"].iloc[0] == pytest.approx(min(history["val_loss"]))
     assert frame.attrs["direction"] == "min"
@@ -287,13 +349,23 @@ def test_keras_history_objective(tmp_path):
 
 @pytest.mark.slow
 def test_worker_processes_are_recycled_and_match_in_process(tmp_path):
-    x, y = _classification()
-    kwargs = dict(tuner="random", max_trials=2, objective="val_accuracy", epochs=1, seed=5,
-                  threads=1, verbose=0)
-    spawned = search(TinyMLP(layers=True), _split(x, y), workers=1, trials_per_worker=1,
-                     directory=tmp_path / "w", **kwargs)
-    local = search(TinyMLP(layers=True), _split(x, y), workers=0, directory=tmp_path / "l",
-                   **kwargs)
+    x, y = classification()
+
+    def run(project, **options):
+        tuner = RandomSearch(
+            TinyMLP(layers=True),
+            objective="val_accuracy",
+            max_trials=2,
+            seed=5,
+            threads=1,
+            directory=tmp_path,
+            project_name=project,
+            **options,
+        )
+        return tuner.search(x[:80], y[:80], validation_data=(x[80:], y[80:]), epochs=1, verbose=0)
+
+    spawned = run("w", workers=1, trials_per_worker=1)
+    local = run("l", workers=0)
     assert (spawned["status"] == "COMPLETED").all()
     columns = ["units", "layers"]
     assert spawned[columns].to_dict("records") == local[columns].to_dict("records")
@@ -333,17 +405,30 @@ def test_ray_random_runs_given_configurations_and_resumes(tmp_path, monkeypatch,
     monkeypatch.delenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", raising=False)
     monkeypatch.delenv("RAY_AIR_NEW_OUTPUT", raising=False)
 
-    x, y = _classification()
+    x, y = classification()
     configs = [{"units": 4}, {"units": 8}]
-    kwargs = dict(
-        tuner="ray-random", objective="val_accuracy", max_trials=2, epochs=1, batch_size=32,
-        seed=0, verbose=0, checkpoint=False, max_concurrent_trials=2,
-        tuner_options={"points_to_evaluate": configs}, directory=str(tmp_path / "ray"),
-        pin_cores=True,  # each trial process pins itself to a core of its own
-    )
+
+    def run():
+        tuner = RayTuneSearch(
+            TinyMLP(),
+            objective="val_accuracy",
+            max_trials=2,
+            seed=0,
+            keep_models=0,
+            searcher="random",
+            searcher_options={"points_to_evaluate": configs},
+            max_concurrent_trials=2,
+            directory=str(tmp_path),
+            project_name="ray",
+            pin_cores=True,  # each trial process pins itself to a core of its own
+        )
+        return tuner.search(
+            x[:80], y[:80], validation_data=(x[80:], y[80:]), epochs=1, batch_size=32, verbose=0
+        )
+
     try:
         try:
-            frame = search(TinyMLP(), _split(x, y), **kwargs)
+            frame = run()
         except RuntimeError as error:  # only a local Ray that cannot start (loaded machine)
             if "Ray did not start" not in str(error):
                 raise
@@ -356,7 +441,7 @@ def test_ray_random_runs_given_configurations_and_resumes(tmp_path, monkeypatch,
         # switch is put back afterwards
         written = {p.name for p in (tmp_path / "ray").rglob("*")}
         assert "trials.jsonl" in written
-        assert not [name for name in written if name.endswith(".keras")]  # checkpoint=False
+        assert not [name for name in written if name.endswith(".keras")]  # keep_models=0
         assert not {"progress.csv", "result.json"} & written
         assert not any(name.startswith("events.out.tfevents") for name in written)
         assert "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS" not in os.environ
@@ -367,7 +452,7 @@ def test_ray_random_runs_given_configurations_and_resumes(tmp_path, monkeypatch,
         for noise in ("Configuration for experiment", "Failed to fetch metrics", "max_concurrent"):
             assert noise not in printed
         assert "RAY_AIR_NEW_OUTPUT" not in os.environ
-        again = search(TinyMLP(), _split(x, y), **kwargs)  # resume: nothing left to run
+        again = run()  # resume: nothing left to run
         np.testing.assert_array_equal(again["seconds"], frame["seconds"])
     finally:
         ray.shutdown()
@@ -420,9 +505,14 @@ def _run_json_script(script: str) -> dict:
     import sys
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3"),
-                          timeout=300, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3"),
+        timeout=300,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -439,8 +529,8 @@ a.other, b.other = b, a  # a reference cycle made after the freeze
 del a, b
 collected = gc.collect()
 again = gc.get_freeze_count()
-from tests.test_tuning import TinyMLP, _classification, _split
-arrays = _split(*_classification())
+from tests.helpers import TinyMLP, classification, split_data
+arrays = split_data(*classification())
 from lib.tuning._settings import TrialSettings
 settings = TrialSettings(objective="val_accuracy", direction="max", task="classification",
                          epochs=1, batch_size=32)
@@ -498,7 +588,8 @@ def test_quiet_input_pipeline_turns_off_autotuning_and_keeps_the_batches():
     # same seed, same shuffled batches: the change is in scheduling, not in the data
     assert result["after"] == result["before"] == result["two"]
     assert sorted(v for batch in result["after"] for v in batch) == sorted(
-        (np.arange(30) % 3).tolist())
+        (np.arange(30) % 3).tolist()
+    )
 
 
 def test_grid_oracle_hands_out_the_next_points_before_trials_finish(tmp_path):
@@ -509,8 +600,9 @@ def test_grid_oracle_hands_out_the_next_points_before_trials_finish(tmp_path):
     space.Choice("b", ["x", "y", "z"])
 
     def make():
-        return GridSearchOracle(objective=kt.Objective("val_accuracy", "max"), seed=1,
-                                hyperparameters=space)
+        return GridSearchOracle(
+            objective=kt.Objective("val_accuracy", "max"), seed=1, hyperparameters=space
+        )
 
     sequential, oracle = [], make()
     for number in range(6):  # one worker: each trial ends before the next is asked for
@@ -526,8 +618,9 @@ def test_grid_oracle_hands_out_the_next_points_before_trials_finish(tmp_path):
     assert [dict(t.hyperparameters.values) for t in running] == sequential[:3]
     # KerasTuner's own grid oracle waits (IDLE) for the first trial to finish: the private
     # queue this subclass extends must still exist and behave so, or the prefetch is gone
-    plain = kt.oracles.GridSearchOracle(objective=kt.Objective("val_accuracy", "max"), seed=1,
-                                        hyperparameters=space)
+    plain = kt.oracles.GridSearchOracle(
+        objective=kt.Objective("val_accuracy", "max"), seed=1, hyperparameters=space
+    )
     plain._set_project_dir(str(tmp_path), "plain")
     first, second = plain.create_trial("a"), plain.create_trial("b")
     assert first.status == "RUNNING" and hasattr(plain, "_populate_next")
@@ -540,8 +633,9 @@ def test_store_backed_oracles_write_no_kerastuner_state_files(tmp_path):
 
     space = kt.HyperParameters()
     space.Int("units", 1, 50)
-    oracle = RandomSearchOracle(objective=kt.Objective("val_accuracy", "max"), max_trials=3,
-                                seed=1, hyperparameters=space)
+    oracle = RandomSearchOracle(
+        objective=kt.Objective("val_accuracy", "max"), max_trials=3, seed=1, hyperparameters=space
+    )
     oracle._set_project_dir(str(tmp_path), "p")
     trial = oracle.create_trial("t")
     oracle.update_trial(trial.trial_id, {"val_accuracy": 0.5})
@@ -557,37 +651,53 @@ def test_store_backed_oracles_write_no_kerastuner_state_files(tmp_path):
 
 @pytest.mark.slow
 def test_grid_search_keeps_two_workers_busy_in_the_sequential_order(tmp_path, monkeypatch):
-    from lib.tuning import _worker
+    from lib.tuning import _pool
 
     events = []
     for name in ("__init__", "receive"):
-        def wrapped(self, *args, _original=getattr(_worker.Worker, name), _name=name, **kw):
+
+        def wrapped(self, *args, _original=getattr(_pool.Worker, name), _name=name, **kw):  # noqa: B008
             events.append(_name)
             return _original(self, *args, **kw)
 
-        monkeypatch.setattr(_worker.Worker, name, wrapped)
-    x, y = _classification()
-    kwargs = dict(tuner="grid", objective="val_accuracy", epochs=1, seed=2, threads=1, verbose=0)
-    parallel = search(TinyMLP(layers=True), _split(x, y), workers=2, directory=tmp_path / "p",
-                      **kwargs)
+        monkeypatch.setattr(_pool.Worker, name, wrapped)
+    x, y = classification()
+
+    def run(project, workers):
+        tuner = GridSearch(
+            TinyMLP(layers=True),
+            objective="val_accuracy",
+            seed=2,
+            threads=1,
+            workers=workers,
+            directory=tmp_path,
+            project_name=project,
+        )
+        tuner.search(x[:80], y[:80], validation_data=(x[80:], y[80:]), epochs=1, verbose=0)
+        return tuner
+
+    parallel_tuner = run("p", workers=2)
+    parallel = parallel_tuner.results
     # both workers start before the first one has discovered the space (they import
     # TensorFlow side by side, not one after the other)
     assert events[:3] == ["__init__", "__init__", "receive"]
-    local = search(TinyMLP(layers=True), _split(x, y), workers=0, directory=tmp_path / "l",
-                   **kwargs)
+    local = run("l", workers=0).results
     columns = ["units", "layers"]
     assert len(parallel) == 4 and (parallel["status"] == "COMPLETED").all()
     assert parallel[columns].to_dict("records") == local[columns].to_dict("records")
-    records = sorted((json.loads(line) for line in (tmp_path / "p" / "trials.jsonl").open()),
-                     key=lambda r: r["trial"])
+    records = sorted(
+        (json.loads(line) for line in (tmp_path / "p" / "trials.jsonl").open()),
+        key=lambda r: r["trial"],
+    )
     finished = [r["finished_at"] for r in records]
     started = [r["finished_at"] - r["wall_seconds"] for r in records]
     # before the fix, trial k started only once trial k - 1 had finished
     assert any(started[k] < finished[k - 1] for k in range(2, len(records)))
     # concurrent trials: the saved model is the best trial's, whichever finished last
-    saved = load_best_model(tmp_path / "p")
+    saved = keras.saving.load_model(tmp_path / "p" / "best_model.keras")
     score = classification_metrics(y[80:], saved.predict(x[80:], verbose=0), labels=[0, 1, 2])
-    assert score["accuracy"] == pytest.approx(best_trial(parallel)["objective"])
+    assert score["accuracy"] == pytest.approx(parallel["objective"].max())
+    assert parallel_tuner.oracle.get_best_trials(1)[0].score == parallel["objective"].max()
     assert not [p for p in os.listdir(tmp_path / "p") if p.startswith(".trial-")]
 
 
@@ -599,16 +709,18 @@ def test_a_script_without_a_main_guard_gets_a_clear_error(tmp_path):
     script = tmp_path / "unguarded.py"
     script.write_text(
         "import numpy as np\n"
-        "from tests.test_tuning import TinyMLP, _classification, _split\n"
-        "from lib.tuning import search\n"
-        "x, y = _classification()\n"
-        f"search(TinyMLP(), _split(x, y), epochs=1, max_trials=1, workers=1, verbose=0,\n"
-        f"       directory={str(tmp_path / 'run')!r})\n"
+        "from tests.helpers import TinyMLP, classification\n"
+        "from lib.tuning import GridSearch\n"
+        "x, y = classification()\n"
+        "tuner = GridSearch(TinyMLP(), objective='val_accuracy', max_trials=1, workers=1,\n"
+        f"                   directory={str(tmp_path)!r}, project_name='run')\n"
+        "tuner.search(x[:80], y[:80], validation_data=(x[80:], y[80:]), epochs=1, verbose=0)\n"
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300
+    )
     assert done.returncode != 0
     assert 'if __name__ == "__main__":' in done.stderr
     assert "workers=0" in done.stderr
@@ -625,8 +737,10 @@ print(json.dumps({"core": core, "again": again, "affinity": sorted(os.sched_geta
 """
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
-                    reason="needs Linux CPU affinity and at least two cores")
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs Linux CPU affinity and at least two cores",
+)
 @pytest.mark.slow
 def test_claim_core_pins_a_process_to_a_core_no_other_trial_holds(tmp_path):
     import fcntl
@@ -634,8 +748,13 @@ def test_claim_core_pins_a_process_to_a_core_no_other_trial_holds(tmp_path):
     import sys
 
     def claim():
-        done = subprocess.run([sys.executable, "-c", _CLAIM, str(tmp_path)], check=True,
-                              capture_output=True, text=True, cwd=os.getcwd())
+        done = subprocess.run(
+            [sys.executable, "-c", _CLAIM, str(tmp_path)],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=os.getcwd(),
+        )
         return json.loads(done.stdout.strip().splitlines()[-1])
 
     cores = sorted(os.sched_getaffinity(0))

@@ -14,9 +14,9 @@ import keras_tuner as kt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from lib.tuning import DirectoryInUseError, GridSearch, search  # noqa: E402
+from lib.tuning import DirectoryInUseError, GridSearch  # noqa: E402
 from lib.tuning._store import TrialStore  # noqa: E402
-from tests.test_tuning import TinyMLP, _classification, _split  # noqa: E402
+from tests.helpers import TinyMLP, classification, split_data  # noqa: E402
 
 
 class Outputs(kt.HyperModel):
@@ -36,11 +36,15 @@ class Outputs(kt.HyperModel):
         return model
 
 
-def _search(data, directory, **kwargs):
-    options = dict(tuner="grid", objective="val_accuracy", epochs=1, workers=0, verbose=0)
-    options.update(kwargs)
-    return search(kwargs.pop("hypermodel", None) or TinyMLP(), data, directory=directory,
-                  **{k: v for k, v in options.items() if k != "hypermodel"})
+def _search(data, directory, *, hypermodel=None, max_trials=None, overwrite=False, workers=0,
+            **fit):
+    """A grid search on ``val_accuracy`` in the folder ``directory`` (``data``: split_data's)."""
+    tuner = GridSearch(hypermodel or TinyMLP(), objective="val_accuracy", max_trials=max_trials,
+                       directory=directory.parent, project_name=directory.name,
+                       overwrite=overwrite, workers=workers)
+    fit = {"epochs": 1, "verbose": 0, **fit}
+    return tuner.search(data["x_train"], data["y_train"],
+                        validation_data=(data["x_val"], data["y_val"]), **fit)
 
 
 def _snapshot(folder) -> dict:
@@ -58,23 +62,23 @@ def _snapshot(folder) -> dict:
 
 
 def test_nonfinite_inputs_are_refused_naming_the_array_and_rows(tmp_path):
-    x, y = _classification()
+    x, y = classification()
     x[[3, 90], 2] = np.nan
     x[5, 0] = np.inf
     with pytest.raises(ValueError, match=r"x_train has 2 of 80 rows with NaN or infinity"):
-        _search(_split(x, y), tmp_path / "a")
-    x, y = _classification()
+        _search(split_data(x, y), tmp_path / "a")
+    x, y = classification()
     x[100, 1] = np.nan
     with pytest.raises(ValueError, match=r"x_val has 1 of 40 rows.*allow_nonfinite=True"):
-        _search(_split(x, y), tmp_path / "b")
+        _search(split_data(x, y), tmp_path / "b")
     assert not (tmp_path / "a").exists() or not os.listdir(tmp_path / "a")
-    frame = _search(_split(x, y), tmp_path / "c", allow_nonfinite=True, max_trials=1)
+    frame = _search(split_data(x, y), tmp_path / "c", allow_nonfinite=True, max_trials=1)
     assert len(frame) == 1  # the caller said the model handles them: the trial runs
 
 
 def test_epochs_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match="epochs must be at least 1, got 0"):
-        _search(_split(*_classification()), tmp_path, epochs=0)
+        _search(split_data(*classification()), tmp_path, epochs=0)
 
 
 @pytest.mark.parametrize(
@@ -94,9 +98,9 @@ def test_epochs_must_be_positive(tmp_path):
     ],
 )
 def test_labels_that_do_not_fit_the_model_or_each_other_are_refused(tmp_path, change, message):
-    x, y = _classification()
+    x, y = classification()
     y = (y > 0).astype(int)  # two classes
-    data = _split(x, y)
+    data = split_data(x, y)
     change(data)
     with pytest.raises(ValueError, match=message):
         _search(data, tmp_path, hypermodel=Outputs(2))
@@ -107,7 +111,7 @@ def test_a_hypermodel_that_cannot_be_pickled_is_named_with_its_attribute(tmp_pat
     model = TinyMLP()
     model.lock = threading.Lock()
     with pytest.raises(TypeError, match=r"its attribute 'lock' cannot be pickled.*workers=0"):
-        _search(_split(*_classification()), tmp_path, hypermodel=model, workers=1)
+        _search(split_data(*classification()), tmp_path, hypermodel=model, workers=1)
 
 
 # -- search directories --------------------------------------------------------------------
@@ -115,14 +119,14 @@ def test_a_hypermodel_that_cannot_be_pickled_is_named_with_its_attribute(tmp_pat
 
 @pytest.mark.slow
 def test_a_busy_directory_is_refused_and_left_untouched(tmp_path):
-    x, y = _classification()
+    x, y = classification()
     folder = tmp_path / "busy"
-    _search(_split(x, y), folder, max_trials=1, workers=1)
+    _search(split_data(x, y), folder, max_trials=1, workers=1)
     before = _snapshot(folder)
     holder = TrialStore(str(folder))
     holder.lock()  # another search runs here
     try:
-        other = _split(x[::-1].copy(), y[::-1].copy())
+        other = split_data(x[::-1].copy(), y[::-1].copy())
         with pytest.raises(DirectoryInUseError, match="in use by another search"):
             _search(other, folder, max_trials=2, workers=1)
         with pytest.raises(DirectoryInUseError):
@@ -135,14 +139,14 @@ def test_a_busy_directory_is_refused_and_left_untouched(tmp_path):
 
 @pytest.mark.slow
 def test_saved_data_changed_after_the_search_is_refused(tmp_path):
-    x, y = _classification()
+    x, y = classification()
     folder = tmp_path / "run"
-    _search(_split(x, y), folder, max_trials=1, workers=1)
+    _search(split_data(x, y), folder, max_trials=1, workers=1)
     saved = folder / "data" / "y_train.npy"
     labels = np.load(saved)
     np.save(saved, (labels + 1) % 3)
     with pytest.raises(ValueError, match=r"y_train.npy is changed since the search saved it"):
-        _search(_split(x, y), folder, max_trials=2, workers=1)
+        _search(split_data(x, y), folder, max_trials=2, workers=1)
     records = [json.loads(line) for line in (folder / "trials.jsonl").read_text().splitlines()]
     assert len(records) == 1  # nothing trained on it
 
@@ -151,7 +155,7 @@ def test_a_worker_refuses_data_that_does_not_match_the_fingerprint(tmp_path):
     from lib.tuning import _worker
     from lib.tuning._data import fingerprint
 
-    arrays = {k: v for k, v in _split(*_classification()).items()}
+    arrays = {k: v for k, v in split_data(*classification()).items()}
     store = TrialStore(str(tmp_path))
     digest, folds = fingerprint(arrays, None)
     store.save_data(arrays, None, {"data": digest, "folds": folds})
@@ -165,37 +169,37 @@ def test_a_worker_refuses_data_that_does_not_match_the_fingerprint(tmp_path):
 
 
 def test_resume_refuses_a_different_model_with_the_same_space(tmp_path):
-    x, y = _classification()
+    x, y = classification()
     y = (y > 0).astype(int)
-    _search(_split(x, y), tmp_path, hypermodel=Outputs(2))
+    _search(split_data(x, y), tmp_path, hypermodel=Outputs(2))
     with pytest.raises(ValueError, match=r"holds a different model \(differs in: \['model'\]\)"):
-        _search(_split(x, y), tmp_path, hypermodel=Outputs(3))
+        _search(split_data(x, y), tmp_path, hypermodel=Outputs(3))
 
 
 @pytest.mark.slow
 def test_resume_refuses_another_onednn_setting(tmp_path, monkeypatch):
-    x, y = _classification()
+    x, y = classification()
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
-    _search(_split(x, y), tmp_path, max_trials=1)
+    _search(split_data(x, y), tmp_path, max_trials=1)
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
     with pytest.raises(ValueError, match=r"differs in: \['onednn'\]"):
-        _search(_split(x, y), tmp_path, max_trials=2)
+        _search(split_data(x, y), tmp_path, max_trials=2)
 
 
 @pytest.mark.slow
 def test_overwrite_deletes_only_what_the_search_wrote(tmp_path):
-    x, y = _classification()
+    x, y = classification()
     folder = tmp_path / "run"
-    _search(_split(x, y), folder, max_trials=1)
+    _search(split_data(x, y), folder, max_trials=1)
     (folder / "notes.txt").write_text("mine")
     (folder / ".trial-mine.keras").write_text("mine too")
     before = _snapshot(folder)
     with pytest.raises(ValueError, match=r"holds 2 file\(s\) this search did not write"):
-        _search(_split(x, y), folder, max_trials=1, overwrite=True)
+        _search(split_data(x, y), folder, max_trials=1, overwrite=True)
     assert _snapshot(folder) == before
     (folder / "notes.txt").unlink()
     (folder / ".trial-mine.keras").unlink()
-    frame = _search(_split(x, y), folder, max_trials=2, overwrite=True)
+    frame = _search(split_data(x, y), folder, max_trials=2, overwrite=True)
     assert list(frame["trial"]) == [0, 1]  # started again
 
 
@@ -258,24 +262,24 @@ def test_remove_own_files_deletes_only_the_engines_names(tmp_path):
 
 @pytest.mark.slow
 def test_a_line_that_is_not_a_trial_record_names_file_and_line(tmp_path):
-    x, y = _classification()
-    _search(_split(x, y), tmp_path, max_trials=2)
+    x, y = classification()
+    _search(split_data(x, y), tmp_path, max_trials=2)
     path = tmp_path / "trials.jsonl"
     lines = path.read_text().splitlines()
     path.write_text("\n".join([lines[0], '{"note": "mine"}', lines[1]]) + "\n")
     with pytest.raises(ValueError, match=r"trials.jsonl, line 2 is not a trial record"):
-        _search(_split(x, y), tmp_path, max_trials=2)
+        _search(split_data(x, y), tmp_path, max_trials=2)
     record = json.loads(lines[1])
     record["objective"] = 0.999
     path.write_text("\n".join([lines[0], json.dumps(record)]) + "\n")
     with pytest.raises(ValueError, match=r"line 2: trial 1's record does not match its checksum"):
-        _search(_split(x, y), tmp_path, max_trials=2)
+        _search(split_data(x, y), tmp_path, max_trials=2)
 
 
 @pytest.mark.slow
 def test_a_finished_search_is_read_without_writing(tmp_path):
-    x, y = _classification()
-    frame = _search(_split(x, y), tmp_path / "done", max_trials=2)
+    x, y = classification()
+    frame = _search(split_data(x, y), tmp_path / "done", max_trials=2)
     before = _snapshot(tmp_path / "done")
     stamps = {p: os.stat(tmp_path / "done" / p).st_mtime_ns for p in before}
     tuner = GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path,
