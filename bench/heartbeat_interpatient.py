@@ -208,18 +208,19 @@ def main() -> None:
                                          **SEARCH_SPACE)
     t = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):  # trial lines: stdout keeps the JSON line
-        trials = tuning.search(
-            hypermodel, {"x_train": packed1[subset], "y_train": y1[subset]}, tuner="grid",
-            objective="val_macro_f1", folds=folds, epochs=args.search_epochs, seed=args.seed,
-            workers=0 if args.quick else 1, verbose=1,
-            directory=os.path.join(args.directory, "search-quick" if args.quick else "search"),
+        tuner = tuning.GridSearch(
+            hypermodel, objective="val_macro_f1", seed=args.seed,
+            workers=0 if args.quick else 1, directory=args.directory,
+            project_name="search-quick" if args.quick else "search",
         )
+        trials = tuner.search(packed1[subset], y1[subset], folds=folds,
+                              epochs=args.search_epochs, batch_size=32, verbose=1)
     search_seconds = time.perf_counter() - t
     varied = ["class_weighting", "rr_features", "beat_samples"]
     shown = trials[["trial", *varied, "objective", "val_macro_f1_std"]].sort_values(
         "objective", ascending=False)
     log(shown.to_string(index=False))
-    best = tuning.best_hyperparameters(trials)
+    best = tuner.get_best_hyperparameters(1)[0].values
     log(f"chosen on DS1 folds: {best}")
 
     # 3. the chosen configuration on all of DS1, scored once on DS2

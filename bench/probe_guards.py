@@ -31,7 +31,7 @@ import keras  # noqa: E402
 import keras_tuner as kt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lib.tuning import search  # noqa: E402
+from lib.tuning import GridSearch  # noqa: E402
 from lib.tuning._store import TrialStore  # noqa: E402
 
 
@@ -80,10 +80,14 @@ def refused(action, folder: str | None = None) -> dict:
     return result
 
 
-def run(hypermodel, values, folder, **kwargs):
-    options = dict(tuner="grid", objective="val_accuracy", epochs=1, workers=0, verbose=0)
-    options.update(kwargs)
-    return search(hypermodel, values, directory=folder, **options)
+def run(hypermodel, values, folder, *, max_trials=None, overwrite=False, **kwargs):
+    """A grid search on ``val_accuracy`` in ``folder``; ``values`` as :func:`data` makes them."""
+    tuner = GridSearch(hypermodel, objective="val_accuracy", max_trials=max_trials,
+                       directory=folder.parent, project_name=folder.name, overwrite=overwrite,
+                       workers=0)
+    options = {"epochs": 1, "verbose": 0, **kwargs}
+    return tuner.search(values["x_train"], values["y_train"],
+                        validation_data=(values["x_val"], values["y_val"]), **options)
 
 
 def tuning_probes(work: Path) -> dict:

@@ -44,7 +44,6 @@ from lib.tuning import (  # noqa: E402
     RandomSearch,
     RayTuneSearch,
     fit_final,
-    load_best_model,
 )
 
 
@@ -242,8 +241,9 @@ def result_probes(work: Path) -> dict:
 
     probes["get_best_models_all_failed"] = probe(best_models_of_failed,
                                                  words=("no trial completed",))
-    probes["load_best_model_all_failed"] = probe(
-        lambda: load_best_model(work / "diverged"), words=("finished no trial",))
+    probes["no_model_kept_of_failed_trials"] = probe(
+        lambda: sorted(p.name for p in (work / "diverged").rglob("*.keras")),
+        check=lambda kept, c: kept == [])
 
     def missing_class_warned():
         keep = Y != 2
@@ -299,8 +299,8 @@ def directory_probes(work: Path) -> dict:
     kept = work / "kept"
     search(kept, tuner_kwargs={"keep_models": 2})
     os.remove(kept / "best_model.keras")
-    probes["load_best_model_deleted"] = probe(lambda: load_best_model(kept),
-                                              words=("deleted", "trial-"), before_trial=False)
+    probes["best_model_file_deleted"] = probe(  # the kept trial models still serve
+        lambda: tuner(kept).get_best_models(1)[0], check=lambda model, c: model.count_params() > 0)
     stacked = work / "stacked"
 
     def plain(hp):

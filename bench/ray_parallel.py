@@ -1,9 +1,9 @@
 """Throughput of the Ray Tune backend at 2 concurrent trials vs the same trials in sequence.
 
-The same ``--trials`` small-MLP configurations (a grid) run once through ``lib.tuning.search``
-with one worker process (``tuner="grid"``, one TensorFlow thread) and once through the Ray
-backend (``tuner="ray-random"`` given exactly these configurations, two concurrent trials, one
-CPU and one thread each), and, for contrast, through the lib's own pool with two worker
+The same ``--trials`` small-MLP configurations (a grid) run once through ``GridSearch`` with
+one worker process (one TensorFlow thread) and once through the Ray backend
+(``RayTuneSearch(searcher="random")`` given exactly these configurations, two concurrent
+trials, one CPU and one thread each), and, for contrast, through the lib's own pool with two worker
 processes (``workers=2``, no Ray). Ray is started before the timed Ray search (as in a
 notebook or on a cluster, where it is already up); its start-up time is reported as
 ``ray_init_s``. Both drivers have their tuning framework imported before the timed runs
@@ -148,7 +148,7 @@ def main() -> None:
     same = all(
         sorted(map(tuple, seq[0][names].to_numpy().tolist()))
         == sorted(map(tuple, par[0][names].to_numpy().tolist()))
-        for seq, par in zip(runs["sequential"], runs["ray"])
+        for seq, par in zip(runs["sequential"], runs["ray"], strict=True)
     )
     report = {"trials": args.trials, "epochs": args.epochs, "repeat": args.repeat,
               "same_configurations": same}
@@ -156,7 +156,7 @@ def main() -> None:
         sequential_s, ray_s, pool_s = (median(seconds(n + tag))
                                        for n in ("sequential", "ray", "workers2"))
         ray_init_s = median(seconds("ray_init" + tag))
-        pairs = list(zip(seconds("sequential" + tag), seconds("ray" + tag)))
+        pairs = list(zip(seconds("sequential" + tag), seconds("ray" + tag), strict=True))
         report.update({
             f"sequential{tag}_s": round(sequential_s, 1),
             f"ray{tag}_s": round(ray_s, 1),
@@ -174,7 +174,8 @@ def main() -> None:
         for name in ("ray", "workers2"):
             report[f"{name}{tag}_steady_speedup"] = round(median([
                 steady_rate(frame) / steady_rate(seq_frame)
-                for (frame, _), (seq_frame, _) in zip(runs[name + tag], runs["sequential" + tag])
+                for (frame, _), (seq_frame, _) in zip(
+                    runs[name + tag], runs["sequential" + tag], strict=True)
             ]), 2)
         for name in ("sequential", "ray", "workers2"):
             report[f"{name}{tag}_fit_s_median"] = round(median(
