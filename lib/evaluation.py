@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from keras_tuner.src.engine.metrics_tracking import infer_metric_direction
 from sklearn import metrics as sk_metrics
 
 from lib.labels import encode_labels
@@ -436,8 +437,6 @@ def metric_direction(name: str, *, default: str | None = None) -> str:
         return "max"
     if base in _MINIMISED:
         return "min"
-    from keras_tuner.src.engine.metrics_tracking import infer_metric_direction
-
     direction = infer_metric_direction(name)
     if direction is not None:
         return direction

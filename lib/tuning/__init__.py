@@ -27,6 +27,7 @@ import glob
 import os
 from typing import Any
 
+import keras
 import numpy as np
 import pandas as pd
 
@@ -152,8 +153,6 @@ def load_best_model(source: Any) -> Any:
         FileNotFoundError: no model was saved there (the search ran with ``checkpoint=False``,
             with ``folds``, on Ray nodes that do not see the directory, or finished no trial).
     """
-    import keras
-
     import lib.models  # noqa: F401  (registers the custom layers and losses for loading)
 
     if isinstance(source, pd.DataFrame):

@@ -12,13 +12,13 @@ import gc
 import os
 from typing import Any
 
+import tensorflow as tf
+
 
 def set_threads(threads: int | None) -> None:
     """Pins TensorFlow's intra- and inter-op thread pools (before any op runs in this process)."""
     if not threads:
         return
-    import tensorflow as tf
-
     try:
         tf.config.threading.set_intra_op_parallelism_threads(int(threads))
         tf.config.threading.set_inter_op_parallelism_threads(int(threads))
@@ -52,8 +52,6 @@ def quiet_input_pipeline(threads: int | None) -> None:
     original = adapter.get_tf_dataset
 
     def get_tf_dataset(self: Any) -> Any:
-        import tensorflow as tf
-
         options = tf.data.Options()
         options.autotune.enabled = False
         options.threading.private_threadpool_size = int(threads)
@@ -82,8 +80,6 @@ def freeze_imports() -> None:
     global _FROZEN
     if _FROZEN:
         return
-    import keras  # noqa: F401  (imported now, so its objects are frozen too)
-
     gc.collect()
     gc.freeze()
     _FROZEN = True

@@ -2,8 +2,8 @@
 
 This module is the single fit path shared by the in-process runner, the recycled worker
 processes, the Ray Tune trainable and :func:`lib.tuning.fit_final`, so a configuration is
-trained the same way wherever it runs. It imports Keras lazily: the parent process of a
-search never needs to build a model.
+trained the same way wherever it runs. Keras is imported at the top, as everywhere in
+``lib`` (importing ``lib`` loads TensorFlow: see ``tests/test_imports.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import keras
 import numpy as np
+from keras_tuner.errors import FailedTrialError
 
 # The set-up of a trial process (re-exported: workers and the Ray backend call it from here).
 from lib.tuning._process import (  # noqa: F401
@@ -48,8 +50,6 @@ class _BestWeights:
 
     @staticmethod
     def make(monitor: str, mode: str) -> Any:
-        import keras
-
         class BestWeights(keras.callbacks.Callback):
             def __init__(self) -> None:
                 super().__init__()
@@ -80,8 +80,6 @@ def _fit_callbacks(
 ) -> tuple[list, Any]:
     """The callbacks of one fit (the caller's, best weights, early stopping, learning-rate
     schedule, the hypermodel's own) and the best-weights keeper (None without one)."""
-    import keras
-
     all_callbacks = list(callbacks or [])
     best = None
     if monitor is not None and validation:
@@ -200,8 +198,6 @@ def fit_once(
         ``returned`` when the hypermodel's own ``fit`` returned a number or a dict of
         numbers (KerasTuner's custom objective, see :func:`_returned_metrics`).
     """
-    import keras
-
     method = hp.values.get("resampling")
     if method not in NO_RESAMPLING:
         from lib.resampling import resample
@@ -377,8 +373,6 @@ def run_trial(
         Without folds the model kept (``settings.checkpoint_path``) is the best execution's,
         as KerasTuner keeps the best epoch over the executions.
     """
-    import keras
-
     start = time.perf_counter()
     hp = make_hyperparameters(values, space)
     objective = settings.objective
@@ -526,8 +520,6 @@ def _refuse_nonfinite_outputs(outputs: np.ndarray) -> None:
         return
     bad = ~np.isfinite(outputs.reshape(len(outputs), -1)).all(axis=1)
     if bad.any():
-        from keras_tuner.errors import FailedTrialError
-
         raise FailedTrialError(
             f"the trained model's outputs are NaN or infinite on {int(bad.sum())} of "
             f"{len(outputs)} validation rows (training diverged: too high a learning rate, or "
@@ -578,8 +570,6 @@ def tensorboard_folders(
     ``<log_dir>/<trial_id>/fold<i>/execution<j>``), and returns the HParams callbacks that
     record the trial's hyperparameters there (none without the ``tensorboard`` package), so
     TensorBoard's HParams dashboard compares the trials."""
-    import keras
-
     boards = [c for c in callbacks if isinstance(c, keras.callbacks.TensorBoard)]
     if not boards:
         return []
@@ -601,8 +591,6 @@ def tensorboard_folders(
 
 
 def _hook_callback(hook: Callable, x_val: np.ndarray, y_val: np.ndarray) -> Any:
-    import keras
-
     class EpochHook(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             hook(epoch, dict(logs or {}), self.model, x_val, y_val)
@@ -629,8 +617,6 @@ def dry_history_keys(
     hypermodel: Any, space: Any, arrays: dict, splits: list | None, settings: Any
 ) -> list[str]:
     """History keys a 1-epoch fit on a few rows reports (to check a Keras-metric objective)."""
-    import keras
-
     if splits is None:
         x_tr, y_tr = arrays["x_train"][:32], arrays["y_train"][:32]
         x_va, y_va = arrays["x_val"][:32], arrays["y_val"][:32]

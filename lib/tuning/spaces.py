@@ -9,6 +9,8 @@ import json
 import math
 from typing import Any
 
+import keras
+import keras_tuner
 import numpy as np
 import pandas as pd
 
@@ -101,8 +103,6 @@ def space_from_config(config: dict) -> Any:
     """``keras_tuner.HyperParameters.from_config`` on a copy: KerasTuner turns the config's
     ``conditions`` into ``Parent`` objects in place, which would make the stored config
     unserialisable (conditional hyperparameters, e.g. ``conditional_scope``)."""
-    import keras_tuner
-
     return keras_tuner.HyperParameters.from_config(copy.deepcopy(config))
 
 
@@ -117,8 +117,6 @@ def make_hyperparameters(values: dict[str, Any], space: Any = None) -> Any:
     Returns:
         A ``keras_tuner.HyperParameters``.
     """
-    import keras_tuner
-
     if space is None:
         hp = keras_tuner.HyperParameters()
     elif isinstance(space, dict):
@@ -135,8 +133,6 @@ def make_hyperparameters(values: dict[str, Any], space: Any = None) -> Any:
 
 def _overrides(hypermodel: Any, name: str) -> bool:
     """True when ``hypermodel`` is a KerasTuner HyperModel that overrides method ``name``."""
-    import keras_tuner
-
     if not isinstance(hypermodel, keras_tuner.HyperModel):
         return False
     method = getattr(type(hypermodel), name, None)
@@ -147,8 +143,6 @@ def build(hypermodel: Any, hp: Any, compile_overrides: dict | None = None) -> An
     """Calls ``hypermodel.build(hp)`` (HyperModel) or ``hypermodel(hp)`` (plain callable);
     with ``compile_overrides`` (the tuner's ``optimizer`` / ``loss`` / ``metrics``) the model
     is compiled again with them, as ``keras_tuner.Tuner`` does."""
-    import keras_tuner
-
     if isinstance(hypermodel, keras_tuner.HyperModel):
         model = hypermodel.build(hp)
     elif callable(hypermodel):
@@ -172,8 +166,6 @@ def _recompile(model: Any, overrides: dict) -> None:
     """KerasTuner's ``Tuner._override_compile_args``: the model's own compile settings (from
     its compile config, so the model still saves), each replaced where the tuner was given
     one (an optimizer object is copied through its config, so no two models share it)."""
-    import keras
-
     config = model.get_compile_config() if getattr(model, "compiled", False) else None
     kwargs = dict(keras.saving.deserialize_keras_object(config)) if config else {}
     kwargs.setdefault("optimizer", "rmsprop")  # Keras' default for a model never compiled
@@ -193,8 +185,6 @@ def compile_overrides(optimizer: Any, loss: Any, metrics: Any) -> dict | None:
     optimizer object as its Keras config), or None when none was given."""
     if not (optimizer or loss or metrics):
         return None
-    import keras
-
     if optimizer and not isinstance(optimizer, str):
         optimizer = keras.optimizers.serialize(optimizer)
     return {"optimizer": optimizer, "loss": loss, "metrics": list(metrics) if metrics else None}
@@ -210,8 +200,6 @@ def new_hyperparameters(hp: Any, space: Any) -> dict | None:
     ``{"config": HyperParameters config of the new ones, "values": their values}``, JSON-ready,
     so the parent can grow the oracle's space as KerasTuner does and a resume can replay it.
     """
-    import keras_tuner
-
     known = make_hyperparameters({}, space) if space is not None else keras_tuner.HyperParameters()
     new = [entry for entry in hp.space if not known._exists(entry.name, entry.conditions)]
     if not new:
@@ -261,8 +249,6 @@ class _DryModel:
         self._model = model
 
     def fit(self, *args: Any, **kwargs: Any) -> Any:
-        import keras
-
         history = keras.callbacks.History()
         history.history = {}
         return history
@@ -301,9 +287,6 @@ def discover_space(
     Returns:
         The ``keras_tuner.HyperParameters`` search space.
     """
-    import keras
-    import keras_tuner
-
     space = initial.copy() if initial is not None else keras_tuner.HyperParameters()
     if isinstance(hypermodel, keras_tuner.HyperModel):
         hypermodel.declare_hyperparameters(space)

@@ -44,9 +44,11 @@ import inspect
 import os
 from typing import Any
 
+import keras
 import keras_tuner as kt
 import numpy as np
 import pandas as pd
+from keras_tuner.src.engine.objective import DefaultObjective, MultiObjective
 
 from lib.tuning import _data, _loop, _trial, oracles, spaces
 from lib.tuning._pool import Pool
@@ -101,8 +103,6 @@ def _objective(objective: Any) -> kt.Objective:
     if isinstance(objective, str):
         return kt.Objective(objective, direction=_data.metric_direction(objective))
     if isinstance(objective, (list, tuple)) and objective:
-        from keras_tuner.src.engine.objective import MultiObjective
-
         return MultiObjective([_objective(each) for each in objective])
     raise TypeError(
         f"objective must be a metric name (e.g. 'val_accuracy') or a keras_tuner.Objective, "
@@ -383,8 +383,6 @@ class EngineTuner(kt.Tuner):
         Raises:
             FileNotFoundError: the trial's model was not kept, with what to do instead.
         """
-        import keras
-
         import lib.models  # noqa: F401  (registers the custom layers and losses for loading)
 
         number = int(trial.trial_id)
@@ -498,8 +496,6 @@ class EngineTuner(kt.Tuner):
 
     def _runs_keras_tuner_loop(self, fit_args: tuple, fit_kwargs: dict) -> bool:
         """True when the search runs KerasTuner's loop in this process (see :meth:`search`)."""
-        from keras_tuner.src.engine.objective import MultiObjective
-
         if type(self).run_trial not in (kt.Tuner.run_trial, Hyperband.run_trial) or isinstance(
             self.oracle.objective, MultiObjective
         ):
@@ -514,8 +510,6 @@ class EngineTuner(kt.Tuner):
 
     def _search_keras_tuner_loop(self, *fit_args: Any, **fit_kwargs: Any) -> pd.DataFrame:
         """KerasTuner's ``BaseTuner.search`` in this process, trials stored as the engine's."""
-        from keras_tuner.src.engine.objective import DefaultObjective
-
         if isinstance(self.oracle.objective, _EngineDefaultObjective) and not self._records:
             self.oracle.objective = DefaultObjective()  # KerasTuner's: a returned float, min
         self._store.lock()
@@ -973,8 +967,6 @@ def _refuse_streamed(name: str, value: Any) -> None:
     """Refuses a ``tf.data.Dataset``, ``keras.utils.PyDataset`` or generator, which
     ``model.fit`` takes but the engine cannot share with its worker processes."""
     import inspect
-
-    import keras
 
     kind = None
     if hasattr(value, "element_spec") and hasattr(value, "as_numpy_iterator"):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from lib.tuning.stacked._form import StackedForm
 
@@ -38,9 +40,6 @@ def max_weight_difference(
     Raises:
         ValueError: if a form has dropout or the forms' batch sizes differ.
     """
-    import keras
-    import tensorflow as tf
-
     from lib.models import build_mlp
     from lib.tuning.stacked._engine import StackedTrainer
     from lib.tuning.stacked._network import PerModelOptimizer, StackedMLP

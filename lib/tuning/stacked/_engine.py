@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from lib.tuning.stacked._form import StackedForm, check_stackable, form_of
 from lib.tuning.stacked._metrics import confusion_matrices, confusion_metrics
@@ -130,8 +132,6 @@ class StackedTrainer:
     """
 
     def __init__(self, model: Any, optimizer: Any, batch_size: int):
-        import tensorflow as tf
-
         self.model, self.optimizer = model, optimizer
         variables = model.variables_by_model()
         dtype = variables[0].dtype
@@ -185,8 +185,6 @@ class _Stack:
     """One stack's training: per-model best epoch, early stopping and compaction."""
 
     def __init__(self, forms: list[StackedForm], seeds: list[int], data: dict, settings: dict):
-        import tensorflow as tf
-
         from lib.tuning.stacked._network import PerModelOptimizer, StackedMLP
 
         self.forms, self.settings = forms, settings
@@ -226,8 +224,6 @@ class _Stack:
 
     def run_epoch(self, epoch: int) -> None:
         """Trains every active model one epoch on the shared batches and scores it."""
-        import tensorflow as tf
-
         settings = self.settings
         rows = int(self.x_train.shape[0])
         order = np.random.default_rng([settings["seed"], epoch]).permutation(rows)
@@ -443,8 +439,6 @@ def run_stacked(
         ValueError: for arrays of the wrong shape, an objective the executor does not
             compute, configurations it cannot stack, or epochs / max_models below 1.
     """
-    import keras
-
     from lib.evaluation import metric_direction
 
     check_stackable(hypermodel)
