@@ -89,8 +89,14 @@ def boosting_features(beats, rr, beat_samples, subset):
 def boosting(x_train, y_train, x_test, weighting, seed):
     weights = models.weighted_classes(y_train, len(CLASSES), weighting)
     return evaluation.gradient_boosting_baseline(
-        x_train, y_train, x_test, seed=seed, class_weight=weights, max_iter=150,
-        max_leaf_nodes=15, early_stopping=False,
+        x_train,
+        y_train,
+        x_test,
+        seed=seed,
+        class_weight=weights,
+        max_iter=150,
+        max_leaf_nodes=15,
+        early_stopping=False,
     )
 
 
@@ -113,8 +119,12 @@ def thinned_boosting(x_train, y_train, x_test, weighting, seed, *, probabilities
 
     x_kept, y_kept = resampling.drop_windows(x_train, y_train, 0, 1 - N_KEPT, seed=seed)
     model = HistGradientBoostingClassifier(
-        max_iter=100, max_leaf_nodes=15, early_stopping=False, random_state=seed,
-        class_weight=models.weighted_classes(y_kept, len(CLASSES), weighting))
+        max_iter=100,
+        max_leaf_nodes=15,
+        early_stopping=False,
+        random_state=seed,
+        class_weight=models.weighted_classes(y_kept, len(CLASSES), weighting),
+    )
     model.fit(x_kept, y_kept)
     return model.predict_proba(x_test) if probabilities else model.predict(x_test)
 
@@ -130,22 +140,29 @@ def choose_features(features, y, folds, seed):
             row = report(y, predicted)
             key = f"{feature_set} / {weighting}"
             table[key] = {
-                "macro_f1": round(row["macro_f1"], 4), "accuracy": round(row["accuracy"], 4),
-                "Se_S": round(row["recall"]["S"], 4), "P_S": round(row["precision"]["S"], 4),
-                "Se_V": round(row["recall"]["V"], 4), "P_V": round(row["precision"]["V"], 4)}
+                "macro_f1": round(row["macro_f1"], 4),
+                "accuracy": round(row["accuracy"], 4),
+                "Se_S": round(row["recall"]["S"], 4),
+                "P_S": round(row["precision"]["S"], 4),
+                "Se_V": round(row["recall"]["V"], 4),
+                "P_V": round(row["precision"]["V"], 4),
+            }
             log(f"DS1 folds, boosting {key}: {table[key]}")
     return table
 
 
 def print_table(y2, rows) -> None:
     log(f"\nDS2 ({len(y2):,} beats), Se = recall, +P = precision:")
-    header = "model".ljust(34) + " acc   mF1   mF1-4 " + " ".join(
-        f"Se{c}   +P{c} " for c in CLASSES)
+    header = (
+        "model".ljust(34) + " acc   mF1   mF1-4 " + " ".join(f"Se{c}   +P{c} " for c in CLASSES)
+    )
     log(header)
     for name, row in rows.items():
         cells = " ".join(f"{row['recall'][c]:.3f} {row['precision'][c]:.3f}" for c in CLASSES)
-        log(f"{name:34s} {row['accuracy']:.3f} {row['macro_f1']:.3f} "
-            f"{row['macro_f1_without']:.3f} {cells}")
+        log(
+            f"{name:34s} {row['accuracy']:.3f} {row['macro_f1']:.3f} "
+            f"{row['macro_f1_without']:.3f} {cells}"
+        )
 
 
 def boosting_only(args, start, ds1, ds2) -> None:
@@ -157,13 +174,26 @@ def boosting_only(args, start, ds1, ds2) -> None:
     choice = max(table, key=lambda key: table[key]["macro_f1"])
     feature_set, weighting = choice.split(" / ")
     log(f"chosen on DS1 folds: {choice}")
-    predicted = thinned_boosting(features1[feature_set], y1, feature_rows(feature_set, x2, r2, rr2),
-                                 weighting, args.seed)
-    rows = {f"boosting, {choice}": report(y2, predicted),
-            "always N": report(y2, evaluation.majority_class_baseline(y1, len(y2)))}
+    predicted = thinned_boosting(
+        features1[feature_set], y1, feature_rows(feature_set, x2, r2, rr2), weighting, args.seed
+    )
+    rows = {
+        f"boosting, {choice}": report(y2, predicted),
+        "always N": report(y2, evaluation.majority_class_baseline(y1, len(y2))),
+    }
     print_table(y2, rows)
-    print(json.dumps({"quick": args.quick, "fold_table": table, "chosen": choice, "ds2": rows,
-                      "total_seconds": round(time.perf_counter() - start, 1), "args": vars(args)}))
+    print(
+        json.dumps(
+            {
+                "quick": args.quick,
+                "fold_table": table,
+                "chosen": choice,
+                "ds2": rows,
+                "total_seconds": round(time.perf_counter() - start, 1),
+                "args": vars(args),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -175,8 +205,11 @@ def main() -> None:
     parser.add_argument("--search-fraction", type=float, default=0.3)
     parser.add_argument("--search-epochs", type=int, default=2)
     parser.add_argument("--final-epochs", type=int, default=4)
-    parser.add_argument("--boosting-only", action="store_true",
-                        help="only the feature pipeline (boosting) and always N")
+    parser.add_argument(
+        "--boosting-only",
+        action="store_true",
+        help="only the feature pipeline (boosting) and always N",
+    )
     parser.add_argument("--feature-folds", type=int, default=5)
     parser.add_argument("--directory", default=os.path.join(ROOT, "runs", "bench_interpatient"))
     args = parser.parse_args()
@@ -191,8 +224,10 @@ def main() -> None:
         keep = np.sort(rng.choice(len(y2), size=3000, replace=False))
         x2, y2, r2, rr2 = x2[keep], y2[keep], r2[keep], rr2[keep]
     packed1, packed2 = models.BeatRRHyperModel.pack(x1, rr1), models.BeatRRHyperModel.pack(x2, rr2)
-    log(f"DS1 {len(y1):,} beats {np.bincount(y1, minlength=5).tolist()}, "
-        f"DS2 {len(y2):,} beats {np.bincount(y2, minlength=5).tolist()}")
+    log(
+        f"DS1 {len(y1):,} beats {np.bincount(y1, minlength=5).tolist()}, "
+        f"DS2 {len(y2):,} beats {np.bincount(y2, minlength=5).tolist()}"
+    )
 
     if args.boosting_only:
         boosting_only(args, start, (x1, y1, r1, rr1), (x2, y2, r2, rr2))
@@ -204,33 +239,50 @@ def main() -> None:
     for number, (tr, va) in enumerate(folds):
         assert not np.intersect1d(r1[subset][tr], r1[subset][va]).size
         log(f"fold {number}: validation records {np.unique(r1[subset][va]).tolist()}")
-    hypermodel = models.BeatRRHyperModel(RR_FEATURES, seed=args.seed, reduce_lr_patience=2,
-                                         **SEARCH_SPACE)
+    hypermodel = models.BeatRRHyperModel(
+        RR_FEATURES, seed=args.seed, reduce_lr_patience=2, **SEARCH_SPACE
+    )
     t = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):  # trial lines: stdout keeps the JSON line
         tuner = tuning.GridSearch(
-            hypermodel, objective="val_macro_f1", seed=args.seed,
-            workers=0 if args.quick else 1, directory=args.directory,
+            hypermodel,
+            objective="val_macro_f1",
+            seed=args.seed,
+            workers=0 if args.quick else 1,
+            directory=args.directory,
             project_name="search-quick" if args.quick else "search",
         )
-        trials = tuner.search(packed1[subset], y1[subset], folds=folds,
-                              epochs=args.search_epochs, batch_size=32, verbose=1)
+        trials = tuner.search(
+            packed1[subset],
+            y1[subset],
+            folds=folds,
+            epochs=args.search_epochs,
+            batch_size=32,
+            verbose=1,
+        )
     search_seconds = time.perf_counter() - t
     varied = ["class_weighting", "rr_features", "beat_samples"]
     shown = trials[["trial", *varied, "objective", "val_macro_f1_std"]].sort_values(
-        "objective", ascending=False)
+        "objective", ascending=False
+    )
     log(shown.to_string(index=False))
     best = tuner.get_best_hyperparameters(1)[0].values
     log(f"chosen on DS1 folds: {best}")
 
     # 3. the chosen configuration on all of DS1, scored once on DS2
-    final_hypermodel = models.BeatRRHyperModel(RR_FEATURES, seed=args.seed, reduce_lr_patience=2,
-                                               jit_compile=not args.quick, **SEARCH_SPACE)
+    final_hypermodel = models.BeatRRHyperModel(
+        RR_FEATURES,
+        seed=args.seed,
+        reduce_lr_patience=2,
+        jit_compile=not args.quick,
+        **SEARCH_SPACE,
+    )
     t = time.perf_counter()
     probabilities = []
     for offset in range(args.seeds):
-        model, _ = tuning.fit_final(final_hypermodel, best, packed1, y1,
-                                    epochs=args.final_epochs, seed=args.seed + offset)
+        model, _ = tuning.fit_final(
+            final_hypermodel, best, packed1, y1, epochs=args.final_epochs, seed=args.seed + offset
+        )
         probabilities.append(model.predict(packed2, batch_size=2048, verbose=0))
     final_seconds = time.perf_counter() - t
     rows = {"beat + RR (two-branch CNN)": report(y2, np.mean(probabilities, axis=0))}
@@ -244,43 +296,71 @@ def main() -> None:
     for weighting in SEARCH_SPACE["class_weighting"]:
         for rr_subset in SEARCH_SPACE["rr_features"]:
             features = boosting_features(x1[subset], rr1[subset], beat_samples, rr_subset)
-            boosting_scores[f"{weighting}/{rr_subset}"] = float(np.mean([
-                report(y1[subset][va], boosting(features[tr], y1[subset][tr], features[va],
-                                                weighting, args.seed))["macro_f1"]
-                for tr, va in folds]))
+            boosting_scores[f"{weighting}/{rr_subset}"] = float(
+                np.mean(
+                    [
+                        report(
+                            y1[subset][va],
+                            boosting(
+                                features[tr], y1[subset][tr], features[va], weighting, args.seed
+                            ),
+                        )["macro_f1"]
+                        for tr, va in folds
+                    ]
+                )
+            )
     choice = max(boosting_scores, key=boosting_scores.get)
     log(f"gradient boosting, grouped-fold macro F1 on DS1: {boosting_scores}; chosen {choice}")
     weighting, rr_subset = choice.split("/")
-    rows["gradient boosting (beat + RR)"] = report(y2, boosting(
-        boosting_features(x1, rr1, beat_samples, rr_subset), y1,
-        boosting_features(x2, rr2, beat_samples, rr_subset), weighting, args.seed))
+    rows["gradient boosting (beat + RR)"] = report(
+        y2,
+        boosting(
+            boosting_features(x1, rr1, beat_samples, rr_subset),
+            y1,
+            boosting_features(x2, rr2, beat_samples, rr_subset),
+            weighting,
+            args.seed,
+        ),
+    )
 
-    resnet = models.CNN1DResNetHyperModel(seed=args.seed, dense_units=64, resampling="smote",
-                                          reduce_lr_patience=2, jit_compile=not args.quick)
+    resnet = models.CNN1DResNetHyperModel(
+        seed=args.seed,
+        dense_units=64,
+        resampling="smote",
+        reduce_lr_patience=2,
+        jit_compile=not args.quick,
+    )
     counts = np.bincount(y1, minlength=len(CLASSES))
     target = 200 if args.quick else 3000
     strategy = {c: target for c in range(len(CLASSES)) if 0 < counts[c] < target}
-    x_res, y_res = resampling.resample(x1[..., None], y1, method="smote",
-                                       sampling_strategy=strategy, seed=args.seed, reduce_k=True)
+    x_res, y_res = resampling.resample(
+        x1[..., None], y1, method="smote", sampling_strategy=strategy, seed=args.seed, reduce_k=True
+    )
     hparams = {k: v for k, v in resnet.space.items() if k != "resampling"}
-    model, _ = tuning.fit_final(resnet, hparams, x_res, y_res, epochs=1 if args.quick else 3,
-                                seed=args.seed)
+    model, _ = tuning.fit_final(
+        resnet, hparams, x_res, y_res, epochs=1 if args.quick else 3, seed=args.seed
+    )
     rows["RR-free 1-D ResNet (notebook 02)"] = report(
-        y2, model.predict(x2[..., None], batch_size=2048, verbose=0))
+        y2, model.predict(x2[..., None], batch_size=2048, verbose=0)
+    )
 
     print_table(y2, rows)
-    print(json.dumps({
-        "quick": args.quick,
-        "chosen": best,
-        "search_trials": shown.round(4).to_dict(orient="records"),
-        "boosting_fold_macro_f1": boosting_scores,
-        "boosting_chosen": choice,
-        "ds2": rows,
-        "search_seconds": round(search_seconds, 1),
-        "final_seconds": round(final_seconds, 1),
-        "total_seconds": round(time.perf_counter() - start, 1),
-        "args": vars(args),
-    }))
+    print(
+        json.dumps(
+            {
+                "quick": args.quick,
+                "chosen": best,
+                "search_trials": shown.round(4).to_dict(orient="records"),
+                "boosting_fold_macro_f1": boosting_scores,
+                "boosting_chosen": choice,
+                "ds2": rows,
+                "search_seconds": round(search_seconds, 1),
+                "final_seconds": round(final_seconds, 1),
+                "total_seconds": round(time.perf_counter() - start, 1),
+                "args": vars(args),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

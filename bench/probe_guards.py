@@ -41,11 +41,13 @@ class Net(kt.HyperModel):
         self.outputs = outputs
 
     def build(self, hp):
-        model = keras.Sequential([
-            keras.Input((5,)),
-            keras.layers.Dense(hp.Choice("units", [4]), activation="relu"),
-            keras.layers.Dense(self.outputs, activation="softmax"),
-        ])
+        model = keras.Sequential(
+            [
+                keras.Input((5,)),
+                keras.layers.Dense(hp.Choice("units", [4]), activation="relu"),
+                keras.layers.Dense(self.outputs, activation="softmax"),
+            ]
+        )
         model.compile("adam", "sparse_categorical_crossentropy")
         return model
 
@@ -63,7 +65,8 @@ def snapshot(folder: str) -> dict:
         for name in files:
             with open(os.path.join(root, name), "rb") as handle:
                 found[os.path.relpath(os.path.join(root, name), folder)] = hashlib.sha256(
-                    handle.read()).hexdigest()
+                    handle.read()
+                ).hexdigest()
     return found
 
 
@@ -82,12 +85,22 @@ def refused(action, folder: str | None = None) -> dict:
 
 def run(hypermodel, values, folder, *, max_trials=None, overwrite=False, **kwargs):
     """A grid search on ``val_accuracy`` in ``folder``; ``values`` as :func:`data` makes them."""
-    tuner = GridSearch(hypermodel, objective="val_accuracy", max_trials=max_trials,
-                       directory=folder.parent, project_name=folder.name, overwrite=overwrite,
-                       workers=0)
+    tuner = GridSearch(
+        hypermodel,
+        objective="val_accuracy",
+        max_trials=max_trials,
+        directory=folder.parent,
+        project_name=folder.name,
+        overwrite=overwrite,
+        workers=0,
+    )
     options = {"epochs": 1, "verbose": 0, **kwargs}
-    return tuner.search(values["x_train"], values["y_train"],
-                        validation_data=(values["x_val"], values["y_val"]), **options)
+    return tuner.search(
+        values["x_train"],
+        values["y_train"],
+        validation_data=(values["x_val"], values["y_val"]),
+        **options,
+    )
 
 
 def tuning_probes(work: Path) -> dict:
@@ -109,7 +122,8 @@ def tuning_probes(work: Path) -> dict:
     holder.unlock()
     (busy / "notes.txt").write_text("the user's")
     probes["overwrite_foreign_files"] = refused(
-        lambda: run(Net(), data(), busy, overwrite=True), str(busy))
+        lambda: run(Net(), data(), busy, overwrite=True), str(busy)
+    )
     (busy / "notes.txt").unlink()
     probes["changed_model"] = refused(lambda: run(Net(4), data(), busy), str(busy))
     return probes
@@ -136,8 +150,7 @@ def data_probes(work: Path) -> dict:
         probes["flipped_parquet_byte"] = refused(lambda: household_power.verify_parquet(copy))
     columns = ["state"] + [f"amplitude_around_{i}_Hertz" for i in range(1, 102) if i != 13]
     rng = np.random.default_rng(0)
-    rows = [",".join(["W"] + [repr(float(v)) for v in rng.random(100) * 1e-5])
-            for _ in range(5)]
+    rows = [",".join(["W"] + [repr(float(v)) for v in rng.random(100) * 1e-5]) for _ in range(5)]
     path = work / "mouse.csv"
     path.write_text(",".join(columns) + "\n" + "\n".join(rows) + "\n")
     probes["missing_mice_column"] = refused(lambda: read_mice_sleep_file(path))
@@ -146,23 +159,43 @@ def data_probes(work: Path) -> dict:
 
 def notebook_probes() -> dict:
     notebook = "notebooks/04_hand_poses_search.ipynb"
-    before = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True,
-                            cwd=ROOT).stdout
+    before = subprocess.run(
+        ["git", "status", "--porcelain"], capture_output=True, text=True, cwd=ROOT
+    ).stdout
     env = dict(os.environ, QUICK="0")
-    quick = subprocess.run([sys.executable, "-m", "pytest", "-q", notebook], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=900)
-    after = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True,
-                           cwd=ROOT).stdout
-    probes = {"notebook_under_pytest": {
-        "refused": quick.returncode == 0, "untouched": before == after,
-        "message": quick.stdout.strip().splitlines()[-1] if quick.stdout.strip() else ""}}
+    quick = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", notebook],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    after = subprocess.run(
+        ["git", "status", "--porcelain"], capture_output=True, text=True, cwd=ROOT
+    ).stdout
+    probes = {
+        "notebook_under_pytest": {
+            "refused": quick.returncode == 0,
+            "untouched": before == after,
+            "message": quick.stdout.strip().splitlines()[-1] if quick.stdout.strip() else "",
+        }
+    }
     offline = {k: v for k, v in os.environ.items() if k != "LIB_DATA_DIR"}
     offline.update(LIB_OFFLINE="1", LIB_CACHE_DIR=tempfile.mkdtemp(prefix="probe-cache-"))
-    skipped = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", notebook], cwd=ROOT,
-                             env=offline, capture_output=True, text=True, timeout=900)
+    skipped = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", notebook],
+        cwd=ROOT,
+        env=offline,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     last = skipped.stdout.strip().splitlines()[-1] if skipped.stdout.strip() else ""
-    probes["offline_notebook"] = {"refused": "1 skipped" in last and "failed" not in last,
-                                  "message": last}
+    probes["offline_notebook"] = {
+        "refused": "1 skipped" in last and "failed" not in last,
+        "message": last,
+    }
     return probes
 
 

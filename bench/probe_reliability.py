@@ -55,21 +55,31 @@ class Net(kt.HyperModel):
     def build(self, hp):
         if hp.Choice("mode", self.modes) == "slow":
             time.sleep(3600)
-        model = keras.Sequential([
-            keras.Input((5,)),
-            keras.layers.Dense(hp.Choice("units", [4]), activation="relu"),
-            keras.layers.Dense(self.outputs, activation="softmax"),
-        ])
+        model = keras.Sequential(
+            [
+                keras.Input((5,)),
+                keras.layers.Dense(hp.Choice("units", [4]), activation="relu"),
+                keras.layers.Dense(self.outputs, activation="softmax"),
+            ]
+        )
         model.compile("adam", self.loss, metrics=["accuracy"])
         return model
 
 
 class Regressor(kt.HyperModel):
     def build(self, hp):
-        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(hp.Choice("u", [8]),
-                                  activation="relu"), keras.layers.Dense(1)])
-        model.compile(keras.optimizers.Adam(hp.Choice("lr", [1e-2, 1e-3])), "mse",
-                      metrics=["mean_absolute_error"])
+        model = keras.Sequential(
+            [
+                keras.Input((5,)),
+                keras.layers.Dense(hp.Choice("u", [8]), activation="relu"),
+                keras.layers.Dense(1),
+            ]
+        )
+        model.compile(
+            keras.optimizers.Adam(hp.Choice("lr", [1e-2, 1e-3])),
+            "mse",
+            metrics=["mean_absolute_error"],
+        )
         return model
 
 
@@ -100,8 +110,16 @@ def written(folder: Path) -> bool:
     return (folder / "search.json").exists() or (folder / "trials.jsonl").exists()
 
 
-def probe(action, *, words=(), folder: Path | None = None, keep: dict | None = None,
-          check=None, limit: float = 120.0, before_trial: bool = True) -> dict:
+def probe(
+    action,
+    *,
+    words=(),
+    folder: Path | None = None,
+    keep: dict | None = None,
+    check=None,
+    limit: float = 120.0,
+    before_trial: bool = True,
+) -> dict:
     """Runs ``action``; a refusal must carry ``words``; ``check(result)`` judges a result
     (True: correct); ``keep``: files (path -> hash) that must survive."""
     signal.signal(signal.SIGALRM, _alarm)
@@ -113,8 +131,9 @@ def probe(action, *, words=(), folder: Path | None = None, keep: dict | None = N
             warnings.simplefilter("always")
             result = action()
         signal.setitimer(signal.ITIMER_REAL, 0)
-        outcome["message"] = "; ".join(str(w.message)[:160] for w in caught
-                                       if issubclass(w.category, UserWarning))[:300]
+        outcome["message"] = "; ".join(
+            str(w.message)[:160] for w in caught if issubclass(w.category, UserWarning)
+        )[:300]
         correct = check(result, caught) if check else False
         outcome["class"] = "clear" if correct else "silent_wrong"
     except Hang:
@@ -129,22 +148,28 @@ def probe(action, *, words=(), folder: Path | None = None, keep: dict | None = N
         outcome["class"] = "clear" if clear else "unclear"
     outcome["seconds"] = round(time.perf_counter() - began, 1)
     if keep is not None:
-        now = {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() if Path(p).exists() else None
-               for p in keep}
+        now = {
+            p: hashlib.sha256(Path(p).read_bytes()).hexdigest() if Path(p).exists() else None
+            for p in keep
+        }
         if now != keep:
             outcome["class"] = "data_loss"
     return outcome
 
 
 def tuner(folder: Path, hypermodel=None, cls=GridSearch, **kwargs):
-    options = dict(objective="val_accuracy", directory=folder.parent, project_name=folder.name,
-                   workers=0, seed=0)
+    options = dict(
+        objective="val_accuracy",
+        directory=folder.parent,
+        project_name=folder.name,
+        workers=0,
+        seed=0,
+    )
     options.update(kwargs)
     return cls(hypermodel or Net(), **options)
 
 
-def search(folder: Path, x=X, y=Y, x_val=X, y_val=Y, hypermodel=None, tuner_kwargs=None,
-           **kwargs):
+def search(folder: Path, x=X, y=Y, x_val=X, y_val=Y, hypermodel=None, tuner_kwargs=None, **kwargs):
     options = dict(epochs=1, verbose=0)
     options.update(kwargs)
     t = tuner(folder, hypermodel, **(tuner_kwargs or {}))
@@ -161,16 +186,26 @@ def search_probes(work: Path) -> dict:
     inputs = {
         "nan_x": (np.where(X > 2, np.nan, X), Y, X, Y, ("NaN", "allow_nonfinite")),
         "inf_x_val": (X, Y, np.where(X > 2, np.inf, X), Y, ("x_val", "infinity")),
-        "float32_overflow": (np.where(X > 2.5, 1e39, X.astype("float64")), Y, X, Y,
-                             ("float32", "scale")),
+        "float32_overflow": (
+            np.where(X > 2.5, 1e39, X.astype("float64")),
+            Y,
+            X,
+            Y,
+            ("float32", "scale"),
+        ),
         "one_class_train": (X, np.zeros_like(Y), X, Y, ("one class", "two classes")),
         "one_class_val": (X, Y, X, np.ones_like(Y), ("one class", "stratify")),
         "wrong_x_shape": (X[:, :4], Y, X[:, :4], Y, ("x_train", "shape", "no trial")),
         "x_val_fewer_features": (X, Y, X[:, :4], Y, ("x_val", "shape")),
         "string_x": (X.astype(str), Y, X, Y, ("numeric", "float32")),
         "one_hot_into_sparse": (X, np.eye(3)[Y], X, np.eye(3)[Y], ("loss", "one-hot")),
-        "nan_float_labels": (X, np.where(Y == 2, np.nan, Y.astype(float)), X, Y,
-                             ("y_train", "NaN", "drop")),
+        "nan_float_labels": (
+            X,
+            np.where(Y == 2, np.nan, Y.astype(float)),
+            X,
+            Y,
+            ("y_train", "NaN", "drop"),
+        ),
         "string_labels": (X, np.array(["a", "b", "c"])[Y], X, Y, ("encode_labels",)),
         "empty_validation": (X, Y, X[:0], Y[:0], ("x_val is empty",)),
         "rows_mismatch": (X, Y[:-1], X, Y, ("rows", "one target per row")),
@@ -180,8 +215,11 @@ def search_probes(work: Path) -> dict:
     }
     for name, (x, y, xv, yv, words) in inputs.items():
         folder = work / name
-        probes[name] = probe(lambda x=x, y=y, xv=xv, yv=yv, folder=folder: search(
-            folder, x, y, xv, yv), words=words, folder=folder)
+        probes[name] = probe(
+            lambda x=x, y=y, xv=xv, yv=yv, folder=folder: search(folder, x, y, xv, yv),
+            words=words,
+            folder=folder,
+        )
         if probes[name]["class"] == "clear" and written(folder):
             probes[name]["class"] = "unclear"
     arguments = {
@@ -196,14 +234,21 @@ def search_probes(work: Path) -> dict:
     for name, (kwargs, words) in arguments.items():
         folder = work / name
         xv = None if "folds" in kwargs else X
-        probes[name] = probe(lambda kwargs=kwargs, folder=folder, xv=xv: search(
-            folder, x_val=xv, **kwargs), words=words, folder=folder)
+        probes[name] = probe(
+            lambda kwargs=kwargs, folder=folder, xv=xv: search(folder, x_val=xv, **kwargs),
+            words=words,
+            folder=folder,
+        )
     constructors = {
         "max_trials_0": (lambda f: tuner(f, cls=RandomSearch, max_trials=0), ("max_trials",)),
-        "max_trials_negative": (lambda f: tuner(f, cls=RandomSearch, max_trials=-3),
-                                ("max_trials",)),
-        "hyperband_max_epochs_0": (lambda f: tuner(f, cls=Hyperband, max_epochs=0),
-                                   ("max_epochs",)),
+        "max_trials_negative": (
+            lambda f: tuner(f, cls=RandomSearch, max_trials=-3),
+            ("max_trials",),
+        ),
+        "hyperband_max_epochs_0": (
+            lambda f: tuner(f, cls=Hyperband, max_epochs=0),
+            ("max_epochs",),
+        ),
         "hyperband_factor_1": (lambda f: tuner(f, cls=Hyperband, factor=1), ("factor",)),
         "workers_negative": (lambda f: tuner(f, workers=-1), ("workers",)),
         "unknown_option": (lambda f: tuner(f, worker=2), ("Unrecognized", "workers")),
@@ -220,8 +265,15 @@ def result_probes(work: Path) -> dict:
     probes = {}
 
     def mae_is_minimised():
-        t = search(work / "mae", X, X[:, 0], X, X[:, 0], hypermodel=Regressor(),
-                   tuner_kwargs={"objective": "val_mean_absolute_error"})
+        t = search(
+            work / "mae",
+            X,
+            X[:, 0],
+            X,
+            X[:, 0],
+            hypermodel=Regressor(),
+            tuner_kwargs={"objective": "val_mean_absolute_error"},
+        )
         frame = t.results
         best = t.oracle.get_best_trials(1)[0]
         return float(best.score) == float(frame["objective"].min())
@@ -229,31 +281,49 @@ def result_probes(work: Path) -> dict:
     probes["keras_mae_objective_minimised"] = probe(mae_is_minimised, check=lambda r, c: r)
 
     def diverged():
-        t = search(work / "diverged", X * np.float32(1e30), Y, X * np.float32(1e30), Y,
-                   epochs=2, tuner_kwargs={"keep_models": 1})
+        t = search(
+            work / "diverged",
+            X * np.float32(1e30),
+            Y,
+            X * np.float32(1e30),
+            Y,
+            epochs=2,
+            tuner_kwargs={"keep_models": 1},
+        )
         return t
 
-    probes["nan_outputs_trial"] = probe(diverged, check=lambda t, c: list(
-        t.results["status"]) == ["FAILED"] and "NaN" in t.results["error"][0])
+    probes["nan_outputs_trial"] = probe(
+        diverged,
+        check=lambda t, c: (
+            list(t.results["status"]) == ["FAILED"] and "NaN" in t.results["error"][0]
+        ),
+    )
 
     def best_models_of_failed():
         return tuner(work / "diverged").get_best_models(1)
 
-    probes["get_best_models_all_failed"] = probe(best_models_of_failed,
-                                                 words=("no trial completed",))
+    probes["get_best_models_all_failed"] = probe(
+        best_models_of_failed, words=("no trial completed",)
+    )
     probes["no_model_kept_of_failed_trials"] = probe(
         lambda: sorted(p.name for p in (work / "diverged").rglob("*.keras")),
-        check=lambda kept, c: kept == [])
+        check=lambda kept, c: kept == [],
+    )
 
     def missing_class_warned():
         keep = Y != 2
         return search(work / "missing_class", x_val=X[keep], y_val=Y[keep])
 
-    probes["validation_missing_a_class"] = probe(missing_class_warned, check=lambda t, c: any(
-        "miss(es) classes" in str(w.message) for w in c))
-    probes["fit_final_nan"] = probe(lambda: fit_final(
-        Net(), {"mode": "fast", "units": 4}, np.where(X > 2, np.nan, X), Y, epochs=1),
-        words=("NaN",))
+    probes["validation_missing_a_class"] = probe(
+        missing_class_warned,
+        check=lambda t, c: any("miss(es) classes" in str(w.message) for w in c),
+    )
+    probes["fit_final_nan"] = probe(
+        lambda: fit_final(
+            Net(), {"mode": "fast", "units": 4}, np.where(X > 2, np.nan, X), Y, epochs=1
+        ),
+        words=("NaN",),
+    )
     return probes
 
 
@@ -266,65 +336,93 @@ def directory_probes(work: Path) -> dict:
     (base / "data" / "features.npy").write_bytes(b"the user's array")
     (base / "ray").mkdir(exist_ok=True)
     (base / "ray" / "mine.txt").write_text("the user's")
-    users = {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in (
-        base / "notes.txt", base / "data" / "features.npy", base / "ray" / "mine.txt")}
+    users = {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in (base / "notes.txt", base / "data" / "features.npy", base / "ray" / "mine.txt")
+    }
     probes["overwrite_keeps_user_files"] = probe(
-        lambda: search(base, tuner_kwargs={"overwrite": True}), keep=users,
-        words=("did not write", "nothing was deleted"), before_trial=False)
+        lambda: search(base, tuner_kwargs={"overwrite": True}),
+        keep=users,
+        words=("did not write", "nothing was deleted"),
+        before_trial=False,
+    )
     x2 = X[::-1].copy()
-    probes["resume_on_other_data"] = probe(lambda: search(base, x2, Y[::-1].copy()),
-                                           words=("other data",), before_trial=False)
-    probes["resume_other_model"] = probe(lambda: search(base, hypermodel=Net(outputs=4)),
-                                         words=("different",), before_trial=False)
-    probes["other_tuner_class"] = probe(lambda: tuner(base, cls=RandomSearch),
-                                        words=("overwrite=True",), before_trial=False)
+    probes["resume_on_other_data"] = probe(
+        lambda: search(base, x2, Y[::-1].copy()), words=("other data",), before_trial=False
+    )
+    probes["resume_other_model"] = probe(
+        lambda: search(base, hypermodel=Net(outputs=4)), words=("different",), before_trial=False
+    )
+    probes["other_tuner_class"] = probe(
+        lambda: tuner(base, cls=RandomSearch), words=("overwrite=True",), before_trial=False
+    )
     stale = work / "stale"
     search(stale)
     os.remove(stale / "search.json")
-    probes["stale_trials_without_spec"] = probe(lambda: search(stale, x2, Y),
-                                                words=("search.json is missing",),
-                                                before_trial=False)
+    probes["stale_trials_without_spec"] = probe(
+        lambda: search(stale, x2, Y), words=("search.json is missing",), before_trial=False
+    )
     truncated = work / "truncated"
     search(truncated)
     spec = truncated / "search.json"
     spec.write_text(spec.read_text()[:50])
-    probes["truncated_search_json"] = probe(lambda: search(truncated), words=(
-        "search.json is damaged", "overwrite=True"), before_trial=False)
+    probes["truncated_search_json"] = probe(
+        lambda: search(truncated),
+        words=("search.json is damaged", "overwrite=True"),
+        before_trial=False,
+    )
     edited = work / "edited"
     search(edited)
     lines = (edited / "trials.jsonl").read_text().replace('"objective": 0.', '"objective": 9.')
     (edited / "trials.jsonl").write_text(lines)
-    probes["edited_trial_record"] = probe(lambda: search(edited), words=("checksum",),
-                                          before_trial=False)
+    probes["edited_trial_record"] = probe(
+        lambda: search(edited), words=("checksum",), before_trial=False
+    )
     kept = work / "kept"
     search(kept, tuner_kwargs={"keep_models": 2})
     os.remove(kept / "best_model.keras")
     probes["best_model_file_deleted"] = probe(  # the kept trial models still serve
-        lambda: tuner(kept).get_best_models(1)[0], check=lambda model, c: model.count_params() > 0)
+        lambda: tuner(kept).get_best_models(1)[0], check=lambda model, c: model.count_params() > 0
+    )
     stacked = work / "stacked"
 
     def plain(hp):
         return Net().build(hp)
 
-    probes["stacked_without_form"] = probe(lambda: search(stacked, hypermodel=plain, tuner_kwargs={
-        "executor": "stacked"}), words=("stacked form",), folder=stacked)
+    probes["stacked_without_form"] = probe(
+        lambda: search(stacked, hypermodel=plain, tuner_kwargs={"executor": "stacked"}),
+        words=("stacked form",),
+        folder=stacked,
+    )
     probes["stacked_retry_per_trial"] = probe(
-        lambda: search(stacked, hypermodel=plain), check=completed_only)
+        lambda: search(stacked, hypermodel=plain), check=completed_only
+    )
     return probes
 
 
 def fault_probes(work: Path) -> dict:
     probes = {}
     probes["stuck_trial_timeout"] = probe(
-        lambda: search(work / "stuck", hypermodel=Net(modes=("fast", "slow")),
-                       tuner_kwargs={"workers": 1, "trial_timeout_seconds": 20}),
-        check=lambda t, c: sorted(t.results["status"]) == ["COMPLETED", "FAILED"], limit=240)
+        lambda: search(
+            work / "stuck",
+            hypermodel=Net(modes=("fast", "slow")),
+            tuner_kwargs={"workers": 1, "trial_timeout_seconds": 20},
+        ),
+        check=lambda t, c: sorted(t.results["status"]) == ["COMPLETED", "FAILED"],
+        limit=240,
+    )
     for number, address in enumerate(("127.0.0.1:1", "10.255.255.1:6379")):
         name = f"ray_address_{address}"
 
         def ray_search(address=address, number=number):
-            ray = RayTuneSearch(Net(), objective="val_accuracy", max_trials=1, directory=work,
-                                project_name=f"ray{number}", ray_address=address)
+            ray = RayTuneSearch(
+                Net(),
+                objective="val_accuracy",
+                max_trials=1,
+                directory=work,
+                project_name=f"ray{number}",
+                ray_address=address,
+            )
             return ray.search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
 
         probes[name] = probe(ray_search, words=(address,), limit=60)
@@ -343,17 +441,20 @@ def data_probes(work: Path) -> dict:
     rows = [",".join(["W"] + [repr(float(v)) for v in RNG.random(100) * 1e-5]) for _ in range(5)]
     path = work / "mouse.csv"
     path.write_text(",".join(columns) + "\n" + "\n".join(rows) + "\n")
-    probes["mice_csv_missing_column"] = probe(lambda: read_mice_sleep_file(path),
-                                              words=("amplitude",))
+    probes["mice_csv_missing_column"] = probe(
+        lambda: read_mice_sleep_file(path), words=("amplitude",)
+    )
     windows = RNG.normal(size=(20, 10, 3))
     windows[2, 3, 1] = np.nan
     probes["scaler_fit_on_nan"] = probe(  # NaN marks a missing reading: skipped, not spread
-        lambda: ChannelScaler().fit(windows).transform(windows), check=lambda out, c: (
-            np.isnan(out).sum() == 1 and np.isnan(out[2, 3, 1])))
+        lambda: ChannelScaler().fit(windows).transform(windows),
+        check=lambda out, c: np.isnan(out).sum() == 1 and np.isnan(out[2, 3, 1]),
+    )
     bad = X.copy()
     bad[0, 0] = np.inf
-    probes["random_over_with_inf"] = probe(lambda: resample(bad, Y, method="random_over", seed=0),
-                                           words=("inf", "drop"))
+    probes["random_over_with_inf"] = probe(
+        lambda: resample(bad, Y, method="random_over", seed=0), words=("inf", "drop")
+    )
     return probes
 
 
@@ -363,10 +464,20 @@ def main() -> None:
     probes = {}
     for group in (search_probes, result_probes, directory_probes, data_probes, fault_probes):
         probes.update(group(work))
-    counts = {name: sum(p["class"] == name for p in probes.values())
-              for name in ("clear", "unclear", "silent_wrong", "data_loss", "hang")}
-    print(json.dumps({"probes": len(probes), **counts,
-                      "seconds": round(time.perf_counter() - began, 1), "detail": probes}))
+    counts = {
+        name: sum(p["class"] == name for p in probes.values())
+        for name in ("clear", "unclear", "silent_wrong", "data_loss", "hang")
+    }
+    print(
+        json.dumps(
+            {
+                "probes": len(probes),
+                **counts,
+                "seconds": round(time.perf_counter() - began, 1),
+                "detail": probes,
+            }
+        )
+    )
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -63,15 +63,20 @@ class SmallMLP(kt.HyperModel):
     def build(self, hp):
         import keras
 
-        model = keras.Sequential([
-            keras.Input((25,)),
-            keras.layers.Dense(hp.Choice("units", UNITS), activation="relu"),
-            keras.layers.Dropout(hp.Choice("dropout", DROPOUT)),
-            keras.layers.Dense(32, activation="relu"),
-            keras.layers.Dense(3, activation="softmax"),
-        ])
-        model.compile(keras.optimizers.Adam(hp.Choice("learning_rate", RATES)),
-                      "sparse_categorical_crossentropy", metrics=["accuracy"])
+        model = keras.Sequential(
+            [
+                keras.Input((25,)),
+                keras.layers.Dense(hp.Choice("units", UNITS), activation="relu"),
+                keras.layers.Dropout(hp.Choice("dropout", DROPOUT)),
+                keras.layers.Dense(32, activation="relu"),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile(
+            keras.optimizers.Adam(hp.Choice("learning_rate", RATES)),
+            "sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         return model
 
 
@@ -80,10 +85,15 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="run every search this many times, interleaved; report medians")
-    parser.add_argument("--skip-pinned", action="store_true",
-                        help="only the default (unpinned) runs")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every search this many times, interleaved; report medians",
+    )
+    parser.add_argument(
+        "--skip-pinned", action="store_true", help="only the default (unpinned) runs"
+    )
     args = parser.parse_args()
     import numpy as np
     import ray
@@ -101,38 +111,61 @@ def main() -> None:
         {"units": u, "dropout": d, "learning_rate": r}
         for u, d, r in itertools.product(UNITS, DROPOUT, RATES)
     ][: args.trials]
+
     def timed(cls, **options):
         began = time.perf_counter()
         folder = tempfile.mkdtemp(prefix="bench-")
-        tuner = cls(SmallMLP(), objective="val_accuracy", max_trials=args.trials, seed=0,
-                    directory=os.path.dirname(folder), project_name=os.path.basename(folder),
-                    **options)
-        frame = tuner.search(data["x_train"], data["y_train"], epochs=args.epochs,
-                             validation_data=(data["x_val"], data["y_val"]), batch_size=64,
-                             verbose=0)
+        tuner = cls(
+            SmallMLP(),
+            objective="val_accuracy",
+            max_trials=args.trials,
+            seed=0,
+            directory=os.path.dirname(folder),
+            project_name=os.path.basename(folder),
+            **options,
+        )
+        frame = tuner.search(
+            data["x_train"],
+            data["y_train"],
+            epochs=args.epochs,
+            validation_data=(data["x_val"], data["y_val"]),
+            batch_size=64,
+            verbose=0,
+        )
         return frame, time.perf_counter() - began
 
     # untimed: read TensorFlow and Ray from disk once, so the first timed run is not the cold one
     import subprocess
 
-    subprocess.run([sys.executable, "-c", "import keras, ray.tune"], check=True,
-                   env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    subprocess.run(
+        [sys.executable, "-c", "import keras, ray.tune"],
+        check=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     variants = (False,) if args.skip_pinned else (False, True)
     runs: dict[str, list] = {}  # name -> [(frame, seconds)] in repeat order
     for _ in range(args.repeat):  # interleaved, so a slow spell of the machine hits all runs
         for pinned in variants:
             tag = "_pinned" if pinned else ""
             runs.setdefault("sequential" + tag, []).append(
-                timed(GridSearch, workers=1, threads=1, pin_cores=pinned, keep_models=0))
+                timed(GridSearch, workers=1, threads=1, pin_cores=pinned, keep_models=0)
+            )
             began = time.perf_counter()
             init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
             runs.setdefault("ray_init" + tag, []).append((None, time.perf_counter() - began))
             runs.setdefault("ray" + tag, []).append(
-                timed(RayTuneSearch, searcher="random", max_concurrent_trials=2,
-                      searcher_options={"points_to_evaluate": configs}, pin_cores=pinned))
+                timed(
+                    RayTuneSearch,
+                    searcher="random",
+                    max_concurrent_trials=2,
+                    searcher_options={"points_to_evaluate": configs},
+                    pin_cores=pinned,
+                )
+            )
             ray.shutdown()
             runs.setdefault("workers2" + tag, []).append(
-                timed(GridSearch, workers=2, threads=1, pin_cores=pinned, keep_models=0))
+                timed(GridSearch, workers=2, threads=1, pin_cores=pinned, keep_models=0)
+            )
 
     def steady_rate(frame):  # trials per second from the first finish to the last
         ends = np.sort(frame["elapsed_seconds"].to_numpy(dtype=float))
@@ -150,43 +183,64 @@ def main() -> None:
         == sorted(map(tuple, par[0][names].to_numpy().tolist()))
         for seq, par in zip(runs["sequential"], runs["ray"], strict=True)
     )
-    report = {"trials": args.trials, "epochs": args.epochs, "repeat": args.repeat,
-              "same_configurations": same}
+    report = {
+        "trials": args.trials,
+        "epochs": args.epochs,
+        "repeat": args.repeat,
+        "same_configurations": same,
+    }
     for tag in ("", "_pinned")[: len(variants)]:
-        sequential_s, ray_s, pool_s = (median(seconds(n + tag))
-                                       for n in ("sequential", "ray", "workers2"))
+        sequential_s, ray_s, pool_s = (
+            median(seconds(n + tag)) for n in ("sequential", "ray", "workers2")
+        )
         ray_init_s = median(seconds("ray_init" + tag))
         pairs = list(zip(seconds("sequential" + tag), seconds("ray" + tag), strict=True))
-        report.update({
-            f"sequential{tag}_s": round(sequential_s, 1),
-            f"ray{tag}_s": round(ray_s, 1),
-            ("speedup" if not tag else "ray_pinned_speedup"): round(sequential_s / ray_s, 2),
-            f"ray_init{tag}_s": round(ray_init_s, 1),
-            f"speedup{tag}_with_init": round(sequential_s / (ray_s + ray_init_s), 2),
-            f"workers2{tag}_s": round(pool_s, 1),
-            f"workers2{tag}_speedup": round(sequential_s / pool_s, 2),
-        })
+        report.update(
+            {
+                f"sequential{tag}_s": round(sequential_s, 1),
+                f"ray{tag}_s": round(ray_s, 1),
+                ("speedup" if not tag else "ray_pinned_speedup"): round(sequential_s / ray_s, 2),
+                f"ray_init{tag}_s": round(ray_init_s, 1),
+                f"speedup{tag}_with_init": round(sequential_s / (ray_s + ray_init_s), 2),
+                f"workers2{tag}_s": round(pool_s, 1),
+                f"workers2{tag}_speedup": round(sequential_s / pool_s, 2),
+            }
+        )
         if args.repeat > 1:
             report[f"sequential{tag}_s_runs"] = [round(v, 1) for v in seconds("sequential" + tag)]
             report[f"ray{tag}_s_runs"] = [round(v, 1) for v in seconds("ray" + tag)]
             report[f"workers2{tag}_s_runs"] = [round(v, 1) for v in seconds("workers2" + tag)]
             report[f"speedup{tag}_runs"] = [round(a / b, 2) for a, b in pairs]
         for name in ("ray", "workers2"):
-            report[f"{name}{tag}_steady_speedup"] = round(median([
-                steady_rate(frame) / steady_rate(seq_frame)
-                for (frame, _), (seq_frame, _) in zip(
-                    runs[name + tag], runs["sequential" + tag], strict=True)
-            ]), 2)
+            report[f"{name}{tag}_steady_speedup"] = round(
+                median(
+                    [
+                        steady_rate(frame) / steady_rate(seq_frame)
+                        for (frame, _), (seq_frame, _) in zip(
+                            runs[name + tag], runs["sequential" + tag], strict=True
+                        )
+                    ]
+                ),
+                2,
+            )
         for name in ("sequential", "ray", "workers2"):
-            report[f"{name}{tag}_fit_s_median"] = round(median(
-                [float(frame["seconds"].median()) for frame, _ in runs[name + tag]]), 2)
+            report[f"{name}{tag}_fit_s_median"] = round(
+                median([float(frame["seconds"].median()) for frame, _ in runs[name + tag]]), 2
+            )
             # before the first trial started and after the last one finished (set-up, teardown)
-            report[f"{name}{tag}_outside_trials_s"] = round(median(
-                [total - float(frame["elapsed_seconds"].max()) for frame, total in runs[name + tag]]
-            ), 1)
+            report[f"{name}{tag}_outside_trials_s"] = round(
+                median(
+                    [
+                        total - float(frame["elapsed_seconds"].max())
+                        for frame, total in runs[name + tag]
+                    ]
+                ),
+                1,
+            )
     if len(variants) > 1:
         report["ray_pinned_vs_unpinned_sequential"] = round(
-            median(seconds("sequential")) / median(seconds("ray_pinned")), 2)
+            median(seconds("sequential")) / median(seconds("ray_pinned")), 2
+        )
     report["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(report))
 

@@ -31,8 +31,16 @@ class _RecordingModel:
 def test_builder_branches_see_only_their_columns():
     beats, rr = _rows(6)
     model = models.build_beat_rr_classifier(
-        beat_length=BEAT, rr_features=len(NAMES), beat_samples=10, rr_indices=[2, 3],
-        filters=4, residual_blocks=1, rr_units=3, dense_units=5, num_classes=3, seed=0,
+        beat_length=BEAT,
+        rr_features=len(NAMES),
+        beat_samples=10,
+        rr_indices=[2, 3],
+        filters=4,
+        residual_blocks=1,
+        rr_units=3,
+        dense_units=5,
+        num_classes=3,
+        seed=0,
     )
     x = models.BeatRRHyperModel.pack(beats, rr)
     assert model.input_shape == (None, BEAT + len(NAMES)) and model.output_shape == (None, 3)
@@ -86,8 +94,14 @@ def test_pack_checks_shapes():
 
 
 def test_hypermodel_space_subsets_and_class_weighting():
-    hypermodel = models.BeatRRHyperModel(NAMES, beat_length=BEAT, num_classes=2, filters=2,
-                                         beat_samples=(12, 24), class_weighting="sqrt")
+    hypermodel = models.BeatRRHyperModel(
+        NAMES,
+        beat_length=BEAT,
+        num_classes=2,
+        filters=2,
+        beat_samples=(12, 24),
+        class_weighting="sqrt",
+    )
     assert hypermodel.rr_subsets["relative"] == ("pre_rr_to_local", "post_rr_to_local")
     hp = kt.HyperParameters()
     model = hypermodel.build(hp)
@@ -122,13 +136,22 @@ def test_hypermodel_trains_through_the_tuning_engine(tmp_path):
     y = (rr[:, 2] > 0.5).astype(np.int64)  # the class is in an RR ratio
     x = models.BeatRRHyperModel.pack(beats, rr)
     hypermodel = models.BeatRRHyperModel(
-        NAMES, beat_length=BEAT, num_classes=2, seed=0, filters=2, residual_blocks=0,
-        beat_samples=BEAT, rr_features=("relative", "all"), class_weighting="balanced",
-        resampling="none", batch_size=16,
+        NAMES,
+        beat_length=BEAT,
+        num_classes=2,
+        seed=0,
+        filters=2,
+        residual_blocks=0,
+        beat_samples=BEAT,
+        rr_features=("relative", "all"),
+        class_weighting="balanced",
+        resampling="none",
+        batch_size=16,
     )
     groups = rng.integers(0, 4, size=48)
-    tuner = tuning.GridSearch(hypermodel, objective="val_macro_f1", workers=0,
-                              directory=tmp_path, project_name="search")
+    tuner = tuning.GridSearch(
+        hypermodel, objective="val_macro_f1", workers=0, directory=tmp_path, project_name="search"
+    )
     trials = tuner.search(x, y, folds=2, groups=groups, epochs=1, verbose=0)
     assert len(trials) == 2 and set(trials["rr_features"]) == {"relative", "all"}
     best = tuner.get_best_hyperparameters(1)[0].values

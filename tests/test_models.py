@@ -85,8 +85,14 @@ def test_masking_ignores_pre_padding():
 
 def test_build_cnn1d_resnet_gru_structure_and_training():
     model = models.build_cnn1d_resnet_gru(
-        input_shape=(16, 1), num_classes=5, filters=4, residual_blocks=2, projection_units=4,
-        gru_units=4, gru_layers=3, dense_units=4,
+        input_shape=(16, 1),
+        num_classes=5,
+        filters=4,
+        residual_blocks=2,
+        projection_units=4,
+        gru_units=4,
+        gru_layers=3,
+        dense_units=4,
     )
     assert model.output_shape == (None, 5)
     assert len(_layers_of(model, keras.layers.Add)) == 2
@@ -97,8 +103,13 @@ def test_build_cnn1d_resnet_gru_structure_and_training():
 
 def test_build_cnn1d_resnet_gru_adamw():
     model = models.build_cnn1d_resnet_gru(
-        input_shape=(8, 1), filters=2, gru_units=2, projection_units=2, dense_units=2,
-        optimizer="adamw", weight_decay=0.01,
+        input_shape=(8, 1),
+        filters=2,
+        gru_units=2,
+        projection_units=2,
+        dense_units=2,
+        optimizer="adamw",
+        weight_decay=0.01,
     )
     assert isinstance(model.optimizer, keras.optimizers.AdamW)
     assert model.optimizer.weight_decay == pytest.approx(0.01)
@@ -106,8 +117,14 @@ def test_build_cnn1d_resnet_gru_adamw():
 
 def test_build_cnn1d_resnet_pools_every_block_and_trains():
     model = models.build_cnn1d_resnet(
-        input_shape=(32, 1), num_classes=5, filters=4, kernel_size=3, residual_blocks=3,
-        dense_units=4, dense_layers=2, dropout=0.1,
+        input_shape=(32, 1),
+        num_classes=5,
+        filters=4,
+        kernel_size=3,
+        residual_blocks=3,
+        dense_units=4,
+        dense_layers=2,
+        dropout=0.1,
     )
     assert model.output_shape == (None, 5)
     assert len(_layers_of(model, keras.layers.Add)) == 3
@@ -116,8 +133,15 @@ def test_build_cnn1d_resnet_pools_every_block_and_trains():
     assert {layer.filters for layer in _layers_of(model, keras.layers.Conv1D)} == {4}
     assert len(_layers_of(model, keras.layers.Dropout)) == 2
     assert not _layers_of(model, keras.layers.BatchNormalization)  # Kachuee et al.'s block
-    assert len(_layers_of(models.build_cnn1d_resnet(
-        input_shape=(32, 1), filters=2, residual_blocks=1), keras.layers.Dropout)) == 0
+    assert (
+        len(
+            _layers_of(
+                models.build_cnn1d_resnet(input_shape=(32, 1), filters=2, residual_blocks=1),
+                keras.layers.Dropout,
+            )
+        )
+        == 0
+    )
     _train_one_step(model, RNG.normal(size=(8, 32, 1)), RNG.integers(0, 5, size=8))
     with pytest.raises(ValueError, match="residual_blocks >= 0"):
         models.build_cnn1d_resnet(residual_blocks=-1)
@@ -133,8 +157,9 @@ def test_cnn1d_resnet_hypermodel_space_is_overridable():
     assert hypermodel.data_hyperparameters == ("resampling",)
 
     hp2 = kt.HyperParameters()
-    searched = models.CNN1DResNetHyperModel(input_shape=(32, 1), filters=(4, 8),
-                                            residual_blocks=models.Range(1, 2))
+    searched = models.CNN1DResNetHyperModel(
+        input_shape=(32, 1), filters=(4, 8), residual_blocks=models.Range(1, 2)
+    )
     model2 = searched.build(hp2)
     assert _values(_space(hp2)["filters"]) == [4, 8]
     assert _values(_space(hp2)["residual_blocks"]) == (1, 2, 1)
@@ -144,8 +169,13 @@ def test_cnn1d_resnet_hypermodel_space_is_overridable():
 @pytest.mark.parametrize(("reshape_to", "image"), [(None, (12, 1, 1)), ((3, 4), (3, 4, 1))])
 def test_build_cnn2d_resnet_shapes_and_training(reshape_to, image):
     model = models.build_cnn2d_resnet(
-        input_shape=(12, 1), num_classes=5, reshape_to=reshape_to, filters=4,
-        residual_blocks=1, dense_units=4, dense_layers=3,
+        input_shape=(12, 1),
+        num_classes=5,
+        reshape_to=reshape_to,
+        filters=4,
+        residual_blocks=1,
+        dense_units=4,
+        dense_layers=3,
     )
     conv = _layers_of(model, keras.layers.Conv2D)[0]
     assert tuple(conv.input.shape[1:]) == image
@@ -173,8 +203,14 @@ def test_build_mlp_gathers_feature_subset_inside_the_model():
 
 def test_build_mlp_sgd_momentum_and_per_layer_activations():
     model = models.build_mlp(
-        input_dim=5, num_classes=3, units=(4, 2), activations=("sigmoid", "relu"),
-        optimizer="sgd", momentum=0.8, learning_rate=0.01, loss="kl_divergence",
+        input_dim=5,
+        num_classes=3,
+        units=(4, 2),
+        activations=("sigmoid", "relu"),
+        optimizer="sgd",
+        momentum=0.8,
+        learning_rate=0.01,
+        loss="kl_divergence",
     )
     dense = _layers_of(model, keras.layers.Dense)
     assert [layer.activation.__name__ for layer in dense] == ["sigmoid", "relu", "softmax"]
@@ -219,18 +255,26 @@ def test_make_optimizer_rejects_unknown_name():
 @pytest.mark.slow
 def test_saved_model_with_custom_layers_round_trips(tmp_path):
     model = models.build_beat_rr_classifier(
-        beat_length=6, rr_features=2, num_classes=3, filters=2, residual_blocks=1, rr_units=2,
-        dense_units=2, seed=0,
+        beat_length=6,
+        rr_features=2,
+        num_classes=3,
+        filters=2,
+        residual_blocks=1,
+        rr_units=2,
+        dense_units=2,
+        seed=0,
     )
-    subset = models.build_mlp(input_dim=4, num_classes=3, units=(2,), feature_indices=[1, 3],
-                              loss="kl_divergence")
+    subset = models.build_mlp(
+        input_dim=4, num_classes=3, units=(2,), feature_indices=[1, 3], loss="kl_divergence"
+    )
     x = RNG.normal(size=(2, 8)).astype("float32")
     for built, data in ((model, x), (subset, RNG.normal(size=(2, 4)).astype("float32"))):
         path = tmp_path / f"{built.name}.keras"
         built.save(path)
         loaded = keras.saving.load_model(path)
-        np.testing.assert_allclose(loaded.predict(data, verbose=0), built.predict(data, verbose=0),
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            loaded.predict(data, verbose=0), built.predict(data, verbose=0), rtol=1e-5
+        )
         assert type(loaded.loss) is type(built.loss)
 
 
@@ -336,8 +380,12 @@ def test_cnn2d_hypermodel_trains_one_step():
     x = RNG.normal(size=(8, 12, 1)).astype("float32")
     y = RNG.integers(0, 5, size=8)
     hypermodel = models.CNN2DResNetHyperModel(
-        input_shape=(12, 1), filters=2, dense_units=(4,), residual_blocks=(1,),
-        dense_layers=(2,), batch_size=(8,),
+        input_shape=(12, 1),
+        filters=2,
+        dense_units=(4,),
+        residual_blocks=(1,),
+        dense_layers=(2,),
+        batch_size=(8,),
     )
     hp = kt.HyperParameters()
     model = hypermodel.build(hp)
@@ -367,17 +415,30 @@ def test_mice_mlp_space_is_conditional():
     from lib.tuning.spaces import space_size
 
     one = kt.HyperParameters()
-    fixed = models.MLPHyperModel(second_layer=(True,), units=(8,), activation=("sigmoid",),
-                                 units_2=(2,), activation_2=("relu",), optimizer=("adam",),
-                                 learning_rate=(0.01,), loss=("kl_divergence",))
+    fixed = models.MLPHyperModel(
+        second_layer=(True,),
+        units=(8,),
+        activation=("sigmoid",),
+        units_2=(2,),
+        activation_2=("relu",),
+        optimizer=("adam",),
+        learning_rate=(0.01,),
+        loss=("kl_divergence",),
+    )
     model = fixed.build(one)
     assert space_size(one) == 1
     assert [layer.units for layer in _layers_of(model, keras.layers.Dense)] == [8, 2, 3]
     assert _values(space["units_2"]) == [2, 4, 8]  # default: the first layer's values
 
     hp.values.update(
-        {"optimizer": "sgd", "momentum": 0.99, "second_layer": True, "units_2": 8,
-         "activation_2": "relu", "loss": "categorical_crossentropy"}
+        {
+            "optimizer": "sgd",
+            "momentum": 0.99,
+            "second_layer": True,
+            "units_2": 8,
+            "activation_2": "relu",
+            "loss": "categorical_crossentropy",
+        }
     )
     model = hypermodel.build(hp)
     assert hp.is_active("momentum") and hp.is_active("units_2")
@@ -496,8 +557,14 @@ def test_feature_subset_as_one_choice_walks_each_subset_once():
     from lib.tuning.spaces import space_size
 
     hypermodel = models.FeatureSubsetMLPHyperModel(
-        FEATURES, subset_choice=True, layers=(1, 2), units=(8,), activation=("relu",),
-        dropout=(0.0,), learning_rate=(0.01,), batch_size=(64,),
+        FEATURES,
+        subset_choice=True,
+        layers=(1, 2),
+        units=(8,),
+        activation=("relu",),
+        dropout=(0.0,),
+        learning_rate=(0.01,),
+        batch_size=(64,),
     )
     subsets = hypermodel.feature_subsets()
     assert len(subsets) == len(set(subsets)) == 2**9 - 1 - 9  # every subset of >= 2 of 9
@@ -566,9 +633,11 @@ def test_lstm_forecaster_hypermodel_space_and_masked_copy():
     np.testing.assert_allclose(masked.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
     padded = np.concatenate([np.full((4, 3, 2), -9.0, dtype="float32"), x], axis=1)
     np.testing.assert_allclose(
-        models.LSTMForecasterHyperModel((9, 2), mask_value=-9.0, seed=0).build(hp).predict(
-            padded, verbose=0),
-        reference.predict(x, verbose=0), atol=1e-5,
+        models.LSTMForecasterHyperModel((9, 2), mask_value=-9.0, seed=0)
+        .build(hp)
+        .predict(padded, verbose=0),
+        reference.predict(x, verbose=0),
+        atol=1e-5,
     )
     with pytest.raises(TypeError, match="no hyperparameter"):
         models.LSTMForecasterHyperModel((6, 2), batch_size=(32,))

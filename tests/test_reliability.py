@@ -32,11 +32,13 @@ class Net(kt.HyperModel):
     def build(self, hp):
         if hp.Choice("mode", self.modes) == "slow":
             time.sleep(600)
-        model = keras.Sequential([
-            keras.Input((5,)),
-            keras.layers.Dense(hp.Choice("units", [4]), activation="relu"),
-            keras.layers.Dense(3, activation="softmax"),
-        ])
+        model = keras.Sequential(
+            [
+                keras.Input((5,)),
+                keras.layers.Dense(hp.Choice("units", [4]), activation="relu"),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
         model.compile("adam", self.loss, metrics=["accuracy"])
         return model
 
@@ -49,8 +51,9 @@ def _data(n=90, seed=0):
 
 
 def _tuner(tmp_path, hypermodel=None, **kwargs):
-    options = dict(objective="val_accuracy", directory=tmp_path, project_name="search",
-                   workers=0, seed=0)
+    options = dict(
+        objective="val_accuracy", directory=tmp_path, project_name="search", workers=0, seed=0
+    )
     options.update(kwargs)
     return GridSearch(hypermodel or Net(), **options)
 
@@ -64,19 +67,27 @@ X, Y = _data()
 
 BAD_SEARCH_INPUTS = {
     "one value beyond float32": (
-        lambda: (np.where(X > 2.5, 1e39, X.astype("float64")), Y, X, Y), "beyond float32"),
+        lambda: (np.where(X > 2.5, 1e39, X.astype("float64")), Y, X, Y),
+        "beyond float32",
+    ),
     "one class in y_train": (lambda: (X, np.zeros_like(Y), X, Y), "one class only"),
     "one class in y_val": (lambda: (X, Y, X, np.ones_like(Y)), "one class only"),
     "x of the wrong shape": (lambda: (X[:, :4], Y, X[:, :4], Y), "fails on two rows of x_train"),
     "x_val with fewer features": (lambda: (X, Y, X[:, :4], Y), "fails on two rows of x_val"),
     "text x": (lambda: (X.astype(str), Y, X, Y), "needs numeric inputs"),
     "one-hot y into a sparse loss": (
-        lambda: (X, np.eye(3)[Y], X, np.eye(3)[Y]), "targets fit its loss"),
+        lambda: (X, np.eye(3)[Y], X, np.eye(3)[Y]),
+        "targets fit its loss",
+    ),
     "NaN in float labels": (
-        lambda: (X, np.where(Y == 2, np.nan, Y.astype(float)), X, Y), "NaN or infinity"),
+        lambda: (X, np.where(Y == 2, np.nan, Y.astype(float)), X, Y),
+        "NaN or infinity",
+    ),
     "empty validation set": (lambda: (X, Y, X[:0], Y[:0]), "x_val is empty"),
     "string labels": (
-        lambda: (X, np.array(["sit", "walk", "run"])[Y], X, Y), "lib.labels.encode_labels"),
+        lambda: (X, np.array(["sit", "walk", "run"])[Y], X, Y),
+        "lib.labels.encode_labels",
+    ),
 }
 
 
@@ -92,13 +103,20 @@ def test_bad_search_input_is_refused_before_any_trial(tmp_path, case):
 
 def test_regression_targets_with_infinity_are_refused(tmp_path):
     def build(hp):
-        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(hp.Choice("u", [2])),
-                                  keras.layers.Dense(1)])
+        model = keras.Sequential(
+            [keras.Input((5,)), keras.layers.Dense(hp.Choice("u", [2])), keras.layers.Dense(1)]
+        )
         model.compile("adam", "mse")
         return model
 
-    tuner = RandomSearch(build, objective="val_mse", max_trials=1, directory=tmp_path,
-                         project_name="search", workers=0)
+    tuner = RandomSearch(
+        build,
+        objective="val_mse",
+        max_trials=1,
+        directory=tmp_path,
+        project_name="search",
+        workers=0,
+    )
     y = X[:, 0].astype("float64")
     y[3] = np.inf
     with pytest.raises(ValueError, match="y_train has 1 of 90 rows with NaN or infinity"):
@@ -118,15 +136,17 @@ def test_following_the_string_label_advice_works(tmp_path):
 @pytest.mark.parametrize("batch_size", [0, -1, 2.5])
 def test_a_batch_size_below_one_is_refused(tmp_path, batch_size):
     with pytest.raises(ValueError, match="batch_size must be a whole number of at least 1"):
-        _tuner(tmp_path).search(X, Y, validation_data=(X, Y), epochs=1, batch_size=batch_size,
-                                verbose=0)
+        _tuner(tmp_path).search(
+            X, Y, validation_data=(X, Y), epochs=1, batch_size=batch_size, verbose=0
+        )
     assert _nothing_written(tmp_path)
 
 
 def test_a_misspelt_class_weight_is_refused_before_any_trial(tmp_path):
     with pytest.raises(ValueError, match="'balancd'"):
-        _tuner(tmp_path).search(X, Y, validation_data=(X, Y), epochs=1, class_weight="balancd",
-                                verbose=0)
+        _tuner(tmp_path).search(
+            X, Y, validation_data=(X, Y), epochs=1, class_weight="balancd", verbose=0
+        )
     assert _nothing_written(tmp_path)
 
 
@@ -163,8 +183,9 @@ def test_a_network_with_nan_outputs_is_a_failed_trial_never_a_score(tmp_path):
     tuner = _tuner(tmp_path, keep_models=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tuner.search(X * np.float32(1e30), Y, validation_data=(X * np.float32(1e30), Y),
-                     epochs=2, verbose=0)
+        tuner.search(
+            X * np.float32(1e30), Y, validation_data=(X * np.float32(1e30), Y), epochs=2, verbose=0
+        )
     row = tuner.results.iloc[0]
     assert row["status"] == "FAILED"
     assert "NaN or infinite" in row["error"]
@@ -218,21 +239,28 @@ def test_get_best_models_loads_the_kept_trial_model_after_best_model_keras_is_de
     best = tuner.oracle.get_best_trials(1)[0]
     assert (tmp_path / "search" / "models" / f"trial-{int(best.trial_id):05d}.keras").exists()
     reopened = _tuner(tmp_path)  # a later session: the search read back from its folder
-    np.testing.assert_allclose(reopened.get_best_models(1)[0].predict(X, verbose=0), before,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        reopened.get_best_models(1)[0].predict(X, verbose=0), before, rtol=1e-6
+    )
 
 
 def test_a_stacked_refusal_leaves_nothing_behind(tmp_path):
     def build(hp):
         return Net().build(hp)
 
-    tuner = GridSearch(build, objective="val_accuracy", directory=tmp_path,
-                       project_name="search", executor="stacked")
+    tuner = GridSearch(
+        build,
+        objective="val_accuracy",
+        directory=tmp_path,
+        project_name="search",
+        executor="stacked",
+    )
     with pytest.raises(TypeError, match="has no stacked form"):
         tuner.search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
     assert _nothing_written(tmp_path)
-    retry = GridSearch(build, objective="val_accuracy", directory=tmp_path,
-                       project_name="search", workers=0)  # the advised retry, same folder
+    retry = GridSearch(
+        build, objective="val_accuracy", directory=tmp_path, project_name="search", workers=0
+    )  # the advised retry, same folder
     retry.search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
     assert retry.results["status"].tolist() == ["COMPLETED"]
 
@@ -242,8 +270,12 @@ def small_disk(tmp_path):
     """A 1 MB tmpfs (root only; skipped elsewhere)."""
     folder = tmp_path / "disk"
     folder.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("mounting a small tmpfs needs root")
     try:
         yield folder
@@ -254,8 +286,9 @@ def small_disk(tmp_path):
 @pytest.mark.slow
 def test_a_full_disk_while_saving_the_data_is_a_clear_error(small_disk):
     x, y = _data(n=40_000)
-    tuner = GridSearch(Net(), objective="val_accuracy", directory=small_disk,
-                       project_name="search", workers=1)
+    tuner = GridSearch(
+        Net(), objective="val_accuracy", directory=small_disk, project_name="search", workers=1
+    )
     with pytest.raises(OSError, match="could not save the search's data .* is the disk full"):
         tuner.search(x, y, validation_data=(x[:100], y[:100]), epochs=1, verbose=0)
     leftovers = [name for name in os.listdir(small_disk / "search" / "data") if ".tmp-" in name]
@@ -267,8 +300,9 @@ def test_a_full_disk_while_saving_the_data_is_a_clear_error(small_disk):
 
 @pytest.mark.slow
 def test_a_stuck_trial_is_stopped_and_failed_and_the_search_goes_on(tmp_path):
-    tuner = _tuner(tmp_path, hypermodel=Net(modes=("fast", "slow")), workers=1,
-                   trial_timeout_seconds=15)
+    tuner = _tuner(
+        tmp_path, hypermodel=Net(modes=("fast", "slow")), workers=1, trial_timeout_seconds=15
+    )
     began = time.perf_counter()
     tuner.search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
     assert time.perf_counter() - began < 120
@@ -288,13 +322,18 @@ def test_a_trial_time_limit_needs_worker_processes(tmp_path):
 def test_a_wrong_ray_address_gives_up_quickly_naming_it(tmp_path):
     from lib.tuning import RayTuneSearch
 
-    tuner = RayTuneSearch(Net(), objective="val_accuracy", max_trials=1, directory=tmp_path,
-                          project_name="search", ray_address="127.0.0.1:1")
+    tuner = RayTuneSearch(
+        Net(),
+        objective="val_accuracy",
+        max_trials=1,
+        directory=tmp_path,
+        project_name="search",
+        ray_address="127.0.0.1:1",
+    )
     began = time.perf_counter()
     with pytest.raises(ConnectionError, match="127.0.0.1:1"):
         tuner.search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
     assert time.perf_counter() - began < 30
-
 
 
 # -- ties ------------------------------------------------------------------------------------
@@ -302,29 +341,36 @@ def test_a_wrong_ray_address_gives_up_quickly_naming_it(tmp_path):
 
 def test_trials_tied_on_the_objective_are_ranked_by_the_monitored_loss(tmp_path, capsys):
     def build(hp):
-        model = keras.Sequential([
-            keras.Input((2,)), keras.layers.Dense(hp.Choice("units", [2, 4, 8]), "relu"),
-            keras.layers.Dense(2, activation="softmax")])
+        model = keras.Sequential(
+            [
+                keras.Input((2,)),
+                keras.layers.Dense(hp.Choice("units", [2, 4, 8]), "relu"),
+                keras.layers.Dense(2, activation="softmax"),
+            ]
+        )
         model.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
         return model
 
     rng = np.random.default_rng(0)
     y = np.arange(60) % 2
     x = (rng.normal(size=(60, 2)) * 0.3 + (2 * y[:, None] - 1) * 3).astype("float32")
-    tuner = GridSearch(build, objective="val_accuracy", directory=tmp_path, workers=0,
-                       keep_models=1)
+    tuner = GridSearch(
+        build, objective="val_accuracy", directory=tmp_path, workers=0, keep_models=1
+    )
     tuner.search(x, y, validation_data=(x, y), epochs=8, verbose=1)
     frame = tuner.results
     assert (frame["objective"] == 1.0).all()  # the three trials tie
-    val_loss = np.array([h["val_loss"][b - 1] for h, b in zip(frame["history"],
-                                                               frame["best_epoch"], strict=True)])
+    val_loss = np.array(
+        [h["val_loss"][b - 1] for h, b in zip(frame["history"], frame["best_epoch"], strict=True)]
+    )
     assert frame["rank"].tolist() == (np.argsort(np.argsort(val_loss)) + 1).tolist()
     best = int(frame.loc[frame["rank"] == 1, "trial"].iloc[0])
     assert tuner.get_best_hyperparameters(1)[0].values["units"] == frame.loc[best, "units"]
     assert "3 trials tie on val_accuracy" in capsys.readouterr().out
     kept = keras.saving.load_model(tmp_path / "untitled_project" / "best_model.keras")
-    np.testing.assert_allclose(kept.predict(x, verbose=0),
-                               tuner.get_best_models(1)[0].predict(x, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(
+        kept.predict(x, verbose=0), tuner.get_best_models(1)[0].predict(x, verbose=0), rtol=1e-6
+    )
 
 
 # -- objectives -------------------------------------------------------------------------------
@@ -346,11 +392,18 @@ def test_keras_metric_objectives_are_minimised_end_to_end(tmp_path, objective):
     classes = task == "classification"
 
     def build(hp):
-        model = keras.Sequential([
-            keras.Input((5,)), keras.layers.Dense(8, activation="relu"),
-            keras.layers.Dense(3 if classes else 1, activation="softmax" if classes else None)])
-        model.compile(keras.optimizers.Adam(hp.Choice("learning_rate", [1e-4, 3e-2])),
-                      "categorical_crossentropy" if classes else "mse", metrics=[metric])
+        model = keras.Sequential(
+            [
+                keras.Input((5,)),
+                keras.layers.Dense(8, activation="relu"),
+                keras.layers.Dense(3 if classes else 1, activation="softmax" if classes else None),
+            ]
+        )
+        model.compile(
+            keras.optimizers.Adam(hp.Choice("learning_rate", [1e-4, 3e-2])),
+            "categorical_crossentropy" if classes else "mse",
+            metrics=[metric],
+        )
         return model
 
     y = np.eye(3)[Y] if classes else X[:, 0] * 2 + 5

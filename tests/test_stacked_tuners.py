@@ -25,20 +25,36 @@ def _mice(n=240, seed=0):
 
 def _space():
     # 2 x 2 x 2 = 8 one-layer configurations
-    return MLPHyperModel(second_layer=False, units=(2, 8), activation=("relu",),
-                         optimizer=("adam", "sgd"), learning_rate=(0.01,), momentum=(0.8,),
-                         loss=("categorical_crossentropy", "kl_divergence"), batch_size=32)
+    return MLPHyperModel(
+        second_layer=False,
+        units=(2, 8),
+        activation=("relu",),
+        optimizer=("adam", "sgd"),
+        learning_rate=(0.01,),
+        momentum=(0.8,),
+        loss=("categorical_crossentropy", "kl_divergence"),
+        batch_size=32,
+    )
 
 
 @pytest.mark.slow
 def test_grid_search_stacked_records_every_configuration_and_keeps_real_models(tmp_path):
     x, y, xv, yv = _mice()
-    tuner = GridSearch(_space(), objective="val_weighted_f1", directory=tmp_path,
-                       project_name="stacked", executor="stacked", max_models=3, keep_models=2)
+    tuner = GridSearch(
+        _space(),
+        objective="val_weighted_f1",
+        directory=tmp_path,
+        project_name="stacked",
+        executor="stacked",
+        max_models=3,
+        keep_models=2,
+    )
     frame = tuner.search(x, y, validation_data=(xv, yv), epochs=3, verbose=0)
     assert len(frame) == 8 and (frame["status"] == "COMPLETED").all()
-    records = [json.loads(line) for line in
-               (tmp_path / "stacked" / "trials.jsonl").read_text().splitlines()]
+    records = [
+        json.loads(line)
+        for line in (tmp_path / "stacked" / "trials.jsonl").read_text().splitlines()
+    ]
     assert sorted(r["trial"] for r in records) == list(range(8))
     assert {r["executor"] for r in records} == {"stacked"}
     assert len({r["stack"] for r in records}) == 3  # K = 3: stacks of 3, 3 and 2
@@ -52,14 +68,17 @@ def test_grid_search_stacked_records_every_configuration_and_keeps_real_models(t
 @pytest.mark.slow
 def test_a_stacked_search_resumes_with_more_trials_without_retraining(tmp_path):
     x, y, xv, yv = _mice()
-    kwargs = dict(objective="val_accuracy", directory=tmp_path, project_name="r",
-                  executor="stacked", seed=4)
+    kwargs = dict(
+        objective="val_accuracy", directory=tmp_path, project_name="r", executor="stacked", seed=4
+    )
     RandomSearch(_space(), max_trials=3, **kwargs).search(
-        x, y, validation_data=(xv, yv), epochs=2, verbose=0)
+        x, y, validation_data=(xv, yv), epochs=2, verbose=0
+    )
     path = tmp_path / "r" / "trials.jsonl"
     first = path.read_text().splitlines()
     frame = RandomSearch(_space(), max_trials=5, **kwargs).search(
-        x, y, validation_data=(xv, yv), epochs=2, verbose=0)
+        x, y, validation_data=(xv, yv), epochs=2, verbose=0
+    )
     assert list(frame["trial"]) == [0, 1, 2, 3, 4]
     assert path.read_text().splitlines()[:3] == first
 
@@ -67,26 +86,42 @@ def test_a_stacked_search_resumes_with_more_trials_without_retraining(tmp_path):
 def test_the_stacked_executor_refuses_what_it_cannot_run(tmp_path):
     x, y, xv, yv = _mice()
     with pytest.raises(TypeError, match="stacked"):
-        GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path, project_name="a",
-                   executor="stacked").search(x, y, validation_data=(xv, yv), epochs=1,
-                                              verbose=0)
+        GridSearch(
+            TinyMLP(),
+            objective="val_accuracy",
+            directory=tmp_path,
+            project_name="a",
+            executor="stacked",
+        ).search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
     with pytest.raises(TypeError, match="executor"):
-        BayesianOptimization(_space(), objective="val_accuracy", executor="stacked",
-                             directory=tmp_path, project_name="b")
+        BayesianOptimization(
+            _space(),
+            objective="val_accuracy",
+            executor="stacked",
+            directory=tmp_path,
+            project_name="b",
+        )
     with pytest.raises(TypeError, match="max_models"):
-        GridSearch(_space(), objective="val_accuracy", max_models=4, directory=tmp_path,
-                   project_name="c")
+        GridSearch(
+            _space(), objective="val_accuracy", max_models=4, directory=tmp_path, project_name="c"
+        )
     with pytest.raises(ValueError, match="folds"):
-        GridSearch(_space(), objective="val_accuracy", executor="stacked", directory=tmp_path,
-                   project_name="d").search(x, y, folds=2, epochs=1, verbose=0)
+        GridSearch(
+            _space(),
+            objective="val_accuracy",
+            executor="stacked",
+            directory=tmp_path,
+            project_name="d",
+        ).search(x, y, folds=2, epochs=1, verbose=0)
 
 
 def test_a_stacked_search_refuses_search_arguments_it_would_not_apply(tmp_path):
     import keras
 
     x, y, xv, yv = _mice()
-    tuner = GridSearch(_space(), objective="val_accuracy", directory=tmp_path,
-                       project_name="s", executor="stacked")
+    tuner = GridSearch(
+        _space(), objective="val_accuracy", directory=tmp_path, project_name="s", executor="stacked"
+    )
     refused = [
         ("class_weight", dict(class_weight="balanced")),
         ("reduce_lr", dict(reduce_lr={"factor": 0.5, "patience": 1})),

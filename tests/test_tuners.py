@@ -35,13 +35,19 @@ def _data():
 
 def _run(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True,
-                          env=env, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, script, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 # A script written for keras_tuner.RandomSearch, with only the import changed (first, so
 # TensorFlow loads quietly) and the __main__ guard worker processes need.
-_KERAS_TUNER_SCRIPT = '''
+_KERAS_TUNER_SCRIPT = """
 import os, sys
 from lib.tuning import RandomSearch
 import keras
@@ -69,7 +75,7 @@ if __name__ == "__main__":
     best = tuner.get_best_models(num_models=1)[0]
     tuner.results_summary()
     print("PIDS", os.getpid(), best.predict(x[80:82], verbose=0).shape)
-'''
+"""
 
 
 @pytest.mark.slow
@@ -98,8 +104,15 @@ def test_a_keras_tuner_script_runs_in_workers_and_resumes_with_more_trials(tmp_p
 @pytest.mark.slow
 def test_tuner_classes_are_keras_tuner_tuners_with_its_result_api(tmp_path, capsys):
     x, y, xv, yv = _data()
-    tuner = GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path,
-                       project_name="grid", workers=0, seed=3, keep_models=2)
+    tuner = GridSearch(
+        TinyMLP(),
+        objective="val_accuracy",
+        directory=tmp_path,
+        project_name="grid",
+        workers=0,
+        seed=3,
+        keep_models=2,
+    )
     assert isinstance(tuner, kt.Tuner)
     tuner.search_space_summary()
     assert "units (Choice)" in capsys.readouterr().out
@@ -125,10 +138,10 @@ def test_tuner_classes_are_keras_tuner_tuners_with_its_result_api(tmp_path, caps
 @pytest.mark.slow
 def test_a_constructed_tuner_reads_a_finished_search_and_continues_it(tmp_path):
     x, y, xv, yv = _data()
-    kwargs = dict(objective="val_accuracy", directory=tmp_path, project_name="r", workers=0,
-                  seed=5)
+    kwargs = dict(objective="val_accuracy", directory=tmp_path, project_name="r", workers=0, seed=5)
     RandomSearch(TinyMLP(layers=True), max_trials=2, **kwargs).search(
-        x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+        x, y, validation_data=(xv, yv), epochs=1, verbose=0
+    )
     reread = RandomSearch(TinyMLP(layers=True), max_trials=4, **kwargs)
     assert len(reread.oracle.trials) == 2  # replayed from trials.jsonl, before any search
     assert reread.get_best_hyperparameters(1)[0].values
@@ -140,7 +153,7 @@ def test_a_constructed_tuner_reads_a_finished_search_and_continues_it(tmp_path):
     assert frame[columns].to_dict("records") == whole[columns].to_dict("records")
 
 
-_GRID_SCRIPT = '''
+_GRID_SCRIPT = """
 import sys
 import numpy as np
 from tests.helpers import TinyMLP, classification
@@ -151,7 +164,7 @@ if __name__ == "__main__":
     tuner = GridSearch(TinyMLP(layers=True), objective="val_accuracy", directory=sys.argv[1],
                        project_name="grid", seed=0, threads=1)
     tuner.search(x[:80], y[:80], validation_data=(x[80:], y[80:]), epochs=1, verbose=0)
-'''
+"""
 
 
 @pytest.mark.slow
@@ -161,9 +174,14 @@ def test_grid_search_resumes_after_sigkill_without_rerunning_a_trial(tmp_path):
     script.write_text(_GRID_SCRIPT)
     runs = tmp_path / "runs"
     env = dict(os.environ, PYTHONPATH=ROOT)
-    process = subprocess.Popen([sys.executable, str(script), str(runs)], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(runs)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     trials = runs / "grid" / "trials.jsonl"
     deadline = time.time() + 240
     while time.time() < deadline and (
@@ -184,13 +202,13 @@ def test_grid_search_resumes_after_sigkill_without_rerunning_a_trial(tmp_path):
 
 def test_options_of_another_engine_are_type_errors(tmp_path):
     with pytest.raises(TypeError, match=r"ray_address.*RayTuneSearch"):
-        RandomSearch(TinyMLP(), objective="val_accuracy", ray_address="auto",
-                     directory=tmp_path)
+        RandomSearch(TinyMLP(), objective="val_accuracy", ray_address="auto", directory=tmp_path)
     with pytest.raises(TypeError, match="workers"):
         RayTuneSearch(TinyMLP(), objective="val_accuracy", workers=2, directory=tmp_path)
     with pytest.raises(TypeError, match="unsupported"):
         GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path, workers=0).search(
-            *_data()[:2], validation_data=_data()[2:], steps_per_epoch=2)
+            *_data()[:2], validation_data=_data()[2:], steps_per_epoch=2
+        )
 
 
 @pytest.mark.slow
@@ -202,12 +220,25 @@ def test_executions_per_trial_average_fits_from_successive_seeds():
 
     x, y, xv, yv = _data()
     arrays = split_data(*classification())
-    settings = TrialSettings(objective="val_loss", direction="min", task="classification",
-                             labels=[0, 1, 2], epochs=2, batch_size=16, monitor="val_loss")
+    settings = TrialSettings(
+        objective="val_loss",
+        direction="min",
+        task="classification",
+        labels=[0, 1, 2],
+        epochs=2,
+        batch_size=16,
+        monitor="val_loss",
+    )
 
     def objective(executions, seed, splits=None):
-        return _trial.run_trial(TinyMLP(), {"units": 4}, arrays, splits,
-                                settings.replace(executions=executions), seed=seed)
+        return _trial.run_trial(
+            TinyMLP(),
+            {"units": 4},
+            arrays,
+            splits,
+            settings.replace(executions=executions),
+            seed=seed,
+        )
 
     single = [objective(1, seed)["objective"] for seed in (7, 8)]
     assert single[0] != single[1]  # the two seeds train different models
@@ -235,8 +266,9 @@ def test_a_tuner_with_executions_per_trial_keeps_the_best_execution_and_resumes_
     import keras
 
     x, y, xv, yv = _data()
-    kwargs = dict(objective="val_loss", directory=tmp_path, project_name="e", workers=0,
-                  seed=2, keep_models=1)
+    kwargs = dict(
+        objective="val_loss", directory=tmp_path, project_name="e", workers=0, seed=2, keep_models=1
+    )
     tuner = RandomSearch(TinyMLP(layers=True), max_trials=2, executions_per_trial=2, **kwargs)
     frame = tuner.search(x, y, validation_data=(xv, yv), epochs=2, verbose=0)
     executions = frame[["val_loss_execution0", "val_loss_execution1"]]
@@ -245,46 +277,63 @@ def test_a_tuner_with_executions_per_trial_keeps_the_best_execution_and_resumes_
     model = tuner.get_best_models(1)[0]
     kept_loss = keras.losses.SparseCategoricalCrossentropy()(yv, model.predict(xv, verbose=0))
     assert float(kept_loss) == pytest.approx(
-        min(best["val_loss_execution0"], best["val_loss_execution1"]), rel=1e-4)
+        min(best["val_loss_execution0"], best["val_loss_execution1"]), rel=1e-4
+    )
     spec = json.loads((tmp_path / "e" / "search.json").read_text())
     assert spec["executions_per_trial"] == 2
 
     with pytest.raises(ValueError, match="executions_per_trial"):
         RandomSearch(TinyMLP(layers=True), max_trials=3, **kwargs).search(
-            x, y, validation_data=(xv, yv), epochs=2, verbose=0)
-    again = RandomSearch(TinyMLP(layers=True), max_trials=3, executions_per_trial=2,
-                         **kwargs).search(x, y, validation_data=(xv, yv), epochs=2, verbose=0)
+            x, y, validation_data=(xv, yv), epochs=2, verbose=0
+        )
+    again = RandomSearch(
+        TinyMLP(layers=True), max_trials=3, executions_per_trial=2, **kwargs
+    ).search(x, y, validation_data=(xv, yv), epochs=2, verbose=0)
     assert list(again["trial"]) == [0, 1, 2]
 
 
 @pytest.mark.slow
 def test_a_search_stored_before_executions_per_trial_existed_still_resumes(tmp_path):
     x, y, xv, yv = _data()
-    kwargs = dict(objective="val_accuracy", directory=tmp_path, project_name="old",
-                  workers=0, seed=1)
+    kwargs = dict(
+        objective="val_accuracy", directory=tmp_path, project_name="old", workers=0, seed=1
+    )
     RandomSearch(TinyMLP(), max_trials=1, **kwargs).search(
-        x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+        x, y, validation_data=(xv, yv), epochs=1, verbose=0
+    )
     path = tmp_path / "old" / "search.json"
     spec = json.loads(path.read_text())
     assert spec["executions_per_trial"] is None  # one execution is stored as before
     del spec["executions_per_trial"]
     path.write_text(json.dumps(spec))
     frame = RandomSearch(TinyMLP(), max_trials=2, **kwargs).search(
-        x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+        x, y, validation_data=(xv, yv), epochs=1, verbose=0
+    )
     assert list(frame["trial"]) == [0, 1]
 
 
 def test_executions_per_trial_is_checked_and_refused_where_it_cannot_apply(tmp_path):
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="executions_per_trial must be a whole number"):
-            RandomSearch(TinyMLP(), objective="val_accuracy", executions_per_trial=bad,
-                         directory=tmp_path)
+            RandomSearch(
+                TinyMLP(), objective="val_accuracy", executions_per_trial=bad, directory=tmp_path
+            )
     with pytest.raises(ValueError, match="stacked"):
-        GridSearch(TinyMLP(), objective="val_accuracy", executions_per_trial=2,
-                   executor="stacked", directory=tmp_path)
+        GridSearch(
+            TinyMLP(),
+            objective="val_accuracy",
+            executions_per_trial=2,
+            executor="stacked",
+            directory=tmp_path,
+        )
     with pytest.raises(ValueError, match="asha"):
-        RayTuneSearch(TinyMLP(), objective="val_accuracy", executions_per_trial=2, asha=True,
-                      directory=tmp_path)
+        RayTuneSearch(
+            TinyMLP(),
+            objective="val_accuracy",
+            executions_per_trial=2,
+            asha=True,
+            directory=tmp_path,
+        )
 
 
 @pytest.mark.slow
@@ -292,9 +341,11 @@ def test_validation_split_holds_out_the_last_rows_as_keras_fit_does(tmp_path):
     x, y = classification(100)
     kwargs = dict(objective="val_accuracy", directory=tmp_path, workers=0, seed=4)
     split = GridSearch(TinyMLP(), project_name="split", **kwargs).search(
-        x, y, validation_split=0.25, epochs=1, verbose=0)
+        x, y, validation_split=0.25, epochs=1, verbose=0
+    )
     explicit = GridSearch(TinyMLP(), project_name="explicit", **kwargs).search(
-        x[:75], y[:75], validation_data=(x[75:], y[75:]), epochs=1, verbose=0)
+        x[:75], y[:75], validation_data=(x[75:], y[75:]), epochs=1, verbose=0
+    )
     columns = ["units", "objective", "val_macro_f1"]
     assert split[columns].to_dict("records") == explicit[columns].to_dict("records")
     stored = json.loads((tmp_path / "split" / "search.json").read_text())
@@ -319,10 +370,22 @@ def test_a_tensorboard_callback_logs_each_trial_and_execution_in_its_own_folder(
 
     x, y, xv, yv = _data()
     logs = tmp_path / "tb"
-    tuner = GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path,
-                       project_name="g", workers=0, executions_per_trial=2)
-    frame = tuner.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0,
-                         callbacks=[keras.callbacks.TensorBoard(str(logs))])
+    tuner = GridSearch(
+        TinyMLP(),
+        objective="val_accuracy",
+        directory=tmp_path,
+        project_name="g",
+        workers=0,
+        executions_per_trial=2,
+    )
+    frame = tuner.search(
+        x,
+        y,
+        validation_data=(xv, yv),
+        epochs=1,
+        verbose=0,
+        callbacks=[keras.callbacks.TensorBoard(str(logs))],
+    )
     trial_ids = sorted(t.trial_id for t in tuner.oracle.trials.values())
     assert len(trial_ids) == len(frame) == 2
     assert sorted(p.name for p in logs.iterdir()) == trial_ids
@@ -332,10 +395,22 @@ def test_a_tensorboard_callback_logs_each_trial_and_execution_in_its_own_folder(
             assert any((folder / "train").glob("events.out.tfevents.*"))
             assert any((folder / "validation").glob("events.out.tfevents.*"))
             assert any(folder.glob("events.out.tfevents.*"))  # the hparams summary
-    folded = GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path,
-                        project_name="f", workers=0, max_trials=1)
-    folded.search(x, y, folds=2, epochs=1, verbose=0,
-                  callbacks=[keras.callbacks.TensorBoard(str(tmp_path / "tbf"))])
+    folded = GridSearch(
+        TinyMLP(),
+        objective="val_accuracy",
+        directory=tmp_path,
+        project_name="f",
+        workers=0,
+        max_trials=1,
+    )
+    folded.search(
+        x,
+        y,
+        folds=2,
+        epochs=1,
+        verbose=0,
+        callbacks=[keras.callbacks.TensorBoard(str(tmp_path / "tbf"))],
+    )
     assert sorted(p.name for p in (tmp_path / "tbf" / "0").iterdir()) == ["fold0", "fold1"]
     assert (tmp_path / "tbf" / "0" / "fold1" / "execution0" / "train").is_dir()
 
@@ -359,29 +434,41 @@ class _ReturnsObjective(TinyMLP):
 def test_a_number_or_dict_returned_by_hypermodel_fit_is_the_objective(tmp_path):
     x, y, xv, yv = _data()
     kwargs = dict(directory=tmp_path, workers=0)
-    number = GridSearch(_ReturnsObjective("number"), objective=kt.Objective("score", "min"),
-                        project_name="number", **kwargs)
+    number = GridSearch(
+        _ReturnsObjective("number"),
+        objective=kt.Objective("score", "min"),
+        project_name="number",
+        **kwargs,
+    )
     frame = number.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
     assert frame["objective"].tolist() == frame["units"].astype(float).tolist()
     assert number.get_best_hyperparameters(1)[0].values["units"] == 4  # the smallest score
     assert "val_accuracy" in frame  # the engine's metrics are still recorded
 
-    metrics = GridSearch(_ReturnsObjective("dict"), objective=kt.Objective("custom", "max"),
-                         project_name="dict", **kwargs)
+    metrics = GridSearch(
+        _ReturnsObjective("dict"),
+        objective=kt.Objective("custom", "max"),
+        project_name="dict",
+        **kwargs,
+    )
     frame = metrics.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
     assert frame["objective"].tolist() == pytest.approx((frame["units"] / 10).tolist())
     assert metrics.get_best_hyperparameters(1)[0].values["units"] == 8
 
-    epochs = GridSearch(_ReturnsObjective("history"), objective="val_loss",
-                        project_name="history", **kwargs)
+    epochs = GridSearch(
+        _ReturnsObjective("history"), objective="val_loss", project_name="history", **kwargs
+    )
     frame = epochs.search(x, y, validation_data=(xv, yv), epochs=2, verbose=0)
     assert [len(h["val_loss"]) for h in frame["history"]] == [2, 2]  # read as the history
     assert frame["objective"].tolist() == [min(h["val_loss"]) for h in frame["history"]]
 
     with pytest.raises(ValueError, match="'missing' is not reported"):
-        GridSearch(_ReturnsObjective("dict"), objective=kt.Objective("missing", "max"),
-                   project_name="missing", **kwargs).search(
-            x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+        GridSearch(
+            _ReturnsObjective("dict"),
+            objective=kt.Objective("missing", "max"),
+            project_name="missing",
+            **kwargs,
+        ).search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
 
 
 def test_datasets_and_generators_are_refused_with_how_to_pass_arrays(tmp_path):
@@ -400,8 +487,11 @@ def test_datasets_and_generators_are_refused_with_how_to_pass_arrays(tmp_path):
             return x, y
 
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
-    for data, kind in [(dataset, "tf.data.Dataset"), (Batches(), "PyDataset"),
-                       ((row for row in x), "generator")]:
+    for data, kind in [
+        (dataset, "tf.data.Dataset"),
+        (Batches(), "PyDataset"),
+        ((row for row in x), "generator"),
+    ]:
         with pytest.raises(TypeError, match=f"x is a .*{kind}.*numpy arrays"):
             tuner.search(data, None, validation_data=(xv, yv), epochs=1)
     with pytest.raises(TypeError, match="validation_data is a tf.data.Dataset"):
@@ -421,15 +511,17 @@ def test_shuffle_false_keeps_the_rows_in_order_and_is_part_of_the_search(tmp_pat
 
     def run(project, **search_kwargs):
         tuner = GridSearch(TinyMLP(), project_name=project, **kwargs)
-        return tuner.search(x, y, validation_data=(xv, yv), epochs=2, batch_size=8, verbose=0,
-                            **search_kwargs)["objective"].iloc[0]
+        return tuner.search(
+            x, y, validation_data=(xv, yv), epochs=2, batch_size=8, verbose=0, **search_kwargs
+        )["objective"].iloc[0]
 
     ordered, again, shuffled = run("a", shuffle=False), run("b", shuffle=False), run("c")
     assert ordered == again  # deterministic
     assert ordered != shuffled  # the order of the batches changed the training
     with pytest.raises(ValueError, match="shuffle"):  # a resumed search must shuffle alike
         GridSearch(TinyMLP(), project_name="a", **dict(kwargs, max_trials=2)).search(
-            x, y, validation_data=(xv, yv), epochs=2, batch_size=8, verbose=0)
+            x, y, validation_data=(xv, yv), epochs=2, batch_size=8, verbose=0
+        )
 
 
 @pytest.mark.slow
@@ -437,11 +529,13 @@ def test_progress_bar_shows_trials_best_and_is_silent_at_verbose_0(tmp_path, cap
     x, y, xv, yv = _data()
     kwargs = dict(objective="val_accuracy", directory=tmp_path, workers=0)
     GridSearch(TinyMLP(), project_name="quiet", **kwargs).search(
-        x, y, validation_data=(xv, yv), epochs=1, verbose=0)
+        x, y, validation_data=(xv, yv), epochs=1, verbose=0
+    )
     out, err = capfd.readouterr()
     assert out == "" and "trials" not in err
     GridSearch(TinyMLP(), project_name="bar", **kwargs).search(
-        x, y, validation_data=(xv, yv), epochs=1, verbose=2)
+        x, y, validation_data=(xv, yv), epochs=1, verbose=2
+    )
     out, err = capfd.readouterr()
     shown = out + err
     assert "2/2" in shown and "best val_accuracy=" in shown  # done of total, best so far
@@ -452,13 +546,26 @@ def test_progress_bar_shows_trials_best_and_is_silent_at_verbose_0(tmp_path, cap
 @pytest.mark.slow
 def test_bayesian_and_hyperband_run_through_the_engine(tmp_path):
     x, y, xv, yv = _data()
-    bayes = BayesianOptimization(TinyMLP(layers=True), objective="val_accuracy", max_trials=3,
-                                 num_initial_points=2, directory=tmp_path, project_name="b",
-                                 workers=0)
+    bayes = BayesianOptimization(
+        TinyMLP(layers=True),
+        objective="val_accuracy",
+        max_trials=3,
+        num_initial_points=2,
+        directory=tmp_path,
+        project_name="b",
+        workers=0,
+    )
     frame = bayes.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
     assert len(frame) == 3 and (frame["status"] == "COMPLETED").all()
-    band = Hyperband(TinyMLP(), objective="val_accuracy", max_epochs=2, factor=2,
-                     directory=tmp_path, project_name="h", workers=0)
+    band = Hyperband(
+        TinyMLP(),
+        objective="val_accuracy",
+        max_epochs=2,
+        factor=2,
+        directory=tmp_path,
+        project_name="h",
+        workers=0,
+    )
     frame = band.search(x, y, validation_data=(xv, yv), verbose=0)
     assert set(frame["tuner/epochs"]) <= {1, 2} and len(frame) >= 2
     assert (frame["epochs_run"] <= frame["tuner/epochs"]).all()
@@ -467,19 +574,32 @@ def test_bayesian_and_hyperband_run_through_the_engine(tmp_path):
 def _learning_rate_mlp(hp):
     import keras
 
-    model = keras.Sequential([keras.Input((FEATURES,)), keras.layers.Dense(3, activation="relu"),
-                              keras.layers.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((FEATURES,)),
+            keras.layers.Dense(3, activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     rate = hp.Float("learning_rate", 1e-4, 1e-1, sampling="log")  # no repeats: every trial runs
-    model.compile(keras.optimizers.Adam(rate), "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        keras.optimizers.Adam(rate), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     return model
 
 
 @pytest.mark.slow
 def test_hyperband_progress_knows_its_total_from_the_bracket_schedule(tmp_path, capfd):
     x, y, xv, yv = _data()
-    band = Hyperband(_learning_rate_mlp, objective="val_accuracy", max_epochs=4, factor=2,
-                     directory=tmp_path, project_name="h", workers=0)
+    band = Hyperband(
+        _learning_rate_mlp,
+        objective="val_accuracy",
+        max_epochs=4,
+        factor=2,
+        directory=tmp_path,
+        project_name="h",
+        workers=0,
+    )
     # KerasTuner's brackets start at 1, 2 and 4 epochs: rounds of 4 + 2 + 1, 3 + 2 and 3 trials
     assert band._space_total(None) == 15
     frame = band.search(x, y, validation_data=(xv, yv), verbose=1)
@@ -518,9 +638,21 @@ def test_ray_tune_search_on_a_cluster_started_as_on_a_head_node(tmp_path, monkey
     # the cluster's workers import this checkout (lib and the tests' hypermodel)
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=ROOT)
     start = subprocess.run(
-        [ray_bin, "start", "--head", "--num-cpus", "2", f"--port={port}",
-         "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
-        capture_output=True, text=True, env=env, timeout=180,
+        [
+            ray_bin,
+            "start",
+            "--head",
+            "--num-cpus",
+            "2",
+            f"--port={port}",
+            "--include-dashboard=false",
+            f"--temp-dir={temp}",
+            "--disable-usage-stats",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
     )
     assert start.returncode == 0, start.stderr[-3000:]
     # `ray start` turns on token authentication and saves the token in ~/.ray/auth_token;
@@ -528,9 +660,16 @@ def test_ray_tune_search_on_a_cluster_started_as_on_a_head_node(tmp_path, monkey
     monkeypatch.setenv("RAY_AUTH_MODE", "token")
     try:
         x, y, xv, yv = _data()
-        tuner = RayTuneSearch(TinyMLP(), objective="val_accuracy", max_trials=2,
-                              searcher="random", ray_address=f"127.0.0.1:{port}",
-                              directory=tmp_path, project_name="ray", seed=0)
+        tuner = RayTuneSearch(
+            TinyMLP(),
+            objective="val_accuracy",
+            max_trials=2,
+            searcher="random",
+            ray_address=f"127.0.0.1:{port}",
+            directory=tmp_path,
+            project_name="ray",
+            seed=0,
+        )
         frame = tuner.search(x, y, validation_data=(xv, yv), epochs=1, verbose=0)
         assert len(frame) == 2 and (frame["status"] == "COMPLETED").all()
         assert tuner.get_best_hyperparameters(1)[0].values["units"] in (4, 8)
@@ -547,20 +686,35 @@ def test_ray_tune_search_on_a_cluster_started_as_on_a_head_node(tmp_path, monkey
         # later trials save their model only if it beats the keep_models-th best so far
         threshold = json.loads((tmp_path / "ray" / ".keep-threshold.json").read_text())
         assert threshold == {"threshold": best_trial.score}
-        records = [json.loads(line) for line in
-                   (tmp_path / "ray" / "trials.jsonl").read_text().splitlines()]
+        records = [
+            json.loads(line)
+            for line in (tmp_path / "ray" / "trials.jsonl").read_text().splitlines()
+        ]
         sessions = list((temp / "session_latest" / "logs").glob("worker-*"))
         assert sessions, "no Ray worker ran on the cluster"
         assert {r["trial"] for r in records} == {0, 1}
         # everything the search wrote is its own: overwrite=True clears it
-        RayTuneSearch(TinyMLP(), objective="val_accuracy", max_trials=2, searcher="random",
-                      directory=tmp_path, project_name="ray", overwrite=True)
+        RayTuneSearch(
+            TinyMLP(),
+            objective="val_accuracy",
+            max_trials=2,
+            searcher="random",
+            directory=tmp_path,
+            project_name="ray",
+            overwrite=True,
+        )
         assert not (tmp_path / "ray" / "trials.jsonl").exists()
     finally:  # `ray stop` would stop every Ray on the machine: stop this cluster's processes
-        ours = [p for p in psutil.process_iter(["cmdline"])
-                if str(temp) in " ".join(p.info["cmdline"] or [])]
+        ours = [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if str(temp) in " ".join(p.info["cmdline"] or [])
+        ]
         for process in ours:
             process.kill()
         psutil.wait_procs(ours, timeout=30)
-        assert not [p for p in psutil.process_iter(["cmdline"])
-                    if str(temp) in " ".join(p.info["cmdline"] or [])]
+        assert not [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if str(temp) in " ".join(p.info["cmdline"] or [])
+        ]

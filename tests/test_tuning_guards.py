@@ -27,24 +27,34 @@ class Outputs(kt.HyperModel):
         self.outputs = outputs
 
     def build(self, hp):
-        model = keras.Sequential([
-            keras.Input((25,)),
-            keras.layers.Dense(hp.Choice("units", [4]), activation="relu"),
-            keras.layers.Dense(self.outputs, activation="softmax"),
-        ])
+        model = keras.Sequential(
+            [
+                keras.Input((25,)),
+                keras.layers.Dense(hp.Choice("units", [4]), activation="relu"),
+                keras.layers.Dense(self.outputs, activation="softmax"),
+            ]
+        )
         model.compile("adam", "sparse_categorical_crossentropy")
         return model
 
 
-def _search(data, directory, *, hypermodel=None, max_trials=None, overwrite=False, workers=0,
-            **fit):
+def _search(
+    data, directory, *, hypermodel=None, max_trials=None, overwrite=False, workers=0, **fit
+):
     """A grid search on ``val_accuracy`` in the folder ``directory`` (``data``: split_data's)."""
-    tuner = GridSearch(hypermodel or TinyMLP(), objective="val_accuracy", max_trials=max_trials,
-                       directory=directory.parent, project_name=directory.name,
-                       overwrite=overwrite, workers=workers)
+    tuner = GridSearch(
+        hypermodel or TinyMLP(),
+        objective="val_accuracy",
+        max_trials=max_trials,
+        directory=directory.parent,
+        project_name=directory.name,
+        overwrite=overwrite,
+        workers=workers,
+    )
     fit = {"epochs": 1, "verbose": 0, **fit}
-    return tuner.search(data["x_train"], data["y_train"],
-                        validation_data=(data["x_val"], data["y_val"]), **fit)
+    return tuner.search(
+        data["x_train"], data["y_train"], validation_data=(data["x_val"], data["y_val"]), **fit
+    )
 
 
 def _snapshot(folder) -> dict:
@@ -84,15 +94,22 @@ def test_epochs_must_be_positive(tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d.update(y_train=np.where(d["y_train"] > 0, 7, 3),
-                            y_val=np.where(d["y_val"] > 0, 7, 3)),
-         r"classes \[3, 7\] outside 0..1, but the model has 2 output"),
+        (
+            lambda d: d.update(
+                y_train=np.where(d["y_train"] > 0, 7, 3), y_val=np.where(d["y_val"] > 0, 7, 3)
+            ),
+            r"classes \[3, 7\] outside 0..1, but the model has 2 output",
+        ),
         (lambda d: d.update(y_train=d["y_train"].astype(str)), "dtype <U"),
         (lambda d: d.update(y_train=d["y_train"].astype(object)), "dtype object"),
-        (lambda d: d.update(y_train=np.minimum(d["y_train"], 0)),
-         r"y_train holds one class only \(\[0\]\)"),
-        (lambda d: d.update(y_val=np.where(d["y_val"] > 0, 2, d["y_val"])),
-         r"y_val holds classes \[2\] that y_train does not"),
+        (
+            lambda d: d.update(y_train=np.minimum(d["y_train"], 0)),
+            r"y_train holds one class only \(\[0\]\)",
+        ),
+        (
+            lambda d: d.update(y_val=np.where(d["y_val"] > 0, 2, d["y_val"])),
+            r"y_val holds classes \[2\] that y_train does not",
+        ),
         (lambda d: d.update(y_val=d["y_val"][:-1]), "x_val has 40 rows but y_val has 39"),
         (lambda d: d.update(x_train=d["x_train"].astype(object)), "x_train has dtype object"),
     ],
@@ -130,8 +147,13 @@ def test_a_busy_directory_is_refused_and_left_untouched(tmp_path):
         with pytest.raises(DirectoryInUseError, match="in use by another search"):
             _search(other, folder, max_trials=2, workers=1)
         with pytest.raises(DirectoryInUseError):
-            GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path,
-                       project_name="busy", overwrite=True)
+            GridSearch(
+                TinyMLP(),
+                objective="val_accuracy",
+                directory=tmp_path,
+                project_name="busy",
+                overwrite=True,
+            )
     finally:
         holder.unlock()
     assert _snapshot(folder) == before  # data/*.npy, records and models as they were
@@ -159,8 +181,11 @@ def test_a_worker_refuses_data_that_does_not_match_the_fingerprint(tmp_path):
     store = TrialStore(str(tmp_path))
     digest, folds = fingerprint(arrays, None)
     store.save_data(arrays, None, {"data": digest, "folds": folds})
-    setup = {"data_dir": store.data_dir, "array_names": sorted(arrays),
-             "fingerprint": (digest, folds)}
+    setup = {
+        "data_dir": store.data_dir,
+        "array_names": sorted(arrays),
+        "fingerprint": (digest, folds),
+    }
     loaded, _ = _worker._load_checked(setup)
     assert np.array_equal(loaded["y_train"], arrays["y_train"])
     np.save(tmp_path / "data" / "x_val.npy", arrays["x_val"] * 2)
@@ -205,21 +230,42 @@ def test_overwrite_deletes_only_what_the_search_wrote(tmp_path):
 
 def _engine_files(folder) -> None:
     """What a finished search (process pool, then Ray) leaves in its directory."""
-    for relative in ("search.json", "trials.jsonl", "best_model.keras", ".keep-threshold.json",
-                     "data/x_train.npy", "data/y_train.npy", "data/x_val.npy", "data/y_val.npy",
-                     "data/y_val.tmp-123.npy", "data/folds.npz", "data/w_train.npy",
-                     "models/trial-00000.keras", "ray/ray/experiment_state-1.json",
-                     "ray/ray/.validate_storage_marker", "ray/ray/_trainable_1/result.json"):
+    for relative in (
+        "search.json",
+        "trials.jsonl",
+        "best_model.keras",
+        ".keep-threshold.json",
+        "data/x_train.npy",
+        "data/y_train.npy",
+        "data/x_val.npy",
+        "data/y_val.npy",
+        "data/y_val.tmp-123.npy",
+        "data/folds.npz",
+        "data/w_train.npy",
+        "models/trial-00000.keras",
+        "ray/ray/experiment_state-1.json",
+        "ray/ray/.validate_storage_marker",
+        "ray/ray/_trainable_1/result.json",
+    ):
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("engine")
     # an array name save_data recorded beyond the tuners' four
-    (folder / "data" / "fingerprint.json").write_text(json.dumps(
-        {"data": {"x_train": "a", "y_train": "b", "w_train": "c"}, "folds": None}))
+    (folder / "data" / "fingerprint.json").write_text(
+        json.dumps({"data": {"x_train": "a", "y_train": "b", "w_train": "c"}, "folds": None})
+    )
 
 
-@pytest.mark.parametrize("mine", ["data/features.npy", "ray/notes.txt", "data/x_train.npy.bak",
-                                  "ray/other_experiment/result.json", "models/notes.txt"])
+@pytest.mark.parametrize(
+    "mine",
+    [
+        "data/features.npy",
+        "ray/notes.txt",
+        "data/x_train.npy.bak",
+        "ray/other_experiment/result.json",
+        "models/notes.txt",
+    ],
+)
 def test_overwrite_spares_the_users_files_under_data_and_ray(tmp_path, mine):
     folder = tmp_path / "run"
     _engine_files(folder)
@@ -230,16 +276,22 @@ def test_overwrite_spares_the_users_files_under_data_and_ray(tmp_path, mine):
     shown = "/".join(mine.split("/")[:2])  # a foreign folder is named, not its files
     refused = rf"holds 1 file\(s\) this search did not write \({shown}\); nothing was deleted"
     with pytest.raises(ValueError, match=refused):
-        GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path, project_name="run",
-                   overwrite=True)
+        GridSearch(
+            TinyMLP(),
+            objective="val_accuracy",
+            directory=tmp_path,
+            project_name="run",
+            overwrite=True,
+        )
     after = _snapshot(folder)
     after.pop(".lock")  # the refusing tuner took the lock
     assert after == before and user.read_text() == "mine"  # nothing deleted
     user.unlink()
     if user.parent.name not in ("data", "ray", "models"):
         user.parent.rmdir()
-    GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path, project_name="run",
-               overwrite=True)
+    GridSearch(
+        TinyMLP(), objective="val_accuracy", directory=tmp_path, project_name="run", overwrite=True
+    )
     assert sorted(os.listdir(folder)) == [".lock"]  # the engine's own files, folders and all
 
 
@@ -282,8 +334,9 @@ def test_a_finished_search_is_read_without_writing(tmp_path):
     frame = _search(split_data(x, y), tmp_path / "done", max_trials=2)
     before = _snapshot(tmp_path / "done")
     stamps = {p: os.stat(tmp_path / "done" / p).st_mtime_ns for p in before}
-    tuner = GridSearch(TinyMLP(), objective="val_accuracy", directory=tmp_path,
-                       project_name="done", workers=0)
+    tuner = GridSearch(
+        TinyMLP(), objective="val_accuracy", directory=tmp_path, project_name="done", workers=0
+    )
     assert tuner.results["objective"].tolist() == frame["objective"].tolist()
     assert tuner.get_best_models(1)[0].count_params() > 0
     tuner.results_summary()
