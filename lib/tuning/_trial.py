@@ -20,6 +20,8 @@ import keras
 import numpy as np
 from keras_tuner.errors import FailedTrialError
 
+from lib.tuning._data import Data, check_inputs, direction_of
+
 # The set-up of a trial process (re-exported: workers and the Ray backend call it from here).
 from lib.tuning._process import (  # noqa: F401
     claim_core,
@@ -640,3 +642,82 @@ def dry_history_keys(
     if returned is not None and not isinstance(returned, dict):
         keys.add(settings.objective)  # a number returned by fit() is the objective
     return sorted(keys)
+
+
+def fit_final(
+    hypermodel: Any,
+    hparams: dict[str, Any],
+    x: Any,
+    y: Any,
+    *,
+    validation_data: tuple | None = None,
+    epochs: int = 10,
+    batch_size: int = 32,
+    seed: int = 0,
+    early_stopping: int | None = None,
+    reduce_lr: dict | None = None,
+    class_weight: Any = None,
+    monitor: str = "val_loss",
+    callbacks: list | None = None,
+    verbose: int = 0,
+    allow_nonfinite: bool = False,
+) -> tuple[Any, dict[str, list[float]]]:
+    """Trains one configuration on the full training data with the search's fit path.
+
+    Same path as a trial: ``resampling`` hp (training data only), ``batch_size`` hp (else
+    ``batch_size``), the hypermodel's ``fit``/``callbacks``, class weights, early stopping and
+    ReduceLROnPlateau. With ``validation_data`` the weights of the best epoch on ``monitor``
+    are restored; without it the model of the last epoch is returned.
+
+    Args:
+        hypermodel: a ``keras_tuner.HyperModel`` or callable ``build(hp)``.
+        hparams: hyperparameter values (e.g. :func:`best_hyperparameters`).
+        x: training inputs.
+        y: training targets.
+        validation_data: ``(x_val, y_val)`` or None.
+        epochs: epochs to train (e.g. the best trial's ``best_epoch`` when there is no
+            validation data).
+        batch_size: when the hyperparameters hold no ``batch_size``.
+        seed: seeds Keras and the resampler.
+        early_stopping: patience on ``monitor`` (needs ``validation_data``), or None.
+        reduce_lr: ``ReduceLROnPlateau`` keyword arguments, or None.
+        class_weight: None, ``"balanced"`` or a dict.
+        monitor: history key for early stopping and best weights.
+        callbacks: extra Keras callbacks.
+        verbose: Keras verbosity.
+        allow_nonfinite: accept NaN / infinity in the inputs (a model that masks them).
+
+    Returns:
+        ``(model, history)``, history a dict of per-epoch lists.
+
+    Raises:
+        ValueError: inputs a search would refuse (NaN, infinity, values beyond float32, text,
+            mismatched rows), ``epochs < 1``, ``batch_size < 1``, or early stopping without
+            validation data.
+    """
+    if early_stopping and validation_data is None:
+        raise ValueError("early_stopping needs validation_data; pass it or set early_stopping=None")
+    x_val, y_val = validation_data if validation_data is not None else (None, None)
+    check_inputs(Data(x, y, x_val, y_val), epochs=epochs,
+                       allow_nonfinite=allow_nonfinite)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or (
+            batch_size < 1):
+        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+    model, history, _ = fit_once(
+        hypermodel,
+        make_hyperparameters(hparams),
+        x,
+        y,
+        validation_data=validation_data,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        monitor=monitor if validation_data is not None else None,
+        monitor_mode=direction_of(monitor),
+        early_stopping=early_stopping,
+        reduce_lr=reduce_lr,
+        class_weight=class_weight,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    return model, history

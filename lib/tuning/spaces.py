@@ -442,3 +442,17 @@ def describe_model(model: Any, output: Any = None) -> dict:
     if isinstance(shape, tuple) and shape and isinstance(shape[-1], int):
         outputs = int(shape[-1])
     return {"outputs": outputs, "signature": hashlib.sha256(text.encode()).hexdigest()[:24]}
+
+
+def build_model(hypermodel: Any, hparams: dict[str, Any]) -> Any:
+    """A compiled model built by ``hypermodel`` with fixed hyperparameter values.
+
+    Args:
+        hypermodel: a ``keras_tuner.HyperModel`` or callable ``build(hp)``.
+        hparams: hyperparameter name -> value (e.g. :func:`best_hyperparameters`); missing
+            ones take their defaults.
+
+    Returns:
+        The compiled ``keras.Model``.
+    """
+    return build(hypermodel, make_hyperparameters(hparams))
