@@ -281,6 +281,83 @@ def test_saved_model_with_custom_layers_round_trips(tmp_path):
 # --------------------------------------------------------------------------- hypermodels
 
 
+def test_exported_hypermodels_are_the_registered_ones():
+    from lib.models import hypermodels
+    from lib.models.hypermodels import HYPERMODELS
+
+    registered = set(HYPERMODELS)
+    assert "MLPHyperModel" in registered and "FCNHyperModel" in registered
+    assert "TSCHyperModel" not in registered  # a base class, class ... register=False
+    for package in (models, hypermodels):
+        exported = {name for name in package.__all__ if name.endswith("HyperModel")}
+        assert exported - {"TSCHyperModel"} == registered, package.__name__
+        assert len(package.__all__) == len(set(package.__all__)), package.__name__
+        for name in package.__all__:
+            assert hasattr(package, name), f"{package.__name__}.__all__ names missing {name}"
+    for name, cls in HYPERMODELS.items():
+        assert getattr(models, name) is cls
+        assert cls.__name__ == name and issubclass(cls, hypermodels._base.StudyHyperModel)
+    # Every public StudyHyperModel subclass defined in the package is registered or opted out.
+    defined = {
+        name
+        for module in vars(hypermodels).values()
+        if getattr(module, "__name__", "").startswith("lib.models.hypermodels.")
+        for name, value in vars(module).items()
+        if isinstance(value, type)
+        and issubclass(value, hypermodels._base.StudyHyperModel)
+        and value.__module__ == module.__name__
+        and not name.startswith("_")
+    }
+    assert defined - {"StudyHyperModel", "TSCHyperModel"} == registered
+
+
+def test_a_new_hypermodel_class_registers_itself():
+    from lib.models.hypermodels import HYPERMODELS
+    from lib.models.hypermodels._base import StudyHyperModel
+
+    before = dict(HYPERMODELS)
+    try:
+
+        class TinyHyperModel(StudyHyperModel):  # as if written in lib/models/hypermodels/tiny.py
+            __module__ = "lib.models.hypermodels.tiny"
+            DEFAULT_SPACE = {"units": (2, 3), "batch_size": 4}
+            builder = models.build_mlp
+            BUILDER_SPACE = ("units",)
+
+            def _builder_arguments(self):
+                return {"input_dim": 3, "num_classes": 2}
+
+        class TinyBase(StudyHyperModel, register=False):  # a base class opts out
+            __module__ = "lib.models.hypermodels.tiny"
+
+        class _Private(StudyHyperModel):
+            __module__ = "lib.models.hypermodels.tiny"
+
+        class OutsideHyperModel(StudyHyperModel):  # a user's subclass in a notebook or test
+            pass
+
+        assert list(HYPERMODELS) == [*before, "TinyHyperModel"]
+        assert HYPERMODELS["TinyHyperModel"] is TinyHyperModel
+        assert {TinyBase, _Private, OutsideHyperModel}.isdisjoint(HYPERMODELS.values())
+        model = HYPERMODELS["TinyHyperModel"](seed=0).build(kt.HyperParameters())
+        assert model.output.shape == (None, 2)
+
+        with pytest.raises(TypeError, match="name ends in 'HyperModel'.*register=False"):
+
+            class Tiny(StudyHyperModel):
+                __module__ = "lib.models.hypermodels.tiny"
+
+        with pytest.raises(TypeError, match="lib.models.hypermodels.mice_sleep already defines"):
+
+            class MLPHyperModel(StudyHyperModel):
+                __module__ = "lib.models.hypermodels.tiny"
+
+        assert HYPERMODELS["MLPHyperModel"] is before["MLPHyperModel"]
+    finally:
+        HYPERMODELS.clear()
+        HYPERMODELS.update(before)
+
+
 def test_lstm_classifier_default_space_is_the_mhealth_grid():
     hypermodel = models.LSTMClassifierHyperModel()
     hp = kt.HyperParameters()

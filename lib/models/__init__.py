@@ -12,10 +12,8 @@ every public name is importable from ``lib.models``. Two layers of API:
   given) ends in a softmax and is compiled with a sparse loss (integer class ids)
   and the ``"accuracy"`` metric; a regressor (``num_classes=None``) ends in a
   linear layer and is compiled with MSE and MAE.
-* **Hypermodels** (``LSTMClassifierHyperModel``, ``LSTMForecasterHyperModel``,
-  ``CNN1DResNetGRUHyperModel``, ``CNN1DResNetHyperModel``, ``CNN2DResNetHyperModel``,
-  ``FeatureSubsetMLPHyperModel``, ``MLPHyperModel``, ``BeatRRHyperModel``,
-  ``FCNHyperModel``, ``ResNetHyperModel``, ``InceptionTimeHyperModel``) subclass
+* **Hypermodels** (``MLPHyperModel``, ``FCNHyperModel`` ...: every class registered in
+  ``lib.models.hypermodels.HYPERMODELS``, exported here under its name) subclass
   ``keras_tuner.HyperModel``. Their ``DEFAULT_SPACE`` is the original study's search
   space (for the three time-series classification ones, the published network); every
   entry can be overridden with a constructor keyword.
@@ -51,6 +49,17 @@ Conventions the tuning engine relies on (all hypermodels):
   does not use itself and the engine applies to the data (``"resampling"``:
   ``"smote"`` or ``"random_over"`` on the training fold).
 
+Adding a hypermodel:
+
+1. Write ``class FooHyperModel(StudyHyperModel)`` in a module of ``lib/models/hypermodels/``
+   (an existing study's, or a new ``foo.py``): defining it registers and exports it (see
+   :class:`~lib.models.hypermodels._base.StudyHyperModel`, which also documents the optional
+   ``stacked_form`` hook of the stacked executor).
+2. Give it a golden reference: add a ``("FooHyperModel", lambda: ...)`` line to
+   ``_hypermodels`` in ``tests/fixtures/models_reference.py`` and run
+   ``python tests/fixtures/models_reference.py --add`` (writes the missing entries only).
+3. Run ``pytest tests/test_models_reference.py tests/test_models.py``.
+
 Randomness: every builder and hypermodel takes ``seed``. With ``seed=None``
 weights and dropout draw from Keras' global generator (seed it with
 :func:`lib.set_seed`); with an integer they are seeded layer by layer, without
@@ -58,21 +67,7 @@ touching global state.
 """
 
 from lib.models._space import Range
-from lib.models.hypermodels import (
-    SUBSET_SEPARATOR,
-    BeatRRHyperModel,
-    CNN1DResNetGRUHyperModel,
-    CNN1DResNetHyperModel,
-    CNN2DResNetHyperModel,
-    FCNHyperModel,
-    FeatureSubsetMLPHyperModel,
-    InceptionTimeHyperModel,
-    LSTMClassifierHyperModel,
-    LSTMForecasterHyperModel,
-    MLPHyperModel,
-    ResNetHyperModel,
-    weighted_classes,
-)
+from lib.models.hypermodels import HYPERMODELS, SUBSET_SEPARATOR, weighted_classes
 from lib.models.networks import (
     OneHotLoss,
     ReadingMask,
@@ -91,6 +86,8 @@ from lib.models.networks import (
     make_optimizer,
 )
 
+globals().update(HYPERMODELS)  # MLPHyperModel, FCNHyperModel, ...: one name per hypermodel
+
 __all__ = [
     "Range",
     "make_optimizer",
@@ -102,23 +99,13 @@ __all__ = [
     "build_cnn1d_resnet",
     "build_cnn2d_resnet",
     "build_mlp",
-    "LSTMClassifierHyperModel",
-    "LSTMForecasterHyperModel",
-    "CNN1DResNetGRUHyperModel",
-    "CNN1DResNetHyperModel",
-    "CNN2DResNetHyperModel",
-    "FeatureSubsetMLPHyperModel",
-    "MLPHyperModel",
     "build_beat_rr_classifier",
     "weighted_classes",
-    "BeatRRHyperModel",
     "SUBSET_SEPARATOR",
     "ReadingMask",
     "ZeroPadded",
     "build_fcn",
     "build_resnet",
     "build_inception_time",
-    "FCNHyperModel",
-    "ResNetHyperModel",
-    "InceptionTimeHyperModel",
+    *HYPERMODELS,
 ]

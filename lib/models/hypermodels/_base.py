@@ -1,4 +1,5 @@
-"""The base of the study hypermodels: space overrides, declaration, batch size and callbacks.
+"""The base of the study hypermodels: space overrides, declaration, batch size and callbacks,
+and the registry of the hypermodels :mod:`lib.models` exports (:data:`HYPERMODELS`).
 
 A hypermodel names its builder and the space entries passed to it under their own names
 (``BUILDER_SPACE``); the base declares them in that order and calls the builder, so a
@@ -15,6 +16,13 @@ import keras_tuner
 import numpy as np
 
 from lib.models._space import declare, declare_all
+
+#: The hypermodels :mod:`lib.models` exports, ``{class name: class}`` in definition order.
+#: A subclass of :class:`StudyHyperModel` adds itself when its ``class`` statement runs, if
+#: it is defined in a module of this package and its name does not start with ``_``; a base
+#: meant only to be subclassed opts out with ``class TSCHyperModel(..., register=False)``.
+HYPERMODELS: dict[str, type[StudyHyperModel]] = {}
+_PACKAGE = __name__.rpartition(".")[0]  # "lib.models.hypermodels"
 
 
 class _ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
@@ -43,7 +51,63 @@ class StudyHyperModel(keras_tuner.HyperModel):
     off on a CPU-only machine; True compiles each model once (seconds) and can make its
     epochs faster: ``bench/xla_epoch.py`` measures it per network (figures in
     ``bench/README.md``).
+
+    **Registration.** Defining a subclass in a module of ``lib.models.hypermodels`` registers
+    it in :data:`HYPERMODELS` (see :meth:`__init_subclass__`); :mod:`lib.models` exports
+    every registered class under its name, and ``tests/test_models_reference.py`` asks each
+    one for a golden reference. Its name must end in ``HyperModel``. A base class that is not
+    a hypermodel of its own passes ``register=False`` in its ``class`` statement.
+
+    **Stacked form (optional hook).** A hypermodel whose models are dense classifiers that
+    :func:`lib.models.build_mlp` builds may define ``stacked_form(self, values) -> dict``:
+
+    * ``values``: one configuration's hyperparameter values (``{name: value}``, as in
+      ``hp.values``);
+    * it returns the keyword arguments ``build(hp)`` would pass to ``build_mlp`` for those
+      values (``input_dim``, ``num_classes``, ``units``, ``activations``, ``dropout``,
+      ``feature_indices``, ``optimizer``, ``learning_rate``, ``momentum``, ``loss``; no
+      ``seed``) plus the configuration's ``batch_size``. The module function
+      :func:`stacked_form` computes it for a hypermodel whose ``build`` goes through a
+      method ``_mlp_arguments(hp)`` that declares the space and returns those arguments
+      (``MLPHyperModel``, ``FeatureSubsetMLPHyperModel``), so the two cannot drift apart.
+
+    The stacked executor (a :mod:`lib.tuning` tuner built with ``executor="stacked"``) calls
+    :func:`lib.tuning.stacked.check_stackable` when ``search()`` starts and
+    :func:`lib.tuning.stacked.form_of` for every configuration, which checks the dict and
+    trains the configurations several at a time as one stacked model instead of building
+    them with ``build``. Without the method the hypermodel is only searched trial by trial:
+    ``executor="stacked"`` is refused with a ``TypeError`` naming the class before any
+    trial, and the default executor (``"trials"``) never calls it.
     """
+
+    def __init_subclass__(cls, register: bool = True, **kwargs: Any):
+        """Registers ``cls`` in :data:`HYPERMODELS` (see the class docstring).
+
+        Args:
+            register: False for a base class that is not a hypermodel of its own.
+            **kwargs: passed on to ``super().__init_subclass__``.
+
+        Raises:
+            TypeError: the name does not end in ``HyperModel``, or another module of the
+                package already registered a hypermodel of that name.
+        """
+        super().__init_subclass__(**kwargs)
+        name = cls.__name__
+        if not register or name.startswith("_") or not cls.__module__.startswith(f"{_PACKAGE}."):
+            return
+        if not name.endswith("HyperModel"):
+            raise TypeError(
+                f"{cls.__module__}.{name}: a registered hypermodel's name ends in "
+                "'HyperModel' (lib.models exports it under that name); rename it, or pass "
+                "register=False if it is only a base class"
+            )
+        known = HYPERMODELS.get(name)
+        if known is not None and known.__module__ != cls.__module__:
+            raise TypeError(
+                f"{cls.__module__}.{name}: {known.__module__} already defines a hypermodel "
+                f"named {name}; lib.models exports one class per name"
+            )
+        HYPERMODELS[name] = cls  # (a module reloaded by a notebook replaces its own classes)
 
     DEFAULT_SPACE: ClassVar[dict[str, Any]] = {}
     # Training- and data-side entries, declared before the model's (when in the space).
@@ -350,7 +414,8 @@ class _NotBuiltYet(keras.layers.Layer):
 
 
 def stacked_form(hypermodel: StudyHyperModel, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The stacked form of one configuration of an MLP hypermodel (``lib.tuning.stacked``).
+    """The stacked form of one configuration of an MLP hypermodel (``lib.tuning.stacked``): the
+    body of the ``stacked_form`` hook (contract in :class:`StudyHyperModel`'s docstring).
 
     Declares the hypermodel's space on a ``HyperParameters`` holding ``values`` and returns the
     :func:`lib.models.build_mlp` keyword arguments its ``build`` would use (without ``seed``),

@@ -26,7 +26,7 @@ from lib.models.networks.tsc import build_fcn, build_inception_time, build_resne
 _TRAINING = {"learning_rate": 0.001, "batch_size": 16, "reduce_lr_factor": 0.5}
 
 
-class TSCHyperModel(AdaptsToData, StudyHyperModel):
+class TSCHyperModel(AdaptsToData, StudyHyperModel, register=False):
     """Base of the time-series classification hypermodels (shape and classes from the data).
 
     Until the input shape and class count are known (given, or taken from the data by
