@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 from lib import models  # noqa: E402
+from lib.models.hypermodels import HYPERMODELS as REGISTERED  # noqa: E402
 from tests.fixtures import models_reference  # noqa: E402
 
 REFERENCE = json.loads(models_reference.PATH.read_text())
@@ -58,30 +59,72 @@ def assert_matches(found, expected, what=""):
     expected_exact, expected_sums = _exact_and_sums(expected)
     assert found_exact == expected_exact, what
     assert found_sums == pytest.approx(expected_sums, rel=1e-6, abs=1e-4), what
-HYPERMODELS = dict(models_reference._hypermodels(models))
+
+
+HYPERMODELS = dict(models_reference._hypermodels(models))  # label -> constructor
 BUILDERS = dict(models_reference._builders(models))
 
 
+def _labels_of(name):
+    """The golden labels of hypermodel ``name``: ``name`` and its variants ``name/...``."""
+    return sorted(label for label in HYPERMODELS if label.split("/")[0] == name)
+
+
+def _how_to_add(name):
+    return (
+        f"{name} is registered (lib.models.hypermodels.HYPERMODELS) but has no golden "
+        "reference. Add one: in tests/fixtures/models_reference.py, append "
+        f'("{name}", lambda: models.{name}(<small input shape, classes>, seed=SEED)) to '
+        "_hypermodels, then run `python tests/fixtures/models_reference.py --add`, which "
+        "writes only the missing entries of tests/fixtures/models_reference.json: its space "
+        "(names, order, values), and for the default and an alternative point the layer "
+        "names, output shapes, parameter counts and seeded weight sums (compared with "
+        "pytest.approx(rel=1e-6)). Commit both files."
+    )
+
+
 def test_reference_covers_every_hypermodel_and_builder():
-    assert sorted(HYPERMODELS) == sorted(REFERENCE["hypermodels"])
+    assert sorted(HYPERMODELS) == sorted(REFERENCE["hypermodels"]), (
+        "tests/fixtures/models_reference.py and models_reference.json disagree; run "
+        "`python tests/fixtures/models_reference.py --add` after adding a constructor"
+    )
     assert sorted(BUILDERS) == sorted(REFERENCE["builders"])
-    public = {name for name in models.__all__ if name.endswith("HyperModel")}
-    assert public == {label.split("/")[0] for label in HYPERMODELS}
+    stale = {label.split("/")[0] for label in HYPERMODELS} - set(REGISTERED)
+    assert not stale, f"golden entries of hypermodels that are not registered: {sorted(stale)}"
     builders = {name for name in models.__all__ if name.startswith("build_")}
     assert builders == {label.split("/")[0] for label in BUILDERS}
 
 
-@pytest.mark.parametrize("label", sorted(REFERENCE["hypermodels"]))
-def test_hypermodel_space_and_models_match_reference(label):
-    expected = REFERENCE["hypermodels"][label]
-    found = json.loads(json.dumps(models_reference.describe_hypermodel(HYPERMODELS[label]())))
-    # Space first (names, order, values, defaults, conditions), then the built models.
-    assert [entry["name"] for entry in found["space"]] == [
-        entry["name"] for entry in expected["space"]
-    ]
-    assert found["space"] == expected["space"]
-    for key in sorted(expected):
-        assert_matches(found[key], expected[key], f"{label}: {key} differs from the reference")
+@pytest.mark.parametrize("name", sorted(REGISTERED))
+def test_registered_hypermodel_matches_reference(name):
+    labels = _labels_of(name)
+    if not labels or any(label not in REFERENCE["hypermodels"] for label in labels):
+        pytest.fail(_how_to_add(name))
+    for label in labels:
+        expected = REFERENCE["hypermodels"][label]
+        found = json.loads(json.dumps(models_reference.describe_hypermodel(HYPERMODELS[label]())))
+        # Space first (names, order, values, defaults, conditions), then the built models.
+        assert [entry["name"] for entry in found["space"]] == [
+            entry["name"] for entry in expected["space"]
+        ], label
+        assert found["space"] == expected["space"], label
+        for key in sorted(expected):
+            assert_matches(found[key], expected[key], f"{label}: {key} differs from the reference")
+
+
+def test_a_registered_hypermodel_without_golden_entry_fails_with_how_to():
+    class NewHyperModel(models.MLPHyperModel):
+        __module__ = "lib.models.hypermodels.new"
+
+    try:
+        assert REGISTERED["NewHyperModel"] is NewHyperModel
+        with pytest.raises(pytest.fail.Exception) as failure:
+            test_registered_hypermodel_matches_reference("NewHyperModel")
+    finally:
+        del REGISTERED["NewHyperModel"]
+    message = str(failure.value)
+    assert "tests/fixtures/models_reference.py" in message and "--add" in message
+    assert '("NewHyperModel", lambda: models.NewHyperModel(' in message
 
 
 @pytest.mark.parametrize("label", sorted(REFERENCE["builders"]))
