@@ -7,9 +7,9 @@ scaler statistic or a synthetic sample must never mix readings from two parts.
   validation and test (scikit-learn's ``GroupShuffleSplit``).
 * :func:`chronological_split` cuts a series into consecutive train / validation /
   test spans, by fraction or by timestamp.
-* :func:`group_kfold`, :func:`stratified_kfold` and :func:`time_series_kfold`
+* :func:`group_kfold`, :func:`stratified_kfold`, :func:`kfold` and :func:`time_series_kfold`
   yield ``(train_idx, val_idx)`` pairs (``GroupKFold``, ``StratifiedKFold`` /
-  ``StratifiedGroupKFold``, ``TimeSeriesSplit``).
+  ``StratifiedGroupKFold``, ``KFold``, ``TimeSeriesSplit``).
 * :func:`check_no_leakage` raises :class:`LeakageError` when two parts share a
   group or an overlapping time span.
 
@@ -29,6 +29,7 @@ import numpy as np
 from sklearn.model_selection import (
     GroupKFold,
     GroupShuffleSplit,
+    KFold,
     StratifiedGroupKFold,
     StratifiedKFold,
     TimeSeriesSplit,
@@ -42,6 +43,7 @@ __all__ = [
     "chronological_split",
     "group_kfold",
     "stratified_kfold",
+    "kfold",
     "time_series_kfold",
     "check_no_leakage",
     "stratified_subset",
@@ -317,6 +319,23 @@ def stratified_kfold(
         )
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     yield from splitter.split(index, y, groups=groups)
+
+
+def kfold(
+    n_samples: int, n_splits: int = 5, seed: int = 0
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """K folds of shuffled rows (``KFold``), for targets without classes or groups.
+
+    Args:
+        n_samples: number of rows.
+        n_splits: number of folds.
+        seed: seed of the shuffle.
+
+    Yields:
+        ``(train_idx, val_idx)`` index arrays.
+    """
+    splitter = KFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    yield from splitter.split(np.arange(int(n_samples)))
 
 
 def time_series_kfold(

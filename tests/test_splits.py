@@ -157,7 +157,8 @@ def test_check_no_leakage_catches_shared_groups_and_overlaps():
     ],
 )
 def test_chronological_split_refuses_missing_times(times):
-    with pytest.raises(ValueError, match=r"times must all be present; \d+ are NaN/NaT \(positions 2"):
+    expected = r"times must all be present; \d+ are NaN/NaT \(positions 2"
+    with pytest.raises(ValueError, match=expected):
         chronological_split(times, validation=0.1, test=0.2)
 
 
@@ -193,3 +194,20 @@ def test_stratified_subset_keeps_the_class_mix_and_only_given_rows():
     np.testing.assert_array_equal(stratified_subset(index[::-1], labels, None), index)
     with pytest.raises(ValueError, match="positive"):
         stratified_subset(index, labels, 0)
+
+
+def test_kfold_partitions_the_rows_and_is_the_tuners_regression_folds():
+    from lib.splits import kfold
+
+    folds = list(kfold(23, n_splits=4, seed=3))
+    assert sorted(np.concatenate([val for _, val in folds]).tolist()) == list(range(23))
+    for train, val in folds:
+        assert np.intersect1d(train, val).size == 0 and train.size + val.size == 23
+    assert [v.tolist() for _, v in kfold(23, 4, seed=3)] == [v.tolist() for _, v in folds]
+    assert [v.tolist() for _, v in kfold(23, 4, seed=4)] != [v.tolist() for _, v in folds]
+    # a tuner's search(folds=k) on regression targets takes these folds (one place for folds)
+    from lib.tuning import _data
+
+    data = _data.Data(np.zeros((23, 2)), np.linspace(0, 1, 23))
+    tuner_folds = _data.make_splits(data, 4, task="regression", seed=3)
+    assert [v.tolist() for _, v in tuner_folds] == [v.tolist() for _, v in folds]

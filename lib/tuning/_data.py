@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from lib import splits as lib_splits
 from lib.evaluation import metric_direction
 
 
@@ -123,28 +124,18 @@ def make_splits(
             "x_train. Drop x_val/y_val or pass folds=None"
         )
     n = len(data.x_train)
-    if isinstance(folds, (int, np.integer)):
-        from sklearn import model_selection as ms
-
+    if isinstance(folds, (int, np.integer)):  # the folds of lib.splits, seeded by the search
         k = int(folds)
         if k < 2:
             raise ValueError(f"folds must be at least 2, got {k}")
         y = np.asarray(data.y_train)
         labels = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(n, -1)[:, 0]
-        index = np.zeros(n)
-        if data.groups is not None:
-            groups = np.asarray(data.groups)
-            if task == "classification":
-                splitter = ms.StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-                pairs = splitter.split(index, labels, groups)
-            else:
-                pairs = ms.GroupKFold(n_splits=k).split(index, labels, groups)
-        elif task == "classification":
-            pairs = ms.StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(
-                index, labels
-            )
+        if task == "classification":
+            pairs = lib_splits.stratified_kfold(labels, k, seed, groups=data.groups)
+        elif data.groups is not None:
+            pairs = lib_splits.group_kfold(data.groups, k, seed=None)
         else:
-            pairs = ms.KFold(n_splits=k, shuffle=True, random_state=seed).split(index)
+            pairs = lib_splits.kfold(n, k, seed)
         return [
             (np.asarray(tr, dtype=np.int64), np.asarray(va, dtype=np.int64)) for tr, va in pairs
         ]
