@@ -174,7 +174,7 @@ def test_saved_data_changed_after_the_search_is_refused(tmp_path):
 
 
 def test_a_worker_refuses_data_that_does_not_match_the_fingerprint(tmp_path):
-    from lib.tuning import _worker
+    from lib.tuning import _pool
     from lib.tuning._data import fingerprint
 
     arrays = {k: v for k, v in split_data(*classification()).items()}
@@ -186,11 +186,11 @@ def test_a_worker_refuses_data_that_does_not_match_the_fingerprint(tmp_path):
         "array_names": sorted(arrays),
         "fingerprint": (digest, folds),
     }
-    loaded, _ = _worker._load_checked(setup)
+    loaded, _ = _pool._load_checked(setup)
     assert np.array_equal(loaded["y_train"], arrays["y_train"])
     np.save(tmp_path / "data" / "x_val.npy", arrays["x_val"] * 2)
     with pytest.raises(ValueError, match="changed since the search saved it"):
-        _worker._load_checked(setup)
+        _pool._load_checked(setup)
 
 
 def test_resume_refuses_a_different_model_with_the_same_space(tmp_path):
