@@ -429,13 +429,9 @@ def run_trial(
             _maybe_checkpoint(model, metrics[objective], settings)
         del model
         if clear:
-            keras.backend.clear_session()
+            keras.backend.clear_session(free_memory=False)  # collected once, below
     if clear:
-        gc.collect()
-        if imports_frozen():
-            # what survived the collection is kept by TensorFlow and Keras; frozen too, the
-            # later collections stay as short as the first instead of lengthening per trial
-            gc.freeze()
+        _collect()
 
     record = _aggregate(fold_metrics, histories, infos, objective, runs=runs,
                         folds=splits is not None)
@@ -449,6 +445,20 @@ def run_trial(
     record["pid"] = os.getpid()  # the process that ran it (a worker, a Ray actor or the caller)
     record["seconds"] = time.perf_counter() - start
     return record
+
+
+def _collect() -> None:
+    """The garbage collection after a trial. In a trial process (imports frozen), a full one,
+    then what survived is frozen too (kept by TensorFlow and Keras), so the collections stay
+    as short as the first instead of lengthening per trial. In the caller's own process
+    (``workers=0``, the stacked executor), whose heap the engine does not freeze, a full
+    collection walks every object of the session (0.2 s and more a trial): the young
+    generations only, the older ones left to Python's own schedule."""
+    if imports_frozen():
+        gc.collect()
+        gc.freeze()
+    else:
+        gc.collect(1)
 
 
 def _continuation(values: dict, weights: str | None) -> dict:
@@ -635,8 +645,8 @@ def dry_history_keys(
         compile_overrides=settings.compile_overrides,
     )
     del model
-    keras.backend.clear_session()
-    gc.collect()
+    keras.backend.clear_session(free_memory=False)
+    _collect()
     returned = info.get("returned")
     keys = set(hist) | (set(returned) if isinstance(returned, dict) else set())
     if returned is not None and not isinstance(returned, dict):
