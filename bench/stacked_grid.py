@@ -88,7 +88,8 @@ def mice_arrays(rows: int, val_rows: int, seed: int) -> dict:
 def per_trial(hypermodel, configs, arrays, *, epochs: int, batch_size: int, seed: int) -> float:
     """Seconds the per-trial engine takes for ``configs`` (one untimed warm-up trial first)."""
     from lib.tuning._settings import TrialSettings
-    from lib.tuning._trial import run_trial, trial_seed
+    from lib.tuning._trial import run_trial
+    from lib.tuning.spaces import trial_seed
 
     settings = TrialSettings(objective="val_weighted_f1", direction="max", task="classification",
                              epochs=epochs, batch_size=batch_size, monitor="val_loss",
