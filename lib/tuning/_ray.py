@@ -1,6 +1,6 @@
-"""Ray Tune backend of :func:`lib.tuning.search` (HyperOpt TPE or random search, ASHA).
+"""Ray Tune backend of :class:`lib.tuning.RayTuneSearch` (HyperOpt TPE or random, ASHA).
 
-See the package docstring for cluster use. Each finished Ray trial is appended to the same
+See that class's docstring for cluster use. Each finished Ray trial is appended to the same
 ``trials.jsonl`` as the KerasTuner backend (by a Tune callback in the driver), so the result
 frame and resume work the same way.
 """

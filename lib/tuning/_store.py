@@ -521,7 +521,7 @@ def _finite(value: Any) -> bool:
 
 
 def results_frame(records: list[dict], *, space: Any = None, objective: str = "") -> pd.DataFrame:
-    """The tidy trial table from stored records (see :func:`search` for the columns)."""
+    """The tidy trial table from stored records (``tuner.results``: one row per trial)."""
     hp_names: list[str] = []
     if space is not None:
         hp_names = [hp.name for hp in space.space]
