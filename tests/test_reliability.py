@@ -10,6 +10,7 @@ import os
 import subprocess
 import time
 import warnings
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -415,3 +416,29 @@ def test_keras_metric_objectives_are_minimised_end_to_end(tmp_path, objective):
     best = tuner.oracle.get_best_trials(1)[0].score
     assert best == frame["objective"].min()
     assert int(frame.loc[frame["rank"] == 1, "trial"].iloc[0]) == int(frame["objective"].idxmin())
+
+
+def test_the_keeper_saves_a_model_tied_with_the_kept_one_and_ranks_it_by_the_monitored_loss(
+        tmp_path):
+    """The stacked executor hands the keeper a model to save (``take(model=...)``): one tied
+    with the kept trial on the objective but lower on the monitored loss ranks first, so it
+    must be saved (as a worker saves a tied checkpoint), and best_model.keras is it."""
+    from lib.tuning._store import ModelKeeper
+
+    class Saved:
+        def __init__(self, name):
+            self.name = name
+
+        def save(self, path):
+            Path(path).write_text(self.name)
+
+    keeper = ModelKeeper(str(tmp_path), keep=1, direction="max", tie_break=("val_loss", "min"))
+    records = []
+    for number, loss in ((0, 0.5), (1, 0.2)):  # both 0.8 accuracy; trial 1 has the lower loss
+        record = {"trial": number, "status": "COMPLETED", "objective": 0.8, "best_epoch": 1,
+                  "history": {"val_loss": [loss]}}
+        keeper.take(number, record, records, model=lambda n=number: Saved(f"trial {n}"))
+        records.append(record)
+        keeper.settle(number, records)
+    assert (tmp_path / "best_model.keras").read_text() == "trial 1"
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["trial-00001.keras"]

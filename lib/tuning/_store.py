@@ -458,7 +458,9 @@ class ModelKeeper:
              model: Any = None) -> None:
         """Puts a finished trial's model at :meth:`trial_path` when it may be kept: moves
         ``saved`` there (or deletes it: the trial did not complete), or saves ``model()``
-        when the objective beats :meth:`threshold` of the ``records`` before this one."""
+        when the objective beats or ties :meth:`threshold` of the ``records`` before this one
+        (a tie may still rank first: ties are broken on the monitored metric), as a trial
+        in a worker saves its own."""
         target = self.trial_path(number)
         completed = record.get("status") == "COMPLETED"
         if saved is not None and saved != target and os.path.exists(saved):
@@ -469,7 +471,7 @@ class ModelKeeper:
         if model is None or self.keep <= 0 or not completed:
             return
         threshold = self.threshold(records)
-        if threshold is None or better(record.get("objective"), threshold, self.direction):
+        if better(record.get("objective"), threshold, self.direction, or_tie=True):
             save_model(model(), target)
 
     def settle(self, number: int, records: list[dict]) -> None:

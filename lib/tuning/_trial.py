@@ -32,6 +32,7 @@ from lib.tuning._process import (  # noqa: F401
     save_model,
     set_threads,
 )
+from lib.tuning.oracles import better
 from lib.tuning.spaces import (
     _overrides,
     _plain_number,
@@ -63,8 +64,8 @@ class _BestWeights:
                 value = (logs or {}).get(monitor)
                 if value is None or not np.isfinite(value):
                     return
-                better = value < self.best if mode == "min" else value > self.best
-                if better or self.weights is None:
+                improved = value < self.best if mode == "min" else value > self.best
+                if improved or self.weights is None:
                     self.best, self.best_epoch = float(value), epoch
                     self.weights = self.model.get_weights()
 
@@ -614,13 +615,8 @@ def _maybe_checkpoint(model: Any, value: float, settings: Any) -> None:
     """Saves ``model`` atomically when ``value`` beats or ties ``settings.checkpoint_best``
     (a tie may still rank first: the keeper breaks ties as the oracle does, and trials
     finish out of order)."""
-    best = settings.checkpoint_best
-    if value is None or not np.isfinite(value):
+    if not better(value, settings.checkpoint_best, settings.direction, or_tie=True):
         return
-    if best is not None and np.isfinite(best):
-        better = value <= best if settings.direction == "min" else value >= best
-        if not better:
-            return
     save_model(model, settings.checkpoint_path)
     settings.checkpoint_best = float(value)
 

@@ -17,11 +17,12 @@ import numpy as np
 from keras_tuner.engine import trial as trial_module
 
 
-def better(a: float | None, b: float | None, direction: str) -> bool:
-    """True when ``a`` is finite and beats ``b`` (None or non-finite ``b`` is beaten)."""
+def better(a: float | None, b: float | None, direction: str, *, or_tie: bool = False) -> bool:
+    """True when ``a`` is finite and beats ``b`` (None or non-finite ``b`` is beaten); with
+    ``or_tie``, also when it equals ``b``."""
     if a is None or not np.isfinite(a):
         return False
-    if b is None or not np.isfinite(b):
+    if b is None or not np.isfinite(b) or (or_tie and a == b):
         return True
     return a < b if direction == "min" else a > b
 
