@@ -55,6 +55,7 @@ from lib.tuning._pool import Pool
 from lib.tuning._progress import SearchProgress
 from lib.tuning._settings import EngineOptions, SearchPlan, TrialSettings
 from lib.tuning._store import ModelKeeper, TrialStore, results_frame
+from lib.tuning.stacked import check_stackable
 
 # search.json keys that must match when a directory is searched again.
 SPEC_KEYS = (
@@ -644,16 +645,32 @@ class EngineTuner(kt.Tuner):
                           callbacks=callbacks, class_weight=class_weight,
                           early_stopping=early_stopping, reduce_lr=reduce_lr, monitor=monitor,
                           shuffle=shuffle)
+        self._before_search(data, plan, class_weight=class_weight,
+                            validation_split=bool(validation_split))
+        self._set_tie_break(plan.settings.objective, plan.settings.monitor,
+                            plan.settings.monitor_mode)
+        self._store.lock()
+        try:
+            self._search(plan, verbose=verbose)
+        finally:
+            self._store.unlock()
+        self._report_tie(verbose)
+        return self.results
+
+    def _before_search(self, data: _data.Data, plan: SearchPlan, *, class_weight: Any,
+                       validation_split: bool) -> None:
+        """What ``search`` does once its plan is made, before the directory is touched: refuses
+        classes missing from the labels and a misspelt ``class_weight``, lets a hypermodel
+        take its shape / classes from the data (``adapt_to_data``), then refuses a search the
+        stacked executor cannot run, stale trials and a time limit on in-process trials."""
         if plan.settings.task == "classification":
-            _data.check_classes(data, validation_split=bool(validation_split))
+            _data.check_classes(data, validation_split=validation_split)
             if class_weight is not None:  # 'balancd' refused now, not in every trial
                 _trial.class_weights(_data._class_ids(data.y_train), class_weight)
         adapt = getattr(self.hypermodel, "adapt_to_data", None)
         if callable(adapt):  # a hypermodel that takes its input shape / classes from the data
             adapt(np.asarray(data.x_train), np.asarray(data.y_train))
         if self.executor == "stacked":
-            from lib.tuning.stacked import check_stackable
-
             check_stackable(self.hypermodel)
             _check_stackable_search(plan.settings, folds=plan.splits is not None)
         self._refuse_stale_trials()
@@ -665,15 +682,6 @@ class EngineTuner(kt.Tuner):
                 "them here (workers=0, executor='stacked' or callbacks of your own classes). "
                 "Drop trial_timeout_seconds or run with workers>=1 and Keras' own callbacks"
             )
-        self._set_tie_break(plan.settings.objective, plan.settings.monitor,
-                            plan.settings.monitor_mode)
-        self._store.lock()
-        try:
-            self._search(plan, verbose=verbose)
-        finally:
-            self._store.unlock()
-        self._report_tie(verbose)
-        return self.results
 
     def _refuse_stale_trials(self) -> None:
         """Refuses a directory that holds trials without the ``search.json`` they belong to
