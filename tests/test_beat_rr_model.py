@@ -28,6 +28,7 @@ class _RecordingModel:
         return "history"
 
 
+@pytest.mark.slow
 def test_builder_branches_see_only_their_columns():
     beats, rr = _rows(6)
     model = models.build_beat_rr_classifier(

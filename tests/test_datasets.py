@@ -594,6 +594,7 @@ def test_synthetic_mice_schema_matches_loader(tmp_path):
 # --- real data (only with the mirror) --------------------------------------------------
 
 
+@pytest.mark.slow
 @requires_mirror
 def test_real_household_power_facts():
     frame = load_household_power()
@@ -605,6 +606,7 @@ def test_real_household_power_facts():
     assert power.var() == pytest.approx(1.1179, abs=1e-3) and power.max() == pytest.approx(11.122)
 
 
+@pytest.mark.slow
 @requires_mirror
 def test_real_hand_poses_facts():
     frame = load_hand_poses()

@@ -12,8 +12,11 @@ import json
 import keras
 import keras_tuner as kt
 import numpy as np
+import pytest
 
 from lib.tuning import Tuner
+
+pytestmark = pytest.mark.slow  # a search in the engine's worker processes
 
 
 class DescendingOracle(kt.Oracle):

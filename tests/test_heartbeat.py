@@ -604,6 +604,7 @@ def test_real_split_sizes_and_disjoint_records(real_beats):
     assert r_train.size + r_test.size == expected
 
 
+@pytest.mark.slow
 @requires_mirror
 def test_real_lead_choice():
     directory = mirror() / "mitdb"

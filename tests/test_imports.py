@@ -9,6 +9,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 LIB = pathlib.Path(__file__).resolve().parents[1] / "lib"
 HEAVY = ("keras", "tensorflow", "keras_tuner")
 # The quiet import itself, and set_seed beside it, run before / without the top-level import.
@@ -38,6 +40,7 @@ def test_no_module_of_lib_imports_keras_or_tensorflow_inside_a_function():
     assert not found, "import these at the top of the module:\n" + "\n".join(found)
 
 
+@pytest.mark.slow
 def test_importing_lib_loads_tensorflow_and_keras_but_not_ray():
     code = ("import sys, lib, lib.tuning; "
             "print(sorted(m for m in ('tensorflow', 'keras', 'keras_tuner', 'ray') "

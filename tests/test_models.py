@@ -50,6 +50,7 @@ def _values(entry):
 # --------------------------------------------------------------------------- builders
 
 
+@pytest.mark.slow
 def test_build_lstm_classifier_shapes_and_training():
     model = models.build_lstm(
         input_shape=(6, 3), num_classes=4, units=8, dense_units=8, dense_activation=None
@@ -83,6 +84,7 @@ def test_masking_ignores_pre_padding():
     )
 
 
+@pytest.mark.slow
 def test_build_cnn1d_resnet_gru_structure_and_training():
     model = models.build_cnn1d_resnet_gru(
         input_shape=(16, 1),
@@ -115,6 +117,7 @@ def test_build_cnn1d_resnet_gru_adamw():
     assert model.optimizer.weight_decay == pytest.approx(0.01)
 
 
+@pytest.mark.slow
 def test_build_cnn1d_resnet_pools_every_block_and_trains():
     model = models.build_cnn1d_resnet(
         input_shape=(32, 1),
@@ -166,6 +169,7 @@ def test_cnn1d_resnet_hypermodel_space_is_overridable():
     assert {layer.filters for layer in _layers_of(model2, keras.layers.Conv1D)} == {4}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("reshape_to", "image"), [(None, (12, 1, 1)), ((3, 4), (3, 4, 1))])
 def test_build_cnn2d_resnet_shapes_and_training(reshape_to, image):
     model = models.build_cnn2d_resnet(
@@ -453,6 +457,7 @@ def test_mitbih_hypermodels_default_spaces():
     assert "resampling" not in space2
 
 
+@pytest.mark.slow
 def test_cnn2d_hypermodel_trains_one_step():
     x = RNG.normal(size=(8, 12, 1)).astype("float32")
     y = RNG.integers(0, 5, size=8)
@@ -580,6 +585,7 @@ def test_keras_tuner_search_runs_a_hypermodel(tmp_path):
     assert all(np.isfinite(trial.score) for trial in trials)
 
 
+@pytest.mark.slow
 def test_reduce_lr_callback_falls_back_to_training_loss_without_validation():
     hypermodel = models.CNN1DResNetGRUHyperModel(filters=4)
     hp = kt.HyperParameters()
@@ -690,6 +696,7 @@ def test_lstm_forecaster_rejects_layers_it_cannot_build():
         models.build_lstm_forecaster(input_shape=(12, 3), layers=3, units=3)
 
 
+@pytest.mark.slow
 def test_lstm_forecaster_hypermodel_space_and_masked_copy():
     hypermodel = models.LSTMForecasterHyperModel((6, 2), seed=0)
     hp = kt.HyperParameters()

@@ -21,6 +21,8 @@ from lib import models  # noqa: E402
 from lib.models.hypermodels import HYPERMODELS as REGISTERED  # noqa: E402
 from tests.fixtures import models_reference  # noqa: E402
 
+pytestmark = pytest.mark.slow  # builds every registered network and compares it, twice
+
 REFERENCE = json.loads(models_reference.PATH.read_text())
 WEIGHTS = re.compile(r"weights=\[([^\]]*)\]")
 

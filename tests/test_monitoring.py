@@ -25,6 +25,7 @@ def test_peak_memory_sees_an_allocation_made_and_freed_inside_the_block():
     assert resident_bytes(children=False) < memory.peak_bytes
 
 
+@pytest.mark.slow
 def test_peak_memory_adds_child_processes_and_can_leave_them_out():
     code = ("import numpy, sys; b = numpy.ones(150 * 2**20, dtype=numpy.uint8); print('ready', "
             "flush=True); sys.stdin.read()")

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from lib._quiet import filter_log
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,6 +38,7 @@ def test_filter_log_keeps_what_the_level_lets_through():
     assert filter_log(_lines(BANNER, CUINIT), 2) == _lines(CUINIT)
 
 
+@pytest.mark.slow
 def test_importing_lib_leaves_no_tensorflow_start_up_lines_at_the_default_level():
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["PYTHONPATH"] = ROOT

@@ -125,6 +125,7 @@ def test_regression_targets_with_infinity_are_refused(tmp_path):
     assert _nothing_written(tmp_path)
 
 
+@pytest.mark.slow
 def test_following_the_string_label_advice_works(tmp_path):
     labels = np.array(["sit", "walk", "run"])[Y]
     ids, names = encode_labels(labels)
@@ -163,6 +164,7 @@ def test_hyperband_without_a_schedule_is_refused(tmp_path, arguments):
         Hyperband(Net(), objective="val_accuracy", directory=tmp_path, **arguments)
 
 
+@pytest.mark.slow
 def test_validation_rows_missing_a_class_are_warned_about(tmp_path):
     keep = Y != 2
     with pytest.warns(UserWarning, match=r"miss\(es\) classes \[2\]"):
@@ -180,6 +182,7 @@ def test_validation_split_of_one_class_is_refused(tmp_path):
 # -- diverged trials ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_network_with_nan_outputs_is_a_failed_trial_never_a_score(tmp_path):
     tuner = _tuner(tmp_path, keep_models=1)
     with warnings.catch_warnings():
@@ -210,6 +213,7 @@ def test_fit_final_checks_its_inputs():
 # -- files ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_trials_without_their_search_json_are_not_mixed_into_a_new_search(tmp_path):
     _tuner(tmp_path).search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
     folder = tmp_path / "search"
@@ -224,6 +228,7 @@ def test_trials_without_their_search_json_are_not_mixed_into_a_new_search(tmp_pa
     assert len(tuner.results) == 1
 
 
+@pytest.mark.slow
 def test_a_truncated_search_json_is_named(tmp_path):
     _tuner(tmp_path).search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
     spec = tmp_path / "search" / "search.json"
@@ -232,6 +237,7 @@ def test_a_truncated_search_json_is_named(tmp_path):
         _tuner(tmp_path)
 
 
+@pytest.mark.slow
 def test_get_best_models_loads_the_kept_trial_model_after_best_model_keras_is_deleted(tmp_path):
     tuner = _tuner(tmp_path, keep_models=2)
     tuner.search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
@@ -340,6 +346,7 @@ def test_a_wrong_ray_address_gives_up_quickly_naming_it(tmp_path):
 # -- ties ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_trials_tied_on_the_objective_are_ranked_by_the_monitored_loss(tmp_path, capsys):
     def build(hp):
         model = keras.Sequential(
@@ -387,6 +394,7 @@ KERAS_METRICS = {  # objective -> (metric given to compile, task)
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", sorted(KERAS_METRICS))
 def test_keras_metric_objectives_are_minimised_end_to_end(tmp_path, objective):
     metric, task = KERAS_METRICS[objective]

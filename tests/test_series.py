@@ -289,6 +289,7 @@ def test_ucr_sha256_are_the_mirror_readme_s():
 UCR_MIRROR = mirror() is not None and (mirror() / "ucr").is_dir()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not UCR_MIRROR, reason="LIB_DATA_DIR unset or without ucr/")
 @pytest.mark.parametrize(
     ("name", "split", "count", "shortest", "longest", "per_class"),

@@ -128,6 +128,7 @@ def test_kl_divergence_and_cross_entropy_gradients_nearly_agree(float64):
     assert max(np.max(np.abs(g[0] - g[1])) for g in gradients) > 0  # not identical
 
 
+@pytest.mark.slow
 def test_stopped_model_does_not_move():
     x, y = _data(96)
     hypermodel = MLPHyperModel(input_dim=6)

@@ -34,6 +34,7 @@ def _configurations():
     return [base, {**base, "units_1": 2}, {**base, "optimizer": "sgd"}]
 
 
+@pytest.mark.slow
 def test_every_configuration_gets_one_score_per_fold_and_their_mean():
     x, y = _data()
     configurations = _configurations()
@@ -47,6 +48,7 @@ def test_every_configuration_gets_one_score_per_fold_and_their_mean():
     assert frame.attrs == {"objective": "val_accuracy", "folds": 3}
 
 
+@pytest.mark.slow
 def test_a_fold_score_is_what_the_stacked_executor_gives_on_that_fold():
     # the fold's rows, initial weights (trial number = position) and batches are the same
     x, y = _data()

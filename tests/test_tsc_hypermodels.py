@@ -56,6 +56,7 @@ def _pooled(model):
     return keras.Model(model.inputs, model.get_layer("global_average").output)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("builder", [models.build_fcn, models.build_resnet,
                                      models.build_inception_time])
 def test_padding_is_left_out_of_the_pooling(builder):
@@ -77,6 +78,7 @@ def test_padding_is_left_out_of_the_pooling(builder):
     assert np.abs(diluted - alone).mean() > 0.2 * scale  # 18 of 30 steps are filler
 
 
+@pytest.mark.slow
 def test_a_hypermodel_without_shape_or_classes_takes_them_from_the_data():
     for cls in TSC:
         hypermodel = cls(seed=0, filters=4)
@@ -130,6 +132,7 @@ def _tiny(**space):
     return models.FCNHyperModel(seed=0, filters=2, batch_size=8, **space)
 
 
+@pytest.mark.slow
 def test_search_takes_shape_and_classes_from_the_data(tmp_path):
     rng = np.random.default_rng(0)
     y = np.arange(24) % 3
@@ -177,6 +180,7 @@ def test_training_follows_dl_4_tsc_and_batch_norm_statistics_follow_the_weights(
             if isinstance(layer, keras.layers.BatchNormalization)} == {0.99}
 
 
+@pytest.mark.slow
 def test_the_lstm_classifier_reads_padded_series_through_masking():
     hypermodel = models.LSTMClassifierHyperModel((None, 2), 3, mask_value=MASK_VALUE, seed=0,
                                                  units=(4,))

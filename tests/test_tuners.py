@@ -200,6 +200,7 @@ def test_grid_search_resumes_after_sigkill_without_rerunning_a_trial(tmp_path):
     assert len({tuple(sorted(r["hyperparameters"].items())) for r in after}) == 4
 
 
+@pytest.mark.slow
 def test_options_of_another_engine_are_type_errors(tmp_path):
     with pytest.raises(TypeError, match=r"ray_address.*RayTuneSearch"):
         RandomSearch(TinyMLP(), objective="val_accuracy", ray_address="auto", directory=tmp_path)

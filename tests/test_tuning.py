@@ -374,6 +374,7 @@ def test_worker_processes_are_recycled_and_match_in_process(tmp_path):
     assert [r["trial"] for r in records] == [0, 1]
 
 
+@pytest.mark.slow
 def test_to_ray_space_translates_each_kind():
     pytest.importorskip("ray")
     from ray.tune.search.sample import Categorical, Float, Integer

@@ -71,6 +71,7 @@ def _snapshot(folder) -> dict:
 # -- search inputs -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_nonfinite_inputs_are_refused_naming_the_array_and_rows(tmp_path):
     x, y = classification()
     x[[3, 90], 2] = np.nan
@@ -193,6 +194,7 @@ def test_a_worker_refuses_data_that_does_not_match_the_fingerprint(tmp_path):
         _pool._load_checked(setup)
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_different_model_with_the_same_space(tmp_path):
     x, y = classification()
     y = (y > 0).astype(int)

@@ -17,6 +17,7 @@
 # (strict xfails with the reason: one that starts passing fails the run until it is taken
 # off the list).
 
+import inspect
 import os
 
 import pytest
@@ -38,6 +39,22 @@ READS_PRIVATE_MEMBERS: dict[str, str] = {
     ),
 }
 
+# The fast tier (``pytest -m "not slow"``) leaves out every test of this folder that runs a
+# search end to end (its code calls ``search(``; the built-in tuners fit each trial in a
+# worker process) and these, which fit networks or drive an oracle through many trials
+# without calling search() in their own code.
+SLOW_WITHOUT_SEARCH: set[str] = {
+    "tuner_test.py::test_hypermodel_fit_return_a_dict",  # search() in assert_found_best_score
+    "tuner_test.py::test_hypermodel_fit_return_a_float",
+    "tuner_test.py::test_hypermodel_fit_return_an_int",
+    "tuner_test.py::test_build_and_fit_model",  # run_trial(): fits 3 executions
+    "tuner_test.py::test_build_and_fit_model_in_tuner",
+    "hyperband_test.py::test_hyperband_load_weights",  # run_trial() for each round
+    "bayesian_test.py::test_distributed_optimization",  # 40 trials, a Gaussian process fit each
+    "bayesian_test.py::test_bayesian_oracle_with_zero_y",  # Gaussian process fits (1-2 s each)
+    "bayesian_test.py::test_hyperparameters_added",
+}
+
 
 @pytest.fixture(autouse=True)
 def set_seeds_before_tests():
@@ -55,12 +72,12 @@ def set_seeds_before_tests():
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: F811  (pytest's hook argument)
-    if ORIGINAL:
-        return
     here = os.path.dirname(__file__)
     for item in items:
         if not str(item.fspath).startswith(here):
             continue
         key = f"{os.path.basename(str(item.fspath))}::{item.name}"
-        if key in READS_PRIVATE_MEMBERS:
+        if key in SLOW_WITHOUT_SEARCH or "search(" in inspect.getsource(item.function):
+            item.add_marker(pytest.mark.slow)
+        if not ORIGINAL and key in READS_PRIVATE_MEMBERS:
             item.add_marker(pytest.mark.xfail(reason=READS_PRIVATE_MEMBERS[key], strict=True))
