@@ -450,3 +450,40 @@ def test_the_keeper_saves_a_model_tied_with_the_kept_one_and_ranks_it_by_the_mon
         keeper.settle(number, records)
     assert (tmp_path / "best_model.keras").read_text() == "trial 1"
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["trial-00001.keras"]
+
+
+def test_the_keepers_best_over_a_growing_search_equal_a_full_ranking(tmp_path):
+    """The keeper ranks only the records appended since its last call (a search of 12,048
+    configurations asked it twice per trial to sort every record): its best ``keep`` and its
+    threshold stay those of ranking the whole list, after each append, with failed and
+    non-finite trials, ties broken on the monitored loss, and for a new list (a resumed search)."""
+    import math
+    import random
+
+    from lib.tuning._store import ModelKeeper
+
+    def full_ranking(records, direction):
+        done = [r for r in records if r["status"] == "COMPLETED" and math.isfinite(r["objective"])]
+        sign = 1.0 if direction == "min" else -1.0
+        done.sort(key=lambda r: (sign * r["objective"], r["history"]["val_loss"][0], r["trial"]))
+        return [r["trial"] for r in done]
+
+    rng = random.Random(0)
+    for keep, direction in ((1, "max"), (3, "min"), (0, "max")):
+        keeper = ModelKeeper(str(tmp_path), keep, direction, tie_break=("val_loss", "min"))
+        records = []
+        for number in range(60):
+            ranked = full_ranking(records, direction)
+            if keep == 0:  # nothing is kept: nothing beats the threshold
+                expected = math.inf
+            else:
+                expected = records[ranked[keep - 1]]["objective"] if len(ranked) >= keep else None
+            assert keeper.threshold(records) == expected
+            records.append({
+                "trial": number, "status": rng.choice(["COMPLETED"] * 4 + ["FAILED"]),
+                "objective": rng.choice([0.25, 0.5, 0.75, float("nan"), rng.random()]),
+                "best_epoch": 1, "history": {"val_loss": [rng.choice([0.1, 0.2, rng.random()])]},
+            })
+            assert keeper._ranked(records) == full_ranking(records, direction)[:keep]
+        resumed = [dict(r) for r in records]
+        assert keeper._ranked(resumed) == full_ranking(resumed, direction)[:keep]

@@ -7,6 +7,7 @@ names are ever deleted.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import errno
 import hashlib
@@ -416,6 +417,8 @@ class ModelKeeper:
         self.direction = direction
         self.tie_break = tie_break  # (metric, "min" / "max"): ranks trials tied on objective
         self.models_dir = os.path.join(directory, "models")
+        self._seen: tuple[list | None, int, Any] = (None, 0, None)  # records ranked so far
+        self._top: list[tuple] = []  # (rank key..., objective, trial) of the best ``keep``
 
     def _second(self, record: dict) -> float:
         """The tie-break metric at the record's best epoch (infinity: none)."""
@@ -435,24 +438,35 @@ class ModelKeeper:
     def path(self, number: int) -> str:
         return os.path.join(self.models_dir, f"trial-{number:05d}.keras")
 
-    def _ranked(self, records: list[dict]) -> list[int]:
-        done = [
-            r for r in records
-            if r.get("status") == "COMPLETED" and _finite(r.get("objective"))
-        ]
+    def _best(self, records: list[dict]) -> list[tuple]:
+        """The best ``keep`` completed records of ``records`` as ``(rank..., objective,
+        trial)``, best first: by objective, then the tie-break metric, then trial number.
+        A search only appends to its records, so the ones ranked by an earlier call are not
+        ranked again (any other list is ranked from the start)."""
+        seen_list, seen, last = self._seen
+        if seen_list is not records or len(records) < seen or (
+                seen and records[seen - 1] is not last):
+            self._top, seen = [], 0
         sign = 1.0 if self.direction == "min" else -1.0
-        done.sort(key=lambda r: (sign * float(r["objective"]), self._second(r), r["trial"]))
-        return [int(r["trial"]) for r in done]
+        for r in records[seen:]:
+            if r.get("status") == "COMPLETED" and _finite(r.get("objective")):
+                objective = float(r["objective"])
+                entry = (sign * objective, self._second(r), r["trial"], objective, int(r["trial"]))
+                bisect.insort(self._top, entry)
+                del self._top[max(self.keep, 0):]
+        self._seen = (records, len(records), records[-1] if records else None)
+        return self._top
+
+    def _ranked(self, records: list[dict]) -> list[int]:
+        """The trial numbers of the best ``keep`` completed records, best first."""
+        return [entry[-1] for entry in self._best(records)]
 
     def threshold(self, records: list[dict]) -> float | None:
         """What a new trial's objective must beat to be kept (None: anything finite)."""
         if self.keep <= 0:
             return math.inf if self.direction == "max" else -math.inf
-        ranked = self._ranked(records)
-        if len(ranked) < self.keep:
-            return None
-        by_trial = {int(r["trial"]): r for r in records}
-        return float(by_trial[ranked[self.keep - 1]]["objective"])
+        best = self._best(records)
+        return best[self.keep - 1][-2] if len(best) >= self.keep else None
 
     def take(self, number: int, record: dict, records: list[dict], *, saved: str | None = None,
              model: Any = None) -> None:
@@ -476,7 +490,7 @@ class ModelKeeper:
 
     def settle(self, number: int, records: list[dict]) -> None:
         """Keeps or deletes trial ``number``'s saved model; prunes the rest to the best ``keep``."""
-        top = self._ranked(records)[: self.keep]
+        top = self._ranked(records)
         saved = self.trial_path(number)
         if os.path.exists(saved):
             if number in top:
