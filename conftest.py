@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 
@@ -74,6 +75,29 @@ def pytest_xdist_auto_num_workers(config) -> int:
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
     return max(1, min(4, cores))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """In a parallel run (``-n``, scheduled in this order: ``--no-loadscope-reorder``), the
+    longest files first, so that the test processes end together: the study notebooks (one
+    kernel each) and files whose tests are all marked slow, by their number of tests, then the
+    others by their number of slow tests. Tests keep their order within a file; a run in one
+    process keeps pytest's order."""
+    if not hasattr(config, "workerinput"):  # not a pytest-xdist worker
+        return
+    tests = collections.Counter(str(i.path) for i in items)
+    slow = collections.Counter(str(i.path) for i in items if i.get_closest_marker("slow"))
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        first.setdefault(str(item.path), index)
+
+    def cost(item) -> tuple:
+        path = str(item.path)
+        heavy = item.path.suffix == ".ipynb" or slow[path] == tests[path]
+        return (not heavy, -(tests[path] if heavy else slow[path]), first[path])
+
+    items.sort(key=cost)
 
 
 @pytest.hookimpl(hookwrapper=True)
