@@ -154,12 +154,32 @@ def read_mice_sleep_file(
             not w / n / r (lines named).
     """
     path = Path(path)
+    _check_frequencies(frequencies)
+    frame = _read_rows(path)
+    _refuse_header_duplicates(path, frequencies)
+    columns = _file_amplitude_columns(frame, path, frequencies)
+    frame[columns] = _finite_amplitudes(frame, columns, path)
+    if "state" in frame.columns:
+        frame["state"] = _checked_states(frame["state"], path)
+    elif require_state:
+        raise ValueError(f"{path}: no 'state' column (w / n / r); pass require_state=False "
+                         "for an unlabelled test mouse")
+    mouse = pd.Series(path.stem, index=frame.index, name="mouse")
+    return pd.concat([mouse, frame], axis=1)
+
+
+def _check_frequencies(frequencies: int | None) -> None:
+    """Refuses a ``frequencies`` argument that is neither a positive int nor None."""
     if frequencies is not None and (
         isinstance(frequencies, bool)
         or not isinstance(frequencies, (int, np.integer))
         or frequencies < 1
     ):
         raise ValueError(f"frequencies must be a positive int or None; got {frequencies!r}")
+
+
+def _read_rows(path: Path) -> pd.DataFrame:
+    """The CSV as read by pandas; refuses an empty file and a header without rows."""
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError as error:
@@ -172,6 +192,11 @@ def read_mice_sleep_file(
             f"{path} has a header but no rows; expected one row per 4-second epoch: "
             "copy the file again"
         )
+    return frame
+
+
+def _refuse_header_duplicates(path: Path, frequencies: int | None) -> None:
+    """Refuses a CSV whose header holds a column name more than once."""
     twice = _header_duplicates(path)
     if twice:
         raise ValueError(
@@ -180,6 +205,10 @@ def read_mice_sleep_file(
             f"{', '.join(twice[:5])} more than once; remove the duplicate columns or copy "
             "the file again"
         )
+
+
+def _file_amplitude_columns(frame: pd.DataFrame, path: Path, frequencies: int | None) -> list[str]:
+    """The file's gap-free amplitude columns, ``frequencies`` of them unless that is None."""
     try:
         columns = amplitude_columns(frame, n=None)
     except ValueError as error:
@@ -196,6 +225,11 @@ def read_mice_sleep_file(
             + "; copy the file again, or pass frequencies=None to accept another number "
             "of frequencies"
         )
+    return columns
+
+
+def _finite_amplitudes(frame: pd.DataFrame, columns: list[str], path: Path) -> np.ndarray:
+    """The amplitude columns as float64; refuses blank, non-numeric or infinite values."""
     values = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
@@ -206,22 +240,20 @@ def read_mice_sleep_file(
             f"is {columns[column]} = {frame[columns[column]].iloc[row]!r}); "
             "fix or drop those lines"
         )
-    frame[columns] = values
-    if "state" in frame.columns:
-        states = frame["state"].astype("string").str.strip().str.lower()
-        wrong = ~states.isin(STATES).fillna(False).to_numpy(dtype=bool)
-        if wrong.any():
-            found = sorted(map(str, states[wrong].fillna("<blank>").unique()))
-            raise ValueError(
-                f"{path}: state must be one of {list(STATES)}; found {found[:6]} on "
-                f"{int(wrong.sum())} lines ({_rows(wrong)}); fix or drop those lines"
-            )
-        frame["state"] = states.astype(object)
-    elif require_state:
-        raise ValueError(f"{path}: no 'state' column (w / n / r); pass require_state=False "
-                         "for an unlabelled test mouse")
-    mouse = pd.Series(path.stem, index=frame.index, name="mouse")
-    return pd.concat([mouse, frame], axis=1)
+    return values
+
+
+def _checked_states(state: pd.Series, path: Path) -> pd.Series:
+    """The ``state`` column stripped and lower-cased; refuses a state other than w / n / r."""
+    states = state.astype("string").str.strip().str.lower()
+    wrong = ~states.isin(STATES).fillna(False).to_numpy(dtype=bool)
+    if wrong.any():
+        found = sorted(map(str, states[wrong].fillna("<blank>").unique()))
+        raise ValueError(
+            f"{path}: state must be one of {list(STATES)}; found {found[:6]} on "
+            f"{int(wrong.sum())} lines ({_rows(wrong)}); fix or drop those lines"
+        )
+    return states.astype(object)
 
 
 def find_mice_sleep_files() -> list[Path]:

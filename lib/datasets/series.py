@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -316,14 +317,34 @@ def read_ts(path: str | os.PathLike) -> SampleSet:
     error = _TsError(path)
     lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
     header, start = _parse_header(lines, error)
+    class_names = _class_names(header, error)
+    samples, labels = _read_samples(lines, start, header, class_names, error)
+    if not samples:
+        raise error(len(lines), "expected at least one data line after @data, found none")
+    lengths = np.array([len(s) for s in samples], dtype=np.int64)
+    ids = encode_labels(labels, class_names)[0] if class_names is not None else None
+    return SampleSet(
+        samples=_stack(samples, lengths),
+        labels=ids,
+        class_names=class_names or (),
+        lengths=lengths,
+        name=header.get("problemname") or path.stem,
+    )
+
+
+def _class_names(header: dict[str, Any], error: _TsError) -> tuple[str, ...] | None:
+    """The ``@classLabel`` names (None for ``@classLabel false``); refuses a header without."""
     if "classlabel" not in header:
         raise error(
             None,
             "expected a header line '@classLabel true <labels...>' (or "
             "'@classLabel false' for unlabelled samples) before @data, found none",
         )
-    class_names: tuple[str, ...] | None = header["classlabel"]
-    labelled = class_names is not None
+    return header["classlabel"]
+
+
+def _declared_dimensions(header: dict[str, Any], error: _TsError) -> tuple[int | None, str]:
+    """The number of dimensions the header declares (None if it does not) and where from."""
     dimensions, source = None, ""
     if "dimensions" in header:
         dimensions, source = header["dimensions"], f"@dimensions {header['dimensions']}"
@@ -334,46 +355,40 @@ def read_ts(path: str | os.PathLike) -> SampleSet:
                 f"expected @dimensions 1 (from @univariate true), found {dimensions}",
             )
         dimensions, source = 1, "@univariate true"
-    equal = header.get("equallength")
-    series_length = header.get("serieslength") if equal else None
-    length_source = f"@seriesLength {series_length}" if series_length else ""
+    return dimensions, source
 
-    samples, labels, line_numbers = [], [], []
+
+def _data_lines(lines: list[str], start: int) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of each line from ``start`` on, skipping blanks and comments."""
     for index in range(start, len(lines)):
         text = lines[index].strip()
         if not text or text.startswith("#"):
             continue
-        number = index + 1
+        yield index + 1, text
+
+
+def _read_samples(
+    lines: list[str],
+    start: int,
+    header: dict[str, Any],
+    class_names: tuple[str, ...] | None,
+    error: _TsError,
+) -> tuple[list[np.ndarray], list[str | None]]:
+    """The samples (time x dimension) and labels of the data lines, checked against the header."""
+    labelled = class_names is not None
+    dimensions, source = _declared_dimensions(header, error)
+    equal = header.get("equallength")
+    series_length = header.get("serieslength") if equal else None
+    length_source = f"@seriesLength {series_length}" if series_length else ""
+    samples, labels = [], []
+    for number, text in _data_lines(lines, start):
         fields = text.split(":")
         label = fields.pop().strip() if labelled else None
         if dimensions is None:
             dimensions, source = len(fields), f"the first data line, line {number}"
-        if len(fields) != dimensions:
-            what = "dimension" + ("s" if dimensions != 1 else "")
-            then = " then the class label" if labelled else ""
-            raise error(
-                number,
-                f"expected {dimensions} {what} separated by ':'{then} (from {source}), "
-                f"found {len(fields)}",
-            )
-        values = []
-        for dimension, part in enumerate(fields, start=1):
-            try:
-                values.append(_numbers(part))
-            except ValueError:
-                position, token = _bad_token(part)
-                raise error(
-                    number,
-                    f"expected a number or '?' as value {position} of dimension {dimension}, "
-                    f"found {token!r}",
-                ) from None
-        sizes = [len(v) for v in values]
-        if len(set(sizes)) > 1:
-            raise error(
-                number,
-                f"expected every dimension of a sample to have the same length, found "
-                f"lengths {sizes}",
-            )
+        _check_dimension_count(fields, dimensions, source, labelled, number, error)
+        values = _parse_dimensions(fields, number, error)
+        sizes = _dimension_lengths(values, number, error)
         if equal and not length_source:
             series_length = sizes[0]
             length_source = f"@equalLength true and line {number}"
@@ -391,18 +406,48 @@ def read_ts(path: str | os.PathLike) -> SampleSet:
             )
         samples.append(np.stack(values, axis=1))
         labels.append(label)
-        line_numbers.append(number)
-    if not samples:
-        raise error(len(lines), "expected at least one data line after @data, found none")
-    lengths = np.array([len(s) for s in samples], dtype=np.int64)
-    ids = encode_labels(labels, class_names)[0] if labelled else None
-    return SampleSet(
-        samples=_stack(samples, lengths),
-        labels=ids,
-        class_names=class_names or (),
-        lengths=lengths,
-        name=header.get("problemname") or path.stem,
-    )
+    return samples, labels
+
+
+def _check_dimension_count(
+    fields: list[str], dimensions: int, source: str, labelled: bool, number: int, error: _TsError
+) -> None:
+    """Refuses a data line whose number of ``:``-separated dimensions is not ``dimensions``."""
+    if len(fields) != dimensions:
+        what = "dimension" + ("s" if dimensions != 1 else "")
+        then = " then the class label" if labelled else ""
+        raise error(
+            number,
+            f"expected {dimensions} {what} separated by ':'{then} (from {source}), "
+            f"found {len(fields)}",
+        )
+
+
+def _parse_dimensions(fields: list[str], number: int, error: _TsError) -> list[np.ndarray]:
+    """The values of each dimension of a data line; names the first value that is no number."""
+    values = []
+    for dimension, part in enumerate(fields, start=1):
+        try:
+            values.append(_numbers(part))
+        except ValueError:
+            position, token = _bad_token(part)
+            raise error(
+                number,
+                f"expected a number or '?' as value {position} of dimension {dimension}, "
+                f"found {token!r}",
+            ) from None
+    return values
+
+
+def _dimension_lengths(values: list[np.ndarray], number: int, error: _TsError) -> list[int]:
+    """The length of each dimension of a sample; refuses a sample whose lengths differ."""
+    sizes = [len(v) for v in values]
+    if len(set(sizes)) > 1:
+        raise error(
+            number,
+            f"expected every dimension of a sample to have the same length, found lengths {sizes}",
+        )
+    return sizes
 
 
 # --------------------------------------------------------------------------- long CSV

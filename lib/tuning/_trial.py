@@ -201,27 +201,60 @@ def fit_once(
         ``returned`` when the hypermodel's own ``fit`` returned a number or a dict of
         numbers (KerasTuner's custom objective, see :func:`_returned_metrics`).
     """
-    method = hp.values.get("resampling")
-    if method not in NO_RESAMPLING:
-        from lib.resampling import resample
-
-        x_train, y_train = resample(x_train, y_train, method=str(method), seed=int(seed))
-    else:
-        x_train, y_train = np.asarray(x_train), np.asarray(y_train)
-
-    keras.utils.set_random_seed(int(seed))
-    model = build(hypermodel, hp, compile_overrides)
-    if initial_weights:
-        load_trial_weights(model, initial_weights)
-
+    x_train, y_train = _resampled(x_train, y_train, hp.values.get("resampling"), seed)
+    model = _seeded_model(hypermodel, hp, seed, compile_overrides, initial_weights)
     all_callbacks, best = _fit_callbacks(
         hypermodel, hp, callbacks, validation=validation_data is not None, monitor=monitor,
         monitor_mode=monitor_mode, early_stopping=early_stopping, reduce_lr=reduce_lr,
     )
-
     custom_fit = _overrides(hypermodel, "fit")
+    kwargs = _fit_kwargs(
+        hp, y_train, all_callbacks, custom_fit=custom_fit, epochs=epochs, batch_size=batch_size,
+        verbose=verbose, class_weight=class_weight, shuffle=shuffle,
+        initial_epoch=initial_epoch, validation_data=validation_data,
+    )
+    history, fit_seconds = _timed_fit(
+        hypermodel, hp, model, x_train, y_train, kwargs, custom_fit=custom_fit
+    )
+    hist, returned = _read_fit_result(history, model, custom_fit=custom_fit)
+    info = _fit_info(
+        hist, best, returned, epochs=epochs, initial_epoch=initial_epoch,
+        fit_seconds=fit_seconds, train_rows=len(x_train),
+    )
+    return model, hist, info
+
+
+def _resampled(
+    x_train: np.ndarray, y_train: np.ndarray, method: Any, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training fold resampled by ``method`` (the ``resampling`` hp), else as arrays."""
+    if method not in NO_RESAMPLING:
+        from lib.resampling import resample
+
+        return resample(x_train, y_train, method=str(method), seed=int(seed))
+    return np.asarray(x_train), np.asarray(y_train)
+
+
+def _seeded_model(
+    hypermodel: Any, hp: Any, seed: int, compile_overrides: dict | None,
+    initial_weights: str | None,
+) -> Any:
+    """Seeds Keras and builds the model, from ``initial_weights`` when given."""
+    keras.utils.set_random_seed(int(seed))
+    model = build(hypermodel, hp, compile_overrides)
+    if initial_weights:
+        load_trial_weights(model, initial_weights)
+    return model
+
+
+def _fit_kwargs(
+    hp: Any, y_train: np.ndarray, callbacks: list, *, custom_fit: bool, epochs: int,
+    batch_size: int | None, verbose: int, class_weight: Any, shuffle: bool, initial_epoch: int,
+    validation_data: tuple | None,
+) -> dict[str, Any]:
+    """The keyword arguments of ``model.fit`` (or of the hypermodel's own ``fit``)."""
     kwargs: dict[str, Any] = {
-        "epochs": int(epochs), "callbacks": all_callbacks, "verbose": verbose,
+        "epochs": int(epochs), "callbacks": callbacks, "verbose": verbose,
         "class_weight": class_weights(y_train, class_weight),
     }
     if not shuffle:  # only when asked: a HyperModel.fit written for KerasTuner gets as before
@@ -234,15 +267,27 @@ def fit_once(
         kwargs["batch_size"] = int(hp.values.get("batch_size", batch_size or 32))
     elif "batch_size" not in hp.values and batch_size is not None:
         kwargs["batch_size"] = int(batch_size)  # as KerasTuner: what search() was given
+    return kwargs
 
+
+def _timed_fit(
+    hypermodel: Any, hp: Any, model: Any, x_train: np.ndarray, y_train: np.ndarray,
+    kwargs: dict[str, Any], *, custom_fit: bool,
+) -> tuple[Any, float]:
+    """Fits (with the hypermodel's own ``fit`` when it has one): its result and seconds."""
     start = time.perf_counter()
     if custom_fit:
         history = hypermodel.fit(hp, model, x_train, y_train, **kwargs)
     else:
         history = model.fit(x_train, y_train, **kwargs)
-    fit_seconds = time.perf_counter() - start
+    return history, time.perf_counter() - start
 
-    hist, returned = _read_fit_result(history, model, custom_fit=custom_fit)
+
+def _fit_info(
+    hist: dict, best: Any, returned: Any, *, epochs: int, initial_epoch: int,
+    fit_seconds: float, train_rows: int,
+) -> dict:
+    """``fit_once``'s ``info``: best epoch (1-based), epochs run, time, rows, ``returned``."""
     epochs_run = max((len(v) for v in hist.values()), default=int(epochs))
     best_epoch = epochs_run
     if best is not None and best.best_epoch is not None:
@@ -251,11 +296,11 @@ def fit_once(
         "best_epoch": int(best_epoch),
         "epochs_run": int(epochs_run),
         "fit_seconds": fit_seconds,
-        "train_rows": int(len(x_train)),
+        "train_rows": int(train_rows),
     }
     if returned is not None:
         info["returned"] = returned
-    return model, hist, info
+    return info
 
 
 def trial_weights_path(folder_pattern: str, trial_id: Any) -> str:
@@ -378,11 +423,28 @@ def run_trial(
     """
     start = time.perf_counter()
     hp = make_hyperparameters(values, space)
-    objective = settings.objective
     epochs = int(values.get(HYPERBAND_PREFIX + "epochs", settings.epochs))
     folds = _fold_arrays(arrays, splits)
     executions = max(int(getattr(settings, "executions", 1)), 1)
     runs = [(fold, execution) for execution in range(executions) for fold in range(len(folds))]
+    fold_metrics, histories, infos = _fit_runs(
+        hypermodel, hp, values, folds, runs, settings, seed=seed, epochs=epochs,
+        folded=splits is not None, epoch_hook=epoch_hook, clear=clear,
+    )
+    record = _aggregate(fold_metrics, histories, infos, settings.objective, runs=runs,
+                        folds=splits is not None)
+    record.update(_hyperparameter_entries(hp, values, space))
+    record["pid"] = os.getpid()  # the process that ran it (a worker, a Ray actor or the caller)
+    record["seconds"] = time.perf_counter() - start
+    return record
+
+
+def _fit_runs(
+    hypermodel: Any, hp: Any, values: dict[str, Any], folds: list[tuple],
+    runs: list[tuple[int, int]], settings: Any, *, seed: int, epochs: int, folded: bool,
+    epoch_hook: Callable | None, clear: bool,
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """Fits and scores each ``(fold, execution)`` of ``runs``: their metrics, histories, infos."""
     fold_metrics, histories, infos = [], [], []
     weights = getattr(settings, "trial_weights", None)
     continuation = _continuation(values, weights)
@@ -390,13 +452,8 @@ def run_trial(
     for fold, execution in runs:
         x_tr, y_tr, x_va, y_va = folds[fold]
         index = fold + execution * len(folds)
-        extra = []
-        if epoch_hook is not None:
-            extra.append(_hook_callback(epoch_hook, x_va, y_va))
-        callbacks = settings.fresh_callbacks()
-        callbacks += tensorboard_folders(
-            callbacks, hp, settings.trial_id, fold=fold if splits is not None else None,
-            execution=execution,
+        callbacks = _run_callbacks(
+            hp, settings, fold if folded else None, execution, epoch_hook, x_va, y_va
         )
         model, hist, info = fit_once(
             hypermodel,
@@ -412,40 +469,65 @@ def run_trial(
             early_stopping=settings.early_stopping,
             reduce_lr=settings.reduce_lr,
             class_weight=settings.class_weight,
-            callbacks=callbacks + extra,
+            callbacks=callbacks,
             verbose=settings.fit_verbose,
             shuffle=settings.shuffle,
             compile_overrides=settings.compile_overrides,
             **continuation,
         )
         metrics = _fit_metrics(model, hist, info, x_va, y_va, settings)
-        if weights and splits is None and _improves(metrics.get(objective), best_saved,
-                                                    settings.direction):
-            best_saved = metrics.get(objective)  # the best execution's, for its promotion
-            save_trial_weights(model, trial_weights_path(weights, settings.trial_id))
+        if not folded:
+            best_saved = _save_run_model(model, metrics, settings, weights, best_saved)
         fold_metrics.append(metrics)
         histories.append(hist)
         infos.append(info)
-        if settings.checkpoint_path and splits is None:
-            _maybe_checkpoint(model, metrics[objective], settings)
         del model
         if clear:
             keras.backend.clear_session(free_memory=False)  # collected once, below
     if clear:
         _collect()
+    return fold_metrics, histories, infos
 
-    record = _aggregate(fold_metrics, histories, infos, objective, runs=runs,
-                        folds=splits is not None)
+
+def _run_callbacks(
+    hp: Any, settings: Any, fold: int | None, execution: int, epoch_hook: Callable | None,
+    x_val: np.ndarray, y_val: np.ndarray,
+) -> list:
+    """One fit's callbacks: the search's (fresh), their TensorBoard HParams, the epoch hook."""
+    extra = []
+    if epoch_hook is not None:
+        extra.append(_hook_callback(epoch_hook, x_val, y_val))
+    callbacks = settings.fresh_callbacks()
+    callbacks += tensorboard_folders(
+        callbacks, hp, settings.trial_id, fold=fold, execution=execution
+    )
+    return callbacks + extra
+
+
+def _save_run_model(
+    model: Any, metrics: dict, settings: Any, weights: str | None, best_saved: Any
+) -> Any:
+    """Saves a fit without folds where it beats the trial's weights or the search's best."""
+    objective = settings.objective
+    if weights and _improves(metrics.get(objective), best_saved, settings.direction):
+        best_saved = metrics.get(objective)  # the best execution's, for its promotion
+        save_trial_weights(model, trial_weights_path(weights, settings.trial_id))
+    if settings.checkpoint_path:
+        _maybe_checkpoint(model, metrics[objective], settings)
+    return best_saved
+
+
+def _hyperparameter_entries(hp: Any, values: dict[str, Any], space: Any) -> dict[str, Any]:
+    """The record's ``new_hyperparameters`` and ``untuned_values`` (from the build's ``hp``)."""
+    entries: dict[str, Any] = {}
     grown = new_hyperparameters(hp, space)
     if grown is not None:
-        record["new_hyperparameters"] = grown
+        entries["new_hyperparameters"] = grown
     filled = {name: value for name, value in hp.values.items()
               if name not in values and (grown is None or name not in grown["values"])}
     if filled:  # entries the oracle does not tune, at the values the build used (defaults)
-        record["untuned_values"] = filled
-    record["pid"] = os.getpid()  # the process that ran it (a worker, a Ray actor or the caller)
-    record["seconds"] = time.perf_counter() - start
-    return record
+        entries["untuned_values"] = filled
+    return entries
 
 
 def _collect() -> None:
