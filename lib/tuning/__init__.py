@@ -27,11 +27,12 @@ internal. Inside, each module imports only modules of the levels below it:
    (inputs, their checks, folds), ``spaces`` (a hypermodel's space, the model at a point,
    grid arithmetic), ``oracles`` (oracles kept by the trial store; a trial's end told to one);
 2. ``_trial`` (the one fit path of a trial and of ``fit_final``), ``_settings`` (the typed
-   settings: ``TrialSettings``, ``EngineOptions``, ``SearchPlan``), ``_store`` (the search
+   settings: ``TrialSettings``, ``EngineOptions``, ``SearchPlan``, and ``Executor``, the
+   protocol of the executors), ``_store`` (the search
    directory, ``trials.jsonl``, kept models, and ``finish_trial``, the one end of a trial for
    every executor), ``_progress``, ``stacked`` (the stacked executor);
-3. the executors: ``_pool`` (worker processes or this one), ``_loop`` (the oracle loop, and
-   the stacked executor's), ``_ray`` (Ray Tune);
+3. ``_pool`` (worker processes or this one) and the executors: ``_loop`` (the oracle loop,
+   ``PoolExecutor`` and ``StackedExecutor``), ``_ray`` (``RayExecutor``, Ray Tune);
 4. ``tuners`` (the tuner classes); 5. this package.
 
 Extension points:
@@ -44,6 +45,10 @@ Extension points:
 * **A new hypermodel** is a ``keras_tuner.HyperModel`` (or a ``build(hp)`` function); the
   project's own register themselves in :mod:`lib.models` (see its docstring, with the hook
   that gives one a stacked form).
+* **A new executor** (where and how trials run) subclasses
+  :class:`lib.tuning._settings.Executor`: it declares what it can apply, refuses the rest in
+  ``check`` and runs the trials in ``run``; a tuner's ``_make_executor`` returns it, as
+  :class:`RayTuneSearch`'s returns its ``RayExecutor``. The tuner calls nothing else of it.
 * **How a trial ends** (stored, told to the oracle, its model kept, counted) is
   :func:`lib.tuning._store.finish_trial`, for every executor.
 """

@@ -1,4 +1,5 @@
-"""The oracle loop: replay finished trials into the oracle, then run new ones on a pool."""
+"""The oracle loop: replay finished trials into the oracle, then run new ones on a pool;
+and the two executors that run a search's trials in this package's own processes."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from keras_tuner import errors as kt_errors
 from keras_tuner.engine import trial as trial_module
 
 from lib.tuning import spaces
-from lib.tuning._settings import EngineOptions, TrialSettings
+from lib.tuning._settings import EngineOptions, Executor, SearchPlan, TrialSettings
 from lib.tuning._store import ModelKeeper, TrialStore, finish_trial
 from lib.tuning.oracles import end_trial
+from lib.tuning.stacked import check_stackable, run_stacked
 
 RUNNING = trial_module.TrialStatus.RUNNING
 STOPPED = trial_module.TrialStatus.STOPPED
@@ -241,3 +243,83 @@ def _stop_overdue(pool: Any, state: Run, limit: float) -> None:
         state.finish(number, trial, {
             "status": "FAILED", "error": f"TimeoutError: {message}", "traceback": "",
             "exception": kt_errors.FailedTrialError(message)}, began)
+
+
+class PoolExecutor(Executor):
+    """Each trial one Keras fit, on a :class:`lib.tuning._pool.Pool`: recycled worker
+    processes (``workers``), or this process with ``workers=0``."""
+
+    def __init__(self, options: EngineOptions):
+        self.in_process = int(options.workers) <= 0
+        self.concurrent = int(options.workers) > 1
+
+    def run(self, tuner: Any, plan: SearchPlan, pool: Any, state: Run) -> None:
+        run(pool, state)
+
+
+class StackedExecutor(Executor):
+    """Grid and random searches of a stackable hypermodel, trained K configurations at a time
+    as one model in this process (:func:`lib.tuning.stacked.run_stacked`; ``max_models`` and
+    ``memory_budget_mb`` size K). Each finished stack is stored at once, so an interrupted
+    search resumes at stack granularity."""
+
+    name = "stacked"
+    in_process = True
+    concurrent = True  # the oracle hands out every trial first
+    needs_arrays = True
+    single_execution = "executor='stacked' trains each configuration once, in a stack"
+
+    def __init__(self, **options: Any):
+        self.options = options  # max_models, memory_budget_mb (those given)
+
+    def check(self, tuner: Any, plan: SearchPlan) -> None:
+        """Refuses a hypermodel without a stacked form and ``search`` arguments the stacks
+        would not apply (they train on shared batches with their own loop)."""
+        check_stackable(tuner.hypermodel)
+        settings = plan.settings
+        ignored = [name for name, value in (
+            ("folds", plan.splits is not None), ("callbacks", settings.callbacks),
+            ("class_weight", settings.class_weight), ("reduce_lr", settings.reduce_lr),
+            ("shuffle=False", not settings.shuffle),
+        ) if value]
+        if ignored:
+            raise ValueError(
+                f"executor='stacked' does not apply {ignored}: it trains a stack of "
+                "configurations on shared batches with its own loop, scored on one validation "
+                "set (early_stopping applies, per model). Drop them, or use the per-trial "
+                "executor (executor='trials')"
+            )
+
+    def run(self, tuner: Any, plan: SearchPlan, pool: Any, state: Run) -> None:
+        pool.close()
+        trials = state.hand_out()
+        if not trials:
+            return
+        settings = state.settings
+        run_stacked(
+            tuner.hypermodel, [(n, dict(t.hyperparameters.values)) for n, t in trials],
+            plan.arrays, objective=settings.objective, epochs=settings.epochs,
+            batch_size=settings.batch_size, early_stopping=settings.early_stopping,
+            seed=state.seed, labels=settings.labels, on_stack_done=state.stack_done(dict(trials)),
+            **self.options,
+        )
+
+
+def make_executor(name: Any, options: EngineOptions, **stacked: Any) -> Executor:
+    """The executor a tuner's ``executor=`` names: ``"trials"`` or ``"stacked"`` (``stacked``:
+    its options that were given).
+
+    Raises:
+        ValueError: another name.
+        TypeError: stacked options without ``executor="stacked"``.
+    """
+    if name == "stacked":
+        return StackedExecutor(**stacked)
+    if name != "trials":
+        raise ValueError(f"executor must be 'trials' or 'stacked', got {name!r}")
+    if stacked:
+        raise TypeError(
+            f"{sorted(stacked)} apply to executor='stacked' only; pass executor='stacked' or "
+            "drop them"
+        )
+    return PoolExecutor(options)

@@ -22,6 +22,7 @@ import numpy as np
 import psutil  # a dependency of Ray
 
 from lib.tuning import _trial, spaces
+from lib.tuning._settings import Executor, SearchPlan
 from lib.tuning._store import finish_trial
 
 _HYPERMODELS: dict[str, Any] = {}  # per Ray worker process: unpickled hypermodels by digest
@@ -541,3 +542,50 @@ def run(
     finally:
         if started:
             ray.shutdown()
+
+
+class RayExecutor(Executor):
+    """Ray Tune schedules the trials (:func:`run`): HyperOpt TPE or random, optionally ASHA.
+    The space is discovered in this process; Ray's own processes run the trials."""
+
+    in_process = True
+    sets_threads = False  # the caller's TensorFlow thread pools are left alone
+
+    def __init__(self, *, asha: bool | dict, max_concurrent_trials: int,
+                 ray_address: str | None, num_cpus: int | None, runtime_env: dict | None):
+        self.asha = asha
+        self.single_execution = "asha stops a trial on one fit's epochs" if asha else None
+        self.max_concurrent_trials = int(max_concurrent_trials)
+        self.concurrent = self.max_concurrent_trials > 1
+        self.ray_address = ray_address
+        self.num_cpus = num_cpus
+        self.runtime_env = runtime_env
+
+    def check(self, tuner: Any, plan: SearchPlan) -> None:
+        """Refuses a search without an end and a wrong ``ray_address``, before the space is
+        discovered or stored."""
+        if tuner.max_trials is None and tuner.engine_options.budget_seconds is None:
+            raise ValueError(
+                "RayTuneSearch needs max_trials or budget_seconds to know when to stop"
+            )
+        ray = sys.modules.get("ray")  # not imported here: Ray reads its settings (e.g.
+        # RAY_AUTH_MODE) once, when first imported, so the check must not import it early
+        initialized = ray is not None and ray.is_initialized()
+        if self.ray_address not in (None, "auto", "local") and not initialized:
+            _check_reachable(str(self.ray_address))
+
+    def run(self, tuner: Any, plan: SearchPlan, pool: Any, state: Any) -> None:
+        pool.close()
+        options = dict(tuner.oracle_options)
+        if self.runtime_env:
+            options["runtime_env"] = self.runtime_env
+        engine = tuner.engine_options
+        run(
+            tuner.hypermodel, plan.arrays, plan.splits,
+            spaces.space_from_config(state.space_config), plan.settings, store=state.store,
+            tuner=tuner.TUNER, max_trials=tuner.max_trials, budget_seconds=engine.budget_seconds,
+            seed=state.seed, max_concurrent_trials=self.max_concurrent_trials, asha=self.asha,
+            ray_address=self.ray_address, num_cpus=self.num_cpus, options=options,
+            verbose=state.progress.verbose, pin_cores=bool(engine.pin_cores),
+            progress=state.progress, keep_models=int(engine.keep_models),
+        )

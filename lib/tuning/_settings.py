@@ -160,3 +160,44 @@ class SearchPlan:
     settings: TrialSettings
     need_keys: bool
     engine_names: Any
+
+
+class Executor:
+    """Where and how a search's trials run: the protocol of the executors.
+
+    A tuner holds one as ``tuner.executor``, made by its ``_make_executor`` in the
+    constructor: :class:`lib.tuning._loop.PoolExecutor` (each trial a Keras fit, in worker
+    processes or in this one), :class:`lib.tuning._loop.StackedExecutor` (configurations
+    trained K at a time as one model) or :class:`lib.tuning._ray.RayExecutor` (Ray Tune
+    schedules the trials). ``search`` prepares the plan, asks :meth:`check`, discovers the
+    space on a pool, then hands over to :meth:`run`. A new executor subclasses this one.
+
+    Attributes:
+        name: recorded in ``search.json`` (a resumed search must run on the same executor);
+            None for the per-trial pool.
+        in_process: the trials run in this process (no data saved for worker processes).
+        concurrent: several trials run at once (the grid hands out its next points early).
+        single_execution: why each configuration is trained once, so that
+            ``executions_per_trial`` > 1 is refused; None when it is not.
+        needs_arrays: a ``search()`` without ``x`` and ``y`` is refused instead of being run
+            by KerasTuner's own loop.
+        sets_threads: TensorFlow's threads in this process are set to ``threads`` for trials
+            run here.
+        asha: Ray's ASHA scheduler (recorded in ``search.json``), or False.
+    """
+
+    name: str | None = None
+    in_process: bool = False
+    concurrent: bool = False
+    single_execution: str | None = None
+    needs_arrays: bool = False
+    sets_threads: bool = True
+    asha: Any = False
+
+    def check(self, tuner: Any, plan: SearchPlan) -> None:
+        """Refuses, before the search directory is touched, what this executor cannot apply."""
+
+    def run(self, tuner: Any, plan: SearchPlan, pool: Any, state: Any) -> None:
+        """Runs the search's remaining trials (``state``: a :class:`lib.tuning._loop.Run`);
+        each finished trial goes through :func:`lib.tuning._store.finish_trial`."""
+        raise NotImplementedError

@@ -53,9 +53,9 @@ from keras_tuner.src.engine.objective import DefaultObjective, MultiObjective
 from lib.tuning import _data, _loop, _trial, oracles, spaces
 from lib.tuning._pool import Pool
 from lib.tuning._progress import SearchProgress
-from lib.tuning._settings import EngineOptions, SearchPlan, TrialSettings
+from lib.tuning._ray import RayExecutor
+from lib.tuning._settings import EngineOptions, Executor, SearchPlan, TrialSettings
 from lib.tuning._store import ModelKeeper, TrialStore, results_frame
-from lib.tuning.stacked import check_stackable
 
 # search.json keys that must match when a directory is searched again.
 SPEC_KEYS = (
@@ -202,6 +202,8 @@ class EngineTuner(kt.Tuner):
             random searches of a hypermodel with a stacked form: the configurations are
             trained K at a time as one model in this process, see
             :mod:`lib.tuning.stacked`; ``max_models`` and ``memory_budget_mb`` size K).
+            The tuner then holds it as ``tuner.executor`` (a
+            :class:`lib.tuning._settings.Executor`).
         oracle_options: the oracle's own options, recorded so a resumed search must match.
 
     Raises:
@@ -229,21 +231,14 @@ class EngineTuner(kt.Tuner):
         # the discovery of the space starts, on every search of this directory
         self._predefined = oracle.get_space().get_config()
         self.executions_per_trial = _executions(executions_per_trial)
-        self.executor = executor
-        self.stacked_options = {k: options[k] for k in STACKED_OPTIONS[1:] if options[k]}
-        if self.executor not in ("trials", "stacked"):
-            raise ValueError(f"executor must be 'trials' or 'stacked', got {self.executor!r}")
-        if self.stacked_options and self.executor != "stacked":
-            raise TypeError(
-                f"{sorted(self.stacked_options)} apply to executor='stacked' only; pass "
-                "executor='stacked' or drop them"
-            )
-        if self.executions_per_trial > 1 and (self.executor == "stacked" or self._asha()):
-            why = ("executor='stacked' trains each configuration once, in a stack"
-                   if self.executor == "stacked" else "asha stops a trial on one fit's epochs")
+        self.engine_options = EngineOptions(**{k: options[k] for k in POOL_OPTIONS})
+        self.executor = self._make_executor(
+            executor, {k: options[k] for k in STACKED_OPTIONS[1:] if options[k]})
+        if self.executions_per_trial > 1 and self.executor.single_execution:
             raise ValueError(
-                f"executions_per_trial={self.executions_per_trial} does not combine with {why}; "
-                "pass executions_per_trial=1, or search without it"
+                f"executions_per_trial={self.executions_per_trial} does not combine with "
+                f"{self.executor.single_execution}; pass executions_per_trial=1, or search "
+                "without it"
             )
         if max_trials is not None and (isinstance(max_trials, bool) or not isinstance(
                 max_trials, (int, np.integer)) or max_trials < 1):
@@ -256,11 +251,9 @@ class EngineTuner(kt.Tuner):
         self.task = task
         self.max_consecutive_failed_trials = max(int(max_consecutive_failed_trials), 1)
         self.oracle_options = dict(oracle_options or {})
-        self.engine_options = EngineOptions(**{k: options[k] for k in POOL_OPTIONS})
         if hasattr(oracle, "run_ahead"):  # the grid hands out successors early only when
-            # several trials run at once: several workers, or a stack of configurations (set
-            # before a resume replays the stored trials)
-            oracle.run_ahead = int(self.engine_options.workers) > 1 or self.executor == "stacked"
+            # several trials run at once (set before a resume replays the stored trials)
+            oracle.run_ahead = self.executor.concurrent
         folder = os.path.join(os.fspath(directory or "."), project_name or "untitled_project")
         self._store = TrialStore(folder)
         if overwrite:
@@ -281,6 +274,10 @@ class EngineTuner(kt.Tuner):
         if self._store.exists():
             self._refuse_other_tuner()
             self.reload()
+
+    def _make_executor(self, name: str, stacked: dict) -> Executor:
+        """The executor of ``executor=name`` (``stacked``: the stacked options given)."""
+        return _loop.make_executor(name, self.engine_options, **stacked)
 
     def _refuse_other_tuner(self) -> None:
         """KerasTuner refuses, when it is constructed, to reload a project another kind of
@@ -507,7 +504,7 @@ class EngineTuner(kt.Tuner):
         # without arrays the engine has nothing to share with its workers: KerasTuner's loop
         # passes on what was given (a HyperModel.fit that makes or loads its data; otherwise
         # model.fit fails each trial, as in KerasTuner)
-        return (no_arrays and self.executor == "trials") or len(fit_args) > 2
+        return (no_arrays and not self.executor.needs_arrays) or len(fit_args) > 2
 
     def _search_keras_tuner_loop(self, *fit_args: Any, **fit_kwargs: Any) -> pd.DataFrame:
         """KerasTuner's ``BaseTuner.search`` in this process, trials stored as the engine's."""
@@ -670,9 +667,7 @@ class EngineTuner(kt.Tuner):
         adapt = getattr(self.hypermodel, "adapt_to_data", None)
         if callable(adapt):  # a hypermodel that takes its input shape / classes from the data
             adapt(np.asarray(data.x_train), np.asarray(data.y_train))
-        if self.executor == "stacked":
-            check_stackable(self.hypermodel)
-            _check_stackable_search(plan.settings, folds=plan.splits is not None)
+        self.executor.check(self, plan)
         self._refuse_stale_trials()
         timeout = self.engine_options.trial_timeout_seconds
         if timeout is not None and self._in_process():
@@ -774,12 +769,7 @@ class EngineTuner(kt.Tuner):
             pool.close()
 
     def _in_process(self) -> bool:
-        return (int(self.engine_options.workers) <= 0 or self.executor == "stacked"
-                or getattr(self, "_callbacks_of_caller", False))
-
-    def _own_threads(self) -> int | None:
-        """TensorFlow threads set in this process when trials run here."""
-        return self.engine_options.threads
+        return self.executor.in_process or getattr(self, "_callbacks_of_caller", False)
 
     def _check_data_unchanged(self, plan: SearchPlan) -> None:
         spec = self._spec()
@@ -808,7 +798,8 @@ class EngineTuner(kt.Tuner):
             workers=max(int(options.workers), 1) if not in_process else 1,
             trials_per_worker=options.trials_per_worker,
             max_worker_memory_mb=options.max_worker_memory_mb, setup=setup,
-            in_process=(self.hypermodel, plan.arrays, plan.splits, self._own_threads())
+            in_process=(self.hypermodel, plan.arrays, plan.splits,
+                        options.threads if self.executor.sets_threads else None)
             if in_process else None,
         )
 
@@ -858,10 +849,10 @@ class EngineTuner(kt.Tuner):
             "task": settings.task, "epochs": settings.epochs, "batch_size": settings.batch_size,
             "early_stopping": settings.early_stopping, "reduce_lr": settings.reduce_lr,
             "class_weight": settings.class_weight, "monitor": settings.monitor,
-            "tuner_options": self.oracle_options, "asha": self._asha(),
+            "tuner_options": self.oracle_options, "asha": self.executor.asha,
             "data": plan.digest, "folds": plan.folds_digest, "space": found["space"],
             "model": found["model"].get("signature"),
-            "executor": self.executor if self.executor != "trials" else None,
+            "executor": self.executor.name,
             "executions_per_trial": self.executions_per_trial
             if self.executions_per_trial != 1 else None,  # searches stored before it: None
             "shuffle": None if settings.shuffle else False,  # likewise
@@ -884,9 +875,6 @@ class EngineTuner(kt.Tuner):
         else:
             self._store.write_spec(spec)
 
-    def _asha(self) -> Any:
-        return False
-
     def _execute(self, pool: Pool, plan: SearchPlan, space: Any, *, verbose: int) -> None:
         settings = plan.settings
         keeper = None
@@ -901,33 +889,11 @@ class EngineTuner(kt.Tuner):
             pending=self._pending, next_index=self._next_index,
         )
         try:
-            if self.executor == "stacked":  # search() refused what it cannot apply
-                pool.close()
-                self._run_stacked(state, plan.arrays)
-            else:
-                _loop.run(pool, state)
+            self.executor.run(self, plan, pool, state)
         finally:
             state.progress.close()
             self._pending = state.pending + [(n, t) for n, t, _ in state.running.values()]
             self._next_index = state.next_index
-
-    def _run_stacked(self, state: _loop.Run, arrays: dict) -> None:
-        """Trains the search's remaining trials K at a time as stacked models (the oracle
-        hands out every trial first); each finished stack is stored at once, so an
-        interrupted search resumes at stack granularity."""
-        from lib.tuning.stacked import run_stacked
-
-        trials = state.hand_out()
-        if not trials:
-            return
-        settings = state.settings
-        run_stacked(
-            self.hypermodel, [(n, dict(t.hyperparameters.values)) for n, t in trials], arrays,
-            objective=settings.objective, epochs=settings.epochs,
-            batch_size=settings.batch_size, early_stopping=settings.early_stopping,
-            seed=state.seed, labels=settings.labels, on_stack_done=state.stack_done(dict(trials)),
-            **self.stacked_options,
-        )
 
     def _progress(self, space: Any, settings: TrialSettings, verbose: int) -> SearchProgress:
         total = self.max_trials if self.max_trials is not None else self._space_total(space)
@@ -942,24 +908,6 @@ class EngineTuner(kt.Tuner):
 
     def _space_total(self, space: Any) -> int | None:
         return None
-
-
-def _check_stackable_search(settings: TrialSettings, *, folds: bool) -> None:
-    """Refuses ``search`` arguments the stacked executor would not apply (it trains every
-    configuration of a stack on the same batches with its own loop), before any file is
-    written."""
-    ignored = [name for name, value in (
-        ("folds", folds), ("callbacks", settings.callbacks), ("class_weight",
-         settings.class_weight), ("reduce_lr", settings.reduce_lr),
-        ("shuffle=False", not settings.shuffle),
-    ) if value]
-    if ignored:
-        raise ValueError(
-            f"executor='stacked' does not apply {ignored}: it trains a stack of "
-            "configurations on shared batches with its own loop, scored on one validation "
-            "set (early_stopping applies, per model). Drop them, or use the per-trial executor "
-            "(executor='trials')"
-        )
 
 
 def _check_batch_size(batch_size: Any) -> None:
@@ -1325,11 +1273,9 @@ class RayTuneSearch(EngineTuner):
         if searcher not in SEARCHERS:
             raise ValueError(f"searcher must be one of {list(SEARCHERS)}, got {searcher!r}")
         self.searcher = searcher
-        self.asha = asha
-        self.max_concurrent_trials = int(max_concurrent_trials)
-        self.ray_address = ray_address
-        self.num_cpus = num_cpus
-        self.runtime_env = runtime_env
+        self._ray = RayExecutor(asha=asha, max_concurrent_trials=max_concurrent_trials,
+                                ray_address=ray_address, num_cpus=num_cpus,
+                                runtime_env=runtime_env)
         oracle = oracles.RecordOracle(**_oracle_kwargs(objective, max_trials, seed, None, True,
                                                         True))
         super().__init__(oracle, hypermodel, seed=seed, max_trials=max_trials,
@@ -1351,52 +1297,12 @@ class RayTuneSearch(EngineTuner):
                                float(score) if ok else None, record.get("error"))
         self._next_index = max((int(r["trial"]) for r in records), default=-1) + 1
 
-    def _in_process(self) -> bool:
-        return True  # Ray runs the trials; the space is discovered in this process
-
-    def _search(self, plan: SearchPlan, *, verbose: int) -> None:
-        """A wrong ``ray_address`` is refused before the space is discovered or stored."""
-        import sys
-
-        from lib.tuning import _ray
-
-        ray = sys.modules.get("ray")  # not imported here: Ray reads its settings (e.g.
-        # RAY_AUTH_MODE) once, when first imported, so the check must not import it early
-        initialized = ray is not None and ray.is_initialized()
-        if self.ray_address not in (None, "auto", "local") and not initialized:
-            _ray._check_reachable(str(self.ray_address))
-        super()._search(plan, verbose=verbose)
-
-    def _own_threads(self) -> int | None:
-        return None  # leave the caller's TensorFlow thread pools alone
-
-    def _asha(self) -> Any:
-        return self.asha
+    def _make_executor(self, name: str, stacked: dict) -> Executor:
+        return self._ray
 
     def _execute(self, pool: Any, plan: SearchPlan, space: Any, *, verbose: int) -> None:
-        from lib.tuning import _ray
-
-        pool.close()
-        if self.max_trials is None and self.engine_options.budget_seconds is None:
-            raise ValueError(
-                "RayTuneSearch needs max_trials or budget_seconds to know when to stop"
-            )
-        settings: TrialSettings = plan.settings
-        progress = self._progress(space, settings, verbose)
-        options = dict(self.oracle_options)
-        if self.runtime_env:
-            options["runtime_env"] = self.runtime_env
         try:
-            _ray.run(
-                self.hypermodel, plan.arrays, plan.splits, space, settings,
-                store=self._store, tuner=self.TUNER, max_trials=self.max_trials,
-                budget_seconds=self.engine_options.budget_seconds, seed=self.seed,
-                max_concurrent_trials=self.max_concurrent_trials, asha=self.asha,
-                ray_address=self.ray_address, num_cpus=self.num_cpus, options=options,
-                verbose=verbose, pin_cores=bool(self.engine_options.pin_cores), progress=progress,
-                keep_models=int(self.engine_options.keep_models),
-            )
-        finally:
-            progress.close()
+            super()._execute(pool, plan, space, verbose=verbose)
+        finally:  # Ray's trials finished in other processes: read them back
             self._records = self._store.load()
             self._replay(self._records)
