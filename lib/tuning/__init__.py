@@ -27,8 +27,8 @@ internal. Inside, each module imports only modules of the levels below it:
    (inputs, their checks, folds), ``spaces`` (a hypermodel's space, the model at a point,
    grid arithmetic), ``oracles`` (oracles kept by the trial store; a trial's end told to one);
 2. ``_trial`` (the one fit path of a trial and of ``fit_final``), ``_settings`` (the typed
-   settings: ``TrialSettings``, ``EngineOptions``, ``SearchPlan``, and ``Executor``, the
-   protocol of the executors), ``_store`` (the search
+   settings: ``TrialSettings``, ``EngineOptions``, ``SearchPlan``, the workers' tasks, and
+   ``Executor``, the protocol of the executors), ``_store`` (the search
    directory, ``trials.jsonl``, kept models, and ``finish_trial``, the one end of a trial for
    every executor), ``_progress``, ``stacked`` (the stacked executor);
 3. ``_pool`` (worker processes or this one) and the executors: ``_loop`` (the oracle loop,

@@ -13,7 +13,7 @@ from keras_tuner import errors as kt_errors
 from keras_tuner.engine import trial as trial_module
 
 from lib.tuning import spaces
-from lib.tuning._settings import EngineOptions, Executor, SearchPlan, TrialSettings
+from lib.tuning._settings import EngineOptions, Executor, SearchPlan, TrialSettings, TrialTask
 from lib.tuning._store import ModelKeeper, TrialStore, finish_trial
 from lib.tuning.oracles import end_trial
 from lib.tuning.stacked import check_stackable, run_stacked
@@ -134,19 +134,17 @@ class Run:
         retries = int(getattr(self.oracle, "max_retries_per_trial", 0) or 0)
         return self.attempts[trial.trial_id] <= retries
 
-    def payload(self, number: int, trial: Any) -> dict:
+    def task(self, number: int, trial: Any) -> TrialTask:
+        """The task of trial ``number``: its values, seed and settings (checkpoint set)."""
         settings = self.settings.replace(trial_id=str(trial.trial_id))
         if self.keeper is not None and self.keeper.keep > 0:
             settings = settings.replace(
                 checkpoint_path=self.keeper.trial_path(number),
                 checkpoint_best=self.keeper.threshold(self.records),
             )
-        return {
-            "values": dict(trial.hyperparameters.values),
-            "seed": spaces.trial_seed(self.seed, number),
-            "settings": settings,
-            "space": self.space_config,
-        }
+        return TrialTask(values=dict(trial.hyperparameters.values),
+                         seed=spaces.trial_seed(self.seed, number), settings=settings,
+                         space=self.space_config)
 
     def _finish(self, record: dict, trial: Any, model: Any = None) -> None:
         finish_trial(record, store=self.store, records=self.records, keeper=self.keeper,
@@ -206,9 +204,9 @@ def run(pool: Any, state: Run) -> None:
             if chosen is None:
                 break
             number, trial = chosen
-            payload = state.payload(number, trial)
+            task = state.task(number, trial)
             began = time.perf_counter()  # an in-process slot runs the trial inside submit()
-            pool.slot(slot_index).submit("trial", payload)
+            pool.slot(slot_index).submit(task)
             state.running[slot_index] = (number, trial, began)
         if not state.running:
             return

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from lib.tuning import _process, _trial, spaces
+from lib.tuning._settings import DiscoverTask, TrialTask, WorkerSetup
 
 
 def load_arrays(data_dir: str, names: list[str]) -> dict[str, np.ndarray]:
@@ -37,28 +38,27 @@ def load_splits(data_dir: str) -> list[tuple[np.ndarray, np.ndarray]] | None:
         return [(stored[f"train_{i}"], stored[f"val_{i}"]) for i in range(count)]
 
 
-def _load_checked(setup: dict) -> tuple[dict, list | None]:
+def _load_checked(setup: WorkerSetup) -> tuple[dict, list | None]:
     """The saved arrays and folds, after checking them against the search's fingerprint."""
     from lib.tuning._data import fingerprint
 
-    arrays = load_arrays(setup["data_dir"], setup["array_names"])
-    splits = load_splits(setup["data_dir"])
-    expected = setup.get("fingerprint")
-    if expected is not None and fingerprint(arrays, splits) != tuple(expected):
+    arrays = load_arrays(setup.data_dir, setup.array_names)
+    splits = load_splits(setup.data_dir)
+    if fingerprint(arrays, splits) != tuple(setup.fingerprint):
         raise ValueError(
-            f"the data saved in {setup['data_dir']} changed since the search saved it (its "
+            f"the data saved in {setup.data_dir} changed since the search saved it (its "
             "fingerprint differs); trials would train on other data. Start the search again "
             "(overwrite=True) or restore the files"
         )
     return arrays, splits
 
 
-def discover(hypermodel: Any, arrays: dict, splits: list | None, payload: dict) -> dict:
-    """The ``discover`` task: the search space, the default model's outputs and signature,
+def discover(hypermodel: Any, arrays: dict, splits: list | None, task: DiscoverTask) -> dict:
+    """A :class:`DiscoverTask`: the search space, the default model's outputs and signature,
     and (when asked) the history keys a fit reports. Runs in a worker or in-process."""
-    settings = payload["settings"]
+    settings = task.settings
     model_info: dict = {}
-    initial = payload.get("initial_space")
+    initial = task.initial_space
     if splits is None and arrays.get("x_val") is not None:
         validation = (arrays["x_val"][:8], arrays["y_val"][:8])
     elif splits:
@@ -76,7 +76,7 @@ def discover(hypermodel: Any, arrays: dict, splits: list | None, payload: dict) 
         validation_sample=validation,
     )
     keys = None
-    if payload.get("history_keys"):
+    if task.history_keys:
         keys = _trial.dry_history_keys(hypermodel, space, arrays, splits, settings)
     return {
         "status": "OK",
@@ -98,25 +98,18 @@ def failure(error: BaseException) -> dict:
 
 
 def run_task(
-    kind: str, payload: dict, hypermodel: Any, arrays: dict, splits: list | None, space: Any
+    task: TrialTask | DiscoverTask, hypermodel: Any, arrays: dict, splits: list | None,
+    space: Any,
 ) -> tuple[dict, Any]:
-    """Runs one task (``discover`` or ``trial``) and returns ``(result, space)``: the one
-    dispatch of workers and of the in-process slot. An exception becomes a FAILED result."""
+    """Runs one task and returns ``(result, space)``: the one dispatch of workers and of the
+    in-process slot. An exception becomes a FAILED result."""
     try:
-        if kind == "discover":
-            result = discover(hypermodel, arrays, splits, payload)
+        if isinstance(task, DiscoverTask):
+            result = discover(hypermodel, arrays, splits, task)
             return result, result.pop("space_object")
-        if kind != "trial":
-            raise ValueError(f"unknown task {kind!r}")
-        space = space or spaces.space_from_config(payload["space"])
+        space = space or spaces.space_from_config(task.space)
         result = _trial.run_trial(
-            hypermodel,
-            payload["values"],
-            arrays,
-            splits,
-            payload["settings"],
-            seed=payload["seed"],
-            space=space,
+            hypermodel, task.values, arrays, splits, task.settings, seed=task.seed, space=space
         )
         result["status"] = "COMPLETED"
         return result, space
@@ -126,11 +119,11 @@ def run_task(
 
 def _worker_main(conn: Any, setup_blob: bytes) -> None:
     """Entry point of a worker process: set up once, then run tasks until told to stop."""
-    setup = pickle.loads(setup_blob)
+    setup: WorkerSetup = pickle.loads(setup_blob)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    _trial.prepare_trial_process(setup.get("threads"), pin_cores=bool(setup.get("pin_cores")))
+    _trial.prepare_trial_process(setup.threads, pin_cores=setup.pin_cores)
     try:
-        hypermodel = _process.cloudpickle.loads(setup["hypermodel"])
+        hypermodel = _process.cloudpickle.loads(setup.hypermodel)
         arrays, splits = _load_checked(setup)
         broken = None
     except Exception as error:  # every task reports it; the parent raises or records it
@@ -143,11 +136,10 @@ def _worker_main(conn: Any, setup_blob: bytes) -> None:
             break
         if message is None:
             break
-        kind, payload = message
         if broken is not None:
             result = broken
         else:
-            result, space = run_task(kind, payload, hypermodel, arrays, splits, space)
+            result, space = run_task(message, hypermodel, arrays, splits, space)
         if result["status"] == "FAILED":
             result["exception"] = _picklable(result["exception"])
         conn.send(result)
@@ -183,9 +175,9 @@ class Worker:
         self.tasks_done = 0
         self.busy = False
 
-    def submit(self, kind: str, payload: dict) -> None:
+    def submit(self, task: TrialTask | DiscoverTask) -> None:
         """Sends a task; the result is read with :meth:`receive`."""
-        self.conn.send((kind, payload))
+        self.conn.send(task)
         self.busy = True
 
     def receive(self) -> dict:
@@ -247,9 +239,9 @@ class InProcessSlot:
         self.busy = False
         _trial.set_threads(threads)
 
-    def submit(self, kind: str, payload: dict) -> None:
+    def submit(self, task: TrialTask | DiscoverTask) -> None:
         self.result, self.space = run_task(
-            kind, payload, self.hypermodel, self.arrays, self.splits, self.space
+            task, self.hypermodel, self.arrays, self.splits, self.space
         )
         self.busy = True
 
@@ -275,7 +267,7 @@ class Pool:
         workers: int,
         trials_per_worker: int | None,
         max_worker_memory_mb: float | None,
-        setup: dict | None,
+        setup: WorkerSetup | None,
         in_process: tuple | None,
     ):
         self.size = max(int(workers), 1)

@@ -1,4 +1,5 @@
-"""Typed settings of a search: how every trial is fitted and scored, and where trials run."""
+"""Typed settings of a search: how every trial is fitted and scored, the tasks sent to the
+worker processes, and the protocol of the executors that run the trials."""
 
 from __future__ import annotations
 
@@ -160,6 +161,60 @@ class SearchPlan:
     settings: TrialSettings
     need_keys: bool
     engine_names: Any
+
+
+@dataclass
+class TrialTask:
+    """One trial, as sent to a worker process (or run in this one).
+
+    Attributes:
+        values: the trial's hyperparameter values.
+        seed: the trial's seed.
+        settings: how it is fitted and scored (``trial_id`` and the checkpoint set).
+        space: the search space's config (the worker rebuilds the space once).
+    """
+
+    values: dict
+    seed: int
+    settings: TrialSettings
+    space: dict
+
+
+@dataclass
+class DiscoverTask:
+    """A search's first task: its space, the default model's outputs and signature, and
+    (with ``history_keys``) the keys a fit reports.
+
+    Attributes:
+        settings: the search's trial settings.
+        history_keys: whether to fit once to learn the history keys.
+        initial_space: the caller's ``hyperparameters=`` (config), where discovery starts.
+    """
+
+    settings: TrialSettings
+    history_keys: bool
+    initial_space: dict | None
+
+
+@dataclass
+class WorkerSetup:
+    """What a worker process loads once, before its first task.
+
+    Attributes:
+        hypermodel: the hypermodel, pickled (cloudpickle).
+        data_dir: the folder of the saved arrays and folds.
+        array_names: the arrays to memory-map.
+        threads: TensorFlow threads of the process.
+        pin_cores: pin the process to a core of its own.
+        fingerprint: the data's and folds' fingerprints, checked after loading.
+    """
+
+    hypermodel: bytes
+    data_dir: str
+    array_names: list
+    threads: int | None
+    pin_cores: bool
+    fingerprint: tuple
 
 
 class Executor:

@@ -54,7 +54,14 @@ from lib.tuning import _data, _loop, _trial, oracles, spaces
 from lib.tuning._pool import Pool
 from lib.tuning._progress import SearchProgress
 from lib.tuning._ray import RayExecutor
-from lib.tuning._settings import EngineOptions, Executor, SearchPlan, TrialSettings
+from lib.tuning._settings import (
+    DiscoverTask,
+    EngineOptions,
+    Executor,
+    SearchPlan,
+    TrialSettings,
+    WorkerSetup,
+)
 from lib.tuning._store import ModelKeeper, TrialStore, results_frame
 
 # search.json keys that must match when a directory is searched again.
@@ -788,12 +795,11 @@ class EngineTuner(kt.Tuner):
         options = self.engine_options
         setup = None
         if not in_process:
-            setup = {
-                "hypermodel": pickle_hypermodel(self.hypermodel),
-                "data_dir": self._store.data_dir, "array_names": sorted(plan.arrays),
-                "threads": options.threads, "pin_cores": bool(options.pin_cores),
-                "fingerprint": (plan.digest, plan.folds_digest),
-            }
+            setup = WorkerSetup(
+                hypermodel=pickle_hypermodel(self.hypermodel), data_dir=self._store.data_dir,
+                array_names=sorted(plan.arrays), threads=options.threads,
+                pin_cores=bool(options.pin_cores), fingerprint=(plan.digest, plan.folds_digest),
+            )
         return Pool(
             workers=max(int(options.workers), 1) if not in_process else 1,
             trials_per_worker=options.trials_per_worker,
@@ -809,9 +815,8 @@ class EngineTuner(kt.Tuner):
         if start_all:  # the other workers import TensorFlow while the first discovers
             for index in range(min(pool.size, self.max_trials or pool.size)):
                 pool.slot(index)
-        pool.slot(0).submit("discover", {"settings": plan.settings,
-                                         "history_keys": plan.need_keys,
-                                         "initial_space": self._predefined})
+        pool.slot(0).submit(DiscoverTask(settings=plan.settings, history_keys=plan.need_keys,
+                                         initial_space=self._predefined))
         found = pool.slot(0).receive()
         pool.slot(0).tasks_done = 0  # discovery does not count towards trials_per_worker
         if found["status"] != "OK":
