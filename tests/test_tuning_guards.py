@@ -177,16 +177,20 @@ def test_saved_data_changed_after_the_search_is_refused(tmp_path):
 def test_a_worker_refuses_data_that_does_not_match_the_fingerprint(tmp_path):
     from lib.tuning import _pool
     from lib.tuning._data import fingerprint
+    from lib.tuning._settings import WorkerSetup
 
     arrays = {k: v for k, v in split_data(*classification()).items()}
     store = TrialStore(str(tmp_path))
     digest, folds = fingerprint(arrays, None)
     store.save_data(arrays, None, {"data": digest, "folds": folds})
-    setup = {
-        "data_dir": store.data_dir,
-        "array_names": sorted(arrays),
-        "fingerprint": (digest, folds),
-    }
+    setup = WorkerSetup(
+        hypermodel=b"",
+        data_dir=store.data_dir,
+        array_names=sorted(arrays),
+        threads=1,
+        pin_cores=False,
+        fingerprint=(digest, folds),
+    )
     loaded, _ = _pool._load_checked(setup)
     assert np.array_equal(loaded["y_train"], arrays["y_train"])
     np.save(tmp_path / "data" / "x_val.npy", arrays["x_val"] * 2)
