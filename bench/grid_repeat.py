@@ -53,8 +53,13 @@ def prepare(subjects: int, seed: int) -> dict:
         part = frame.loc[rows, ["subject", "activity"]].copy()
         part[channels] = scaler.transform(frame.loc[rows, channels].to_numpy())
         X, y, _ = windows.segment_windows(
-            part, 100, group_by=["subject", windows.bouts(part.activity.to_numpy())],
-            label="activity", policy="max", channels=channels)
+            part,
+            100,
+            group_by=["subject", windows.bouts(part.activity.to_numpy())],
+            label="activity",
+            policy="max",
+            channels=channels,
+        )
         arrays[name] = (X, y)
     X, y = arrays["train"]
     arrays["train"] = resampling.drop_windows(X, y, label=0, p=0.95, seed=seed)
@@ -68,20 +73,41 @@ def run_grid(arrays: dict, setting: str, args: argparse.Namespace, directory: st
     else:
         os.environ.pop("TF_DETERMINISTIC_OPS", None)
     hypermodel = models.LSTMClassifierHyperModel(
-        input_shape=arrays["train"][0].shape[1:], num_classes=len(ACTIVITIES), seed=args.seed,
-        units=tuple(args.units), learning_rate=tuple(args.learning_rates),
-        batch_size=tuple(args.batch_sizes))
-    tuner = GridSearch(hypermodel, objective="val_accuracy", seed=args.seed,
-                       directory=directory, project_name=f"grid-{setting}", workers=1,
-                       threads=threads, keep_models=0)
-    return tuner.search(*arrays["train"], validation_data=arrays["val"], epochs=args.epochs,
-                        early_stopping=2, monitor="val_accuracy", verbose=0)
+        input_shape=arrays["train"][0].shape[1:],
+        num_classes=len(ACTIVITIES),
+        seed=args.seed,
+        units=tuple(args.units),
+        learning_rate=tuple(args.learning_rates),
+        batch_size=tuple(args.batch_sizes),
+    )
+    tuner = GridSearch(
+        hypermodel,
+        objective="val_accuracy",
+        seed=args.seed,
+        directory=directory,
+        project_name=f"grid-{setting}",
+        workers=1,
+        threads=threads,
+        keep_models=0,
+    )
+    return tuner.search(
+        *arrays["train"],
+        validation_data=arrays["val"],
+        epochs=args.epochs,
+        early_stopping=2,
+        monitor="val_accuracy",
+        verbose=0,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--settings", nargs="+", default=["2", "1"],
-                        help="thread counts, a suffix 'det' adds TF_DETERMINISTIC_OPS=1")
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        default=["2", "1"],
+        help="thread counts, a suffix 'det' adds TF_DETERMINISTIC_OPS=1",
+    )
     parser.add_argument("--subjects", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--units", type=int, nargs="+", default=[32])
@@ -99,17 +125,29 @@ def main() -> None:
         accuracy = np.array([run.sort_values("trial").val_accuracy.to_numpy() for run in runs])
         spread = accuracy.max(axis=0) - accuracy.min(axis=0)
         winners = [
-            {k: run.loc[run.val_accuracy.idxmax(), k].item() for k in
-             ("trial", "batch_size", "learning_rate", "units", "val_accuracy")}
-            for run in runs]
-        print(json.dumps({
-            "setting": setting, "subjects": args.subjects, "epochs": args.epochs,
-            "trials": int(accuracy.shape[1]), "train_windows": int(len(arrays["train"][1])),
-            "trials_differing": int((spread > 0).sum()),
-            "max_val_accuracy_difference": float(spread.max()),
-            "same_winner": len({w["trial"] for w in winners}) == 1, "winners": winners,
-            "val_accuracy": [round(float(v), 4) for v in accuracy[0]],
-        }), flush=True)
+            {
+                k: run.loc[run.val_accuracy.idxmax(), k].item()
+                for k in ("trial", "batch_size", "learning_rate", "units", "val_accuracy")
+            }
+            for run in runs
+        ]
+        print(
+            json.dumps(
+                {
+                    "setting": setting,
+                    "subjects": args.subjects,
+                    "epochs": args.epochs,
+                    "trials": int(accuracy.shape[1]),
+                    "train_windows": int(len(arrays["train"][1])),
+                    "trials_differing": int((spread > 0).sum()),
+                    "max_val_accuracy_difference": float(spread.max()),
+                    "same_winner": len({w["trial"] for w in winners}) == 1,
+                    "winners": winners,
+                    "val_accuracy": [round(float(v), 4) for v in accuracy[0]],
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

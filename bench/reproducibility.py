@@ -49,9 +49,18 @@ if ROOT not in sys.path:
 import numpy as np  # noqa: E402
 
 DEFAULT_SETTINGS = (
-    "onednn0", "onednn0#2", "onednn0-det", "onednn0-isa_avx2", "onednn0-threads1",
-    "onednn1", "onednn1#2", "onednn1-det", "onednn1-isa_avx512_core", "onednn1-isa_avx2",
-    "onednn1-isa_avx2#2", "onednn1-isa_avx2-det",
+    "onednn0",
+    "onednn0#2",
+    "onednn0-det",
+    "onednn0-isa_avx2",
+    "onednn0-threads1",
+    "onednn1",
+    "onednn1#2",
+    "onednn1-det",
+    "onednn1-isa_avx512_core",
+    "onednn1-isa_avx2",
+    "onednn1-isa_avx2#2",
+    "onednn1-isa_avx2-det",
 )
 MODELS = ("lstm", "lstm512", "resnet", "mlp")
 
@@ -72,8 +81,8 @@ def parse_setting(setting: str) -> dict:
             options["threads"] = int(part[7:])
         else:
             raise ValueError(
-                f"unknown part {part!r} of setting {setting!r}; "
-                "expected isa_<ISA>, det, threads<N>")
+                f"unknown part {part!r} of setting {setting!r}; expected isa_<ISA>, det, threads<N>"
+            )
     return options
 
 
@@ -87,10 +96,12 @@ def prepare(path: str, seed: int) -> None:
     split = splits.group_split(frame.subject.to_numpy(), test=2, validation=2, seed=seed)
     parts = {"train": split.train, "validation": split.validation, "test": split.test}
     scaled = scaling.scale_parts(frame, parts, list(CHANNELS), keep=["subject", "activity"])
-    X_train, y_train, _ = windows.bout_windows(scaled["train"], 100, label="activity",
-                                               group_by="subject")
-    X_val, y_val, _ = windows.bout_windows(scaled["validation"], 100, label="activity",
-                                           group_by="subject")
+    X_train, y_train, _ = windows.bout_windows(
+        scaled["train"], 100, label="activity", group_by="subject"
+    )
+    X_val, y_val, _ = windows.bout_windows(
+        scaled["validation"], 100, label="activity", group_by="subject"
+    )
     X_train, y_train = resampling.drop_windows(X_train, y_train, label=0, p=0.95, seed=seed)
     np.savez(path, X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val)
 
@@ -102,19 +113,42 @@ def build(model: str, shape: tuple, seed: int):
 
     classes = len(ACTIVITIES)
     if model in ("lstm", "lstm512"):
-        return models.LSTMClassifierHyperModel(input_shape=shape, num_classes=classes, seed=seed,
-                                               units=64, learning_rate=0.01,
-                                               batch_size=512 if model == "lstm512" else 64)
+        return models.LSTMClassifierHyperModel(
+            input_shape=shape,
+            num_classes=classes,
+            seed=seed,
+            units=64,
+            learning_rate=0.01,
+            batch_size=512 if model == "lstm512" else 64,
+        )
     if model == "resnet":
-        return models.CNN1DResNetHyperModel(input_shape=shape, num_classes=classes, seed=seed,
-                                            filters=16, residual_blocks=4, dense_units=64,
-                                            dropout=0.0, learning_rate=0.001, batch_size=64,
-                                            reduce_lr_factor=None, resampling=None)
+        return models.CNN1DResNetHyperModel(
+            input_shape=shape,
+            num_classes=classes,
+            seed=seed,
+            filters=16,
+            residual_blocks=4,
+            dense_units=64,
+            dropout=0.0,
+            learning_rate=0.001,
+            batch_size=64,
+            reduce_lr_factor=None,
+            resampling=None,
+        )
     if model == "mlp":
-        return models.MLPHyperModel(input_dim=shape[0], num_classes=classes, seed=seed,
-                                    second_layer=True, units=8, activation="relu",
-                                    optimizer="adam", learning_rate=0.01, momentum=0.0,
-                                    loss="categorical_crossentropy", batch_size=32)
+        return models.MLPHyperModel(
+            input_dim=shape[0],
+            num_classes=classes,
+            seed=seed,
+            second_layer=True,
+            units=8,
+            activation="relu",
+            optimizer="adam",
+            learning_rate=0.01,
+            momentum=0.0,
+            loss="categorical_crossentropy",
+            batch_size=32,
+        )
     raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
 
 
@@ -140,23 +174,33 @@ def child(args: argparse.Namespace) -> None:
             x_val = np.concatenate([x_val.mean(axis=1), x_val.std(axis=1)], axis=1)
         hypermodel = build(model, x.shape[1:], args.seed)
         start = time.perf_counter()
-        trained, _ = fit_final(hypermodel, {}, x, y, validation_data=(x_val, y_val),
-                               epochs=args.epochs, seed=args.seed)
+        trained, _ = fit_final(
+            hypermodel, {}, x, y, validation_data=(x_val, y_val), epochs=args.epochs, seed=args.seed
+        )
         seconds = time.perf_counter() - start
         weights = [w.astype(np.float32) for w in trained.get_weights()]
         digest = hashlib.sha256(b"".join(w.tobytes() for w in weights)).hexdigest()
         np.savez(os.path.join(args.out, f"{args.setting.replace('#', '_')}-{model}.npz"), *weights)
         accuracy = float(np.mean(trained.predict(x_val, verbose=0).argmax(axis=1) == y_val))
-        out["models"][model] = {"val_accuracy": round(accuracy, 4), "sha256": digest[:12],
-                                "fit_seconds": round(seconds, 1)}
+        out["models"][model] = {
+            "val_accuracy": round(accuracy, 4),
+            "sha256": digest[:12],
+            "fit_seconds": round(seconds, 1),
+        }
     print("RESULT " + json.dumps(out))
 
 
 def onednn_isa(env: dict) -> str | None:
     """The instruction set oneDNN reports (``ONEDNN_VERBOSE=1``) under ``env``, one matmul."""
-    code = ("import tensorflow as tf; tf.linalg.matmul(tf.ones((64, 64)), tf.ones((64, 64)))")
-    done = subprocess.run([sys.executable, "-c", code], env={**env, "ONEDNN_VERBOSE": "1"},
-                          capture_output=True, text=True, timeout=300, check=False)
+    code = "import tensorflow as tf; tf.linalg.matmul(tf.ones((64, 64)), tf.ones((64, 64)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "ONEDNN_VERBOSE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     for line in done.stdout.splitlines():
         if ",info,cpu,isa:" in line:
             return line.split("isa:", 1)[1].strip()
@@ -187,19 +231,40 @@ def main() -> None:
         runs, isa = [], {}
         for setting in args.settings:
             options = parse_setting(setting)
-            env = {key: value for key, value in os.environ.items()
-                   if key not in ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA")}
+            env = {
+                key: value
+                for key, value in os.environ.items()
+                if key not in ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA")
+            }
             env.update(options["env"])
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
             done = subprocess.run(
-                [sys.executable, os.path.abspath(__file__), "--child", "--setting", setting,
-                 "--data", data, "--out", folder, "--epochs", str(args.epochs),
-                 "--seed", str(args.seed), "--models", *args.models],
-                env=env, capture_output=True, text=True, check=False)
+                [
+                    sys.executable,
+                    os.path.abspath(__file__),
+                    "--child",
+                    "--setting",
+                    setting,
+                    "--data",
+                    data,
+                    "--out",
+                    folder,
+                    "--epochs",
+                    str(args.epochs),
+                    "--seed",
+                    str(args.seed),
+                    "--models",
+                    *args.models,
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
             if done.returncode != 0 or not lines:
                 raise RuntimeError(f"setting {setting} failed:\n{done.stderr[-3000:]}")
-            runs.append(json.loads(lines[-1][len("RESULT "):]))
+            runs.append(json.loads(lines[-1][len("RESULT ") :]))
             key = json.dumps(options["env"], sort_keys=True)
             if options["env"]["TF_ENABLE_ONEDNN_OPTS"] == "1" and key not in isa:
                 isa[key] = onednn_isa(env)
@@ -210,22 +275,39 @@ def main() -> None:
             for model, figures in run["models"].items():
                 mine = np.load(os.path.join(folder, f"{name}-{model}.npz"))
                 theirs = np.load(os.path.join(folder, f"{reference}-{model}.npz"))
-                figures["max_abs_diff_vs_first"] = float(max(
-                    np.max(np.abs(mine[k] - theirs[k])) for k in mine.files))
+                figures["max_abs_diff_vs_first"] = float(
+                    max(np.max(np.abs(mine[k] - theirs[k])) for k in mine.files)
+                )
                 figures["identical_to"] = [
-                    other["setting"] for other in runs
-                    if other is not run and other["models"][model]["sha256"] == figures["sha256"]]
+                    other["setting"]
+                    for other in runs
+                    if other is not run and other["models"][model]["sha256"] == figures["sha256"]
+                ]
     machine = runs[0]["machine"]
-    print(json.dumps({
-        "machine": {key: machine[key]
-                    for key in ("cpu_model", "isa", "cpu_flags", "cores", "tensorflow", "keras")},
-        "epochs": args.epochs, "seed": args.seed,
-        "load_average_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)],
-        "wall_seconds": round(time.time() - started, 1),
-        "runs": [{"setting": run["setting"], "onednn_enabled": run["machine"]["onednn_enabled"],
-                  "op_determinism": run["machine"]["op_determinism"],
-                  "onednn_isa": run["onednn_isa"], "models": run["models"]} for run in runs],
-    }))
+    print(
+        json.dumps(
+            {
+                "machine": {
+                    key: machine[key]
+                    for key in ("cpu_model", "isa", "cpu_flags", "cores", "tensorflow", "keras")
+                },
+                "epochs": args.epochs,
+                "seed": args.seed,
+                "load_average_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)],
+                "wall_seconds": round(time.time() - started, 1),
+                "runs": [
+                    {
+                        "setting": run["setting"],
+                        "onednn_enabled": run["machine"]["onednn_enabled"],
+                        "op_determinism": run["machine"]["op_determinism"],
+                        "onednn_isa": run["onednn_isa"],
+                        "models": run["models"],
+                    }
+                    for run in runs
+                ],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -52,13 +52,25 @@ def study5_grid() -> list[dict]:
     ]
     optimizers = [("adam", None)] + [("sgd", m) for m in space["momentum"]]
     grid = []
-    combinations = itertools.product(layers, space["units"], space["activation"], optimizers,
-                                     space["learning_rate"], space["loss"])
+    combinations = itertools.product(
+        layers,
+        space["units"],
+        space["activation"],
+        optimizers,
+        space["learning_rate"],
+        space["loss"],
+    )
     for layer_2, units_1, activation_1, (optimizer, momentum), rate, loss in combinations:
         second, units_2, activation_2 = layer_2
-        values = {"second_layer": second, "units_1": units_1, "activation_1": activation_1,
-                  "optimizer": optimizer, "learning_rate": rate, "loss": loss,
-                  "batch_size": space["batch_size"]}
+        values = {
+            "second_layer": second,
+            "units_1": units_1,
+            "activation_1": activation_1,
+            "optimizer": optimizer,
+            "learning_rate": rate,
+            "loss": loss,
+            "batch_size": space["batch_size"],
+        }
         if second:
             values.update(units_2=units_2, activation_2=activation_2)
         if momentum is not None:
@@ -91,9 +103,15 @@ def per_trial(hypermodel, configs, arrays, *, epochs: int, batch_size: int, seed
     from lib.tuning._trial import run_trial
     from lib.tuning.spaces import trial_seed
 
-    settings = TrialSettings(objective="val_weighted_f1", direction="max", task="classification",
-                             epochs=epochs, batch_size=batch_size, monitor="val_loss",
-                             monitor_mode="min")
+    settings = TrialSettings(
+        objective="val_weighted_f1",
+        direction="max",
+        task="classification",
+        epochs=epochs,
+        batch_size=batch_size,
+        monitor="val_loss",
+        monitor_mode="min",
+    )
     run_trial(hypermodel, configs[0], arrays, None, settings.replace(epochs=1), seed=seed)
     start = time.perf_counter()
     for number, values in enumerate(configs):
@@ -107,10 +125,19 @@ def stacked(hypermodel, configs, arrays, *, epochs: int, batch_size: int, seed: 
 
     records = []
     start = time.perf_counter()
-    run_stacked(hypermodel, list(enumerate(configs)), arrays, objective="val_weighted_f1",
-                epochs=epochs, batch_size=batch_size, early_stopping=None, seed=seed,
-                max_models=len(configs), memory_budget_mb=4096,
-                on_stack_done=lambda r, extract: records.extend(r))
+    run_stacked(
+        hypermodel,
+        list(enumerate(configs)),
+        arrays,
+        objective="val_weighted_f1",
+        epochs=epochs,
+        batch_size=batch_size,
+        early_stopping=None,
+        seed=seed,
+        max_models=len(configs),
+        memory_budget_mb=4096,
+        on_stack_done=lambda r, extract: records.extend(r),
+    )
     seconds = time.perf_counter() - start
     if len(records) != len(configs) or len({r["stack"] for r in records}) != 1:
         raise RuntimeError(f"expected one stack of {len(configs)} records, got {len(records)}")
@@ -148,8 +175,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--equivalence-models", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--stacked-only", action="store_true",
-                        help="time the stack alone (no per-trial sample, no equivalence check)")
+    parser.add_argument(
+        "--stacked-only",
+        action="store_true",
+        help="time the stack alone (no per-trial sample, no equivalence check)",
+    )
     args = parser.parse_args()
 
     import keras_tuner  # noqa: F401  (imported before timing, like the engine's workers)
@@ -166,30 +196,49 @@ def main() -> None:
     common = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed}
     if args.stacked_only:
         stack_seconds = stacked(hypermodel, configs, arrays, **common)
-        print(json.dumps({
-            "stacked_seconds": round(stack_seconds, 2), "stacked_models": len(configs),
-            "stacked_configs_per_second": round(len(configs) / stack_seconds, 3),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "rows": args.rows, "val_rows": args.val_rows, "epochs": args.epochs,
-            "batch_size": args.batch_size, "load_average": list(os.getloadavg()),
-        }))
+        print(
+            json.dumps(
+                {
+                    "stacked_seconds": round(stack_seconds, 2),
+                    "stacked_models": len(configs),
+                    "stacked_configs_per_second": round(len(configs) / stack_seconds, 3),
+                    "peak_rss_mb": round(
+                        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+                    ),
+                    "rows": args.rows,
+                    "val_rows": args.val_rows,
+                    "epochs": args.epochs,
+                    "batch_size": args.batch_size,
+                    "load_average": list(os.getloadavg()),
+                }
+            )
+        )
         return
     trial_seconds = per_trial(hypermodel, sample, arrays, **common)
     stack_seconds = stacked(hypermodel, configs, arrays, **common)
     difference = equivalence(grid, args.equivalence_models, args.seed)
     per_trial_rate = len(sample) / trial_seconds
     stacked_rate = len(configs) / stack_seconds
-    print(json.dumps({
-        "speedup": round(stacked_rate / per_trial_rate, 1),
-        "per_trial_configs_per_second": round(per_trial_rate, 4),
-        "stacked_configs_per_second": round(stacked_rate, 3),
-        "per_trial_seconds": round(trial_seconds, 2), "per_trial_sample": len(sample),
-        "stacked_seconds": round(stack_seconds, 2), "stacked_models": len(configs),
-        "max_abs_weight_diff_float64": difference,
-        "equivalence_models": args.equivalence_models,
-        "rows": args.rows, "val_rows": args.val_rows, "epochs": args.epochs,
-        "batch_size": args.batch_size, "load_average": list(os.getloadavg()),
-    }))
+    print(
+        json.dumps(
+            {
+                "speedup": round(stacked_rate / per_trial_rate, 1),
+                "per_trial_configs_per_second": round(per_trial_rate, 4),
+                "stacked_configs_per_second": round(stacked_rate, 3),
+                "per_trial_seconds": round(trial_seconds, 2),
+                "per_trial_sample": len(sample),
+                "stacked_seconds": round(stack_seconds, 2),
+                "stacked_models": len(configs),
+                "max_abs_weight_diff_float64": difference,
+                "equivalence_models": args.equivalence_models,
+                "rows": args.rows,
+                "val_rows": args.val_rows,
+                "epochs": args.epochs,
+                "batch_size": args.batch_size,
+                "load_average": list(os.getloadavg()),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

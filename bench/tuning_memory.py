@@ -56,13 +56,15 @@ class SmallMLP(kt.HyperModel):
         activation = hp.Choice("activation", self.activations)
         if activation.startswith("act"):
             activation = "relu"
-        model = keras.Sequential([
-            keras.Input((25,)),
-            keras.layers.Dense(hp.Choice("units", UNITS), activation=activation),
-            keras.layers.Dropout(hp.Choice("dropout", DROPOUT)),
-            keras.layers.Dense(16, activation="relu"),
-            keras.layers.Dense(3, activation="softmax"),
-        ])
+        model = keras.Sequential(
+            [
+                keras.Input((25,)),
+                keras.layers.Dense(hp.Choice("units", UNITS), activation=activation),
+                keras.layers.Dropout(hp.Choice("dropout", DROPOUT)),
+                keras.layers.Dense(16, activation="relu"),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
         model.compile(
             optimizer=keras.optimizers.Adam(hp.Choice("learning_rate", RATES)),
             loss="sparse_categorical_crossentropy",
@@ -123,12 +125,20 @@ def run_ours(args) -> dict:
     thread.start()
     start = time.perf_counter()
     tuner = GridSearch(
-        SmallMLP(args.trials), objective="val_accuracy", max_trials=args.trials, seed=0,
-        directory=os.path.dirname(directory), project_name=os.path.basename(directory),
-        workers=1, threads=args.threads, trials_per_worker=args.trials_per_worker, keep_models=0,
+        SmallMLP(args.trials),
+        objective="val_accuracy",
+        max_trials=args.trials,
+        seed=0,
+        directory=os.path.dirname(directory),
+        project_name=os.path.basename(directory),
+        workers=1,
+        threads=args.threads,
+        trials_per_worker=args.trials_per_worker,
+        keep_models=0,
     )
-    frame = tuner.search(x, y, validation_data=(xv, yv), epochs=args.epochs, batch_size=128,
-                         verbose=0)
+    frame = tuner.search(
+        x, y, validation_data=(xv, yv), epochs=args.epochs, batch_size=128, verbose=0
+    )
     time.sleep(0.1)
     stop.set()
     thread.join()
@@ -168,12 +178,24 @@ def run_keras_tuner(args) -> dict:
             rss.append(rss_mb(os.getpid()))
 
     tuner = Recorded(
-        SmallMLP(args.trials), objective="val_accuracy", max_trials=args.trials, seed=1,
-        directory=tempfile.mkdtemp(prefix="bench-kt-"), project_name="grid", overwrite=True,
+        SmallMLP(args.trials),
+        objective="val_accuracy",
+        max_trials=args.trials,
+        seed=1,
+        directory=tempfile.mkdtemp(prefix="bench-kt-"),
+        project_name="grid",
+        overwrite=True,
     )
     start = time.perf_counter()
-    tuner.search(x, y, validation_data=(xv, yv), epochs=args.epochs, batch_size=128,
-                 callbacks=[FitTimer()], verbose=0)
+    tuner.search(
+        x,
+        y,
+        validation_data=(xv, yv),
+        epochs=args.epochs,
+        batch_size=128,
+        callbacks=[FitTimer()],
+        verbose=0,
+    )
     return {"start": start, "ends": ends, "fit": fit, "rss": rss}
 
 
@@ -224,13 +246,27 @@ def main() -> None:
         run = run_ours(args) if args.only == "ours" else run_keras_tuner(args)
         print(json.dumps(summarise(run, args.trials, args.trials_per_worker)))
         return
-    result = {"trials": args.trials, "epochs": args.epochs, "threads": args.threads,
-              "trials_per_worker": args.trials_per_worker}
+    result = {
+        "trials": args.trials,
+        "epochs": args.epochs,
+        "threads": args.threads,
+        "trials_per_worker": args.trials_per_worker,
+    }
     for which, prefix in (("ours", ""), ("kt", "kt_")):
-        command = [sys.executable, os.path.abspath(__file__), "--only", which,
-                   "--trials", str(args.trials), "--epochs", str(args.epochs),
-                   "--threads", str(args.threads),
-                   "--trials-per-worker", str(args.trials_per_worker)]
+        command = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--only",
+            which,
+            "--trials",
+            str(args.trials),
+            "--epochs",
+            str(args.epochs),
+            "--threads",
+            str(args.threads),
+            "--trials-per-worker",
+            str(args.trials_per_worker),
+        ]
         began = time.perf_counter()
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         figures = json.loads(output.strip().splitlines()[-1])

@@ -38,14 +38,19 @@ class SmallMLP(kt.HyperModel):
     def build(self, hp):
         import keras
 
-        model = keras.Sequential([
-            keras.Input((25,)),
-            keras.layers.Dense(hp.Choice("units", [8, 16, 32]), activation="relu"),
-            keras.layers.Dropout(hp.Choice("dropout", [0.0, 0.2])),
-            keras.layers.Dense(3, activation="softmax"),
-        ])
-        model.compile(keras.optimizers.Adam(hp.Choice("learning_rate", [1e-2, 1e-3])),
-                      "sparse_categorical_crossentropy", metrics=["accuracy"])
+        model = keras.Sequential(
+            [
+                keras.Input((25,)),
+                keras.layers.Dense(hp.Choice("units", [8, 16, 32]), activation="relu"),
+                keras.layers.Dropout(hp.Choice("dropout", [0.0, 0.2])),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile(
+            keras.optimizers.Adam(hp.Choice("learning_rate", [1e-2, 1e-3])),
+            "sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         return model
 
 
@@ -59,11 +64,24 @@ def child(directory: str, tuner: str, trials: int, epochs: int) -> None:
     x = rng.normal(size=(3000, 25)).astype("float32")
     y = np.digitize(x[:, 0] + 0.5 * x[:, 1] + 0.3 * rng.normal(size=3000), [-0.5, 0.5])
     cls = {"grid": GridSearch, "random": RandomSearch}[tuner]
-    search = cls(SmallMLP(), objective="val_accuracy", max_trials=trials, seed=7,
-                 directory=os.path.dirname(directory), project_name=os.path.basename(directory),
-                 workers=1, threads=1)
-    search.search(x[:2400], y[:2400], validation_data=(x[2400:], y[2400:]), epochs=epochs,
-                  batch_size=64, verbose=0)
+    search = cls(
+        SmallMLP(),
+        objective="val_accuracy",
+        max_trials=trials,
+        seed=7,
+        directory=os.path.dirname(directory),
+        project_name=os.path.basename(directory),
+        workers=1,
+        threads=1,
+    )
+    search.search(
+        x[:2400],
+        y[:2400],
+        validation_data=(x[2400:], y[2400:]),
+        epochs=epochs,
+        batch_size=64,
+        verbose=0,
+    )
 
 
 def records(directory: str) -> list[dict]:
@@ -102,13 +120,26 @@ def main() -> None:
     killed, straight = os.path.join(base, "killed"), os.path.join(base, "straight")
 
     def command(directory: str) -> list[str]:
-        return [sys.executable, os.path.abspath(__file__), "--child", directory,
-                "--tuner", args.tuner, "--trials", str(args.trials),
-                "--epochs", str(args.epochs)]
+        return [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--child",
+            directory,
+            "--tuner",
+            args.tuner,
+            "--trials",
+            str(args.trials),
+            "--epochs",
+            str(args.epochs),
+        ]
 
     began = time.perf_counter()
-    process = subprocess.Popen(command(killed), start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command(killed),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     while len(records(killed)) < args.kill_after and process.poll() is None:
         time.sleep(0.05)
     time.sleep(0.5)  # into the next trial, so a running trial is lost
@@ -127,17 +158,21 @@ def main() -> None:
     by_index = {r["trial"]: r["hyperparameters"] for r in resumed}
     same_trials = by_index == {r["trial"]: r["hyperparameters"] for r in reference}
     resumed_best, reference_best = best(resumed), best(reference)
-    print(json.dumps({
-        "tuner": args.tuner,
-        "trials_total": len(set(indices)),
-        "trials_before_kill": len(before),
-        "trials_rerun": duplicates + changed,
-        "same_trials": same_trials,
-        "same_best": resumed_best[:2] == reference_best[:2],
-        "best_objective_resumed": resumed_best[2],
-        "best_objective_uninterrupted": reference_best[2],
-        "wall_s": round(time.perf_counter() - began, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "tuner": args.tuner,
+                "trials_total": len(set(indices)),
+                "trials_before_kill": len(before),
+                "trials_rerun": duplicates + changed,
+                "same_trials": same_trials,
+                "same_best": resumed_best[:2] == reference_best[:2],
+                "best_objective_resumed": resumed_best[2],
+                "best_objective_uninterrupted": reference_best[2],
+                "wall_s": round(time.perf_counter() - began, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -41,23 +41,52 @@ def networks(jit: bool) -> dict:
         seed=0, dense_units=64, resampling="random_over", reduce_lr_patience=2, jit_compile=jit
     )
     cnn2d = models.CNN2DResNetHyperModel(
-        filters=16, seed=0, reshape_to=(11, 17), reduce_lr_patience=2,
-        residual_blocks=models.Range(1, 3), jit_compile=jit,
+        filters=16,
+        seed=0,
+        reshape_to=(11, 17),
+        reduce_lr_patience=2,
+        residual_blocks=models.Range(1, 3),
+        jit_compile=jit,
     )
     gru = models.CNN1DResNetGRUHyperModel(
-        filters=16, seed=0, reduce_lr_patience=2, gru_units=32, gru_layers=2,
-        residual_blocks=models.Range(1, 2), jit_compile=jit,
+        filters=16,
+        seed=0,
+        reduce_lr_patience=2,
+        gru_units=32,
+        gru_layers=2,
+        residual_blocks=models.Range(1, 2),
+        jit_compile=jit,
     )
     return {
         "1D-ResNet": (resnet, dict(resnet.space)),
-        "2D-CNN": (cnn2d, dict(
-            batch_size=64, reduce_lr_factor=0.3, resampling="random_over", residual_blocks=3,
-            dense_units=190, dense_layers=3, dropout=0.4, optimizer="adam", learning_rate=0.001,
-        )),
-        "1D-CNN-GRU": (gru, dict(
-            batch_size=256, reduce_lr_factor=0.3, resampling="random_over", residual_blocks=2,
-            gru_units=32, gru_layers=2, dropout=0.4, optimizer="adamw", learning_rate=0.001,
-        )),
+        "2D-CNN": (
+            cnn2d,
+            dict(
+                batch_size=64,
+                reduce_lr_factor=0.3,
+                resampling="random_over",
+                residual_blocks=3,
+                dense_units=190,
+                dense_layers=3,
+                dropout=0.4,
+                optimizer="adam",
+                learning_rate=0.001,
+            ),
+        ),
+        "1D-CNN-GRU": (
+            gru,
+            dict(
+                batch_size=256,
+                reduce_lr_factor=0.3,
+                resampling="random_over",
+                residual_blocks=2,
+                gru_units=32,
+                gru_layers=2,
+                dropout=0.4,
+                optimizer="adamw",
+                learning_rate=0.001,
+            ),
+        ),
     }
 
 
@@ -82,19 +111,27 @@ def main() -> None:
                 times = []
                 for epochs in (1, 3):
                     start = time.perf_counter()
-                    tuning.fit_final(hypermodel, hparams, x, y, validation_data=validation,
-                                     epochs=epochs, seed=0)
+                    tuning.fit_final(
+                        hypermodel, hparams, x, y, validation_data=validation, epochs=epochs, seed=0
+                    )
                     times.append(time.perf_counter() - start)
                 first[jit].append(times[0])
                 epoch[jit].append((times[1] - times[0]) / 2)
         nojit, jit = statistics.median(epoch[False]), statistics.median(epoch[True])
-        print(json.dumps({
-            "model": name, "beats": args.beats,
-            "epoch_s_nojit": round(nojit, 2), "epoch_s_jit": round(jit, 2),
-            "speedup": round(nojit / jit, 2),
-            "first_fit_s_nojit": round(statistics.median(first[False]), 2),
-            "first_fit_s_jit": round(statistics.median(first[True]), 2),
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "model": name,
+                    "beats": args.beats,
+                    "epoch_s_nojit": round(nojit, 2),
+                    "epoch_s_jit": round(jit, 2),
+                    "speedup": round(nojit / jit, 2),
+                    "first_fit_s_nojit": round(statistics.median(first[False]), 2),
+                    "first_fit_s_jit": round(statistics.median(first[True]), 2),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

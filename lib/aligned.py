@@ -108,8 +108,7 @@ class AlignedWindows:
             ValueError: a row in two parts; no part as long as one window plus the horizon
                 (as :func:`lib.windows.sliding_windows_segments`).
         """
-        whole = cls(x, np.empty(0, dtype=np.int64), longest=longest, horizon=horizon,
-                    target=target)
+        whole = cls(x, np.empty(0, dtype=np.int64), longest=longest, horizon=horizon, target=target)
         rows_of = dict(parts._asdict() if hasattr(parts, "_asdict") else parts)
         ids = np.full(len(whole.x), -1, dtype=np.int64)
         for number, rows in enumerate(rows_of.values()):
@@ -127,8 +126,13 @@ class AlignedWindows:
         guarded = np.where(missing, np.nan, 0.0)
         _, _, starts = sliding_windows_segments(guarded, longest, horizon=horizon, segments=ids)
         return {
-            name: cls(whole.x, starts[ids[starts] == number], longest=longest, horizon=horizon,
-                      target=whole.y)
+            name: cls(
+                whole.x,
+                starts[ids[starts] == number],
+                longest=longest,
+                horizon=horizon,
+                target=whole.y,
+            )
             for number, name in enumerate(rows_of)
         }
 
@@ -173,8 +177,13 @@ class AlignedWindows:
         return np.ascontiguousarray(view[starts]), targets
 
     def feed(
-        self, length: int, *, channels: Sequence[int] | None = None, batch_size: int = 32,
-        stride: int = 1, **kwargs: Any,
+        self,
+        length: int,
+        *,
+        channels: Sequence[int] | None = None,
+        batch_size: int = 32,
+        stride: int = 1,
+        **kwargs: Any,
     ) -> WindowFeed:
         """The same windows as zero-copy batches, in order (for ``model.predict``).
 
@@ -190,8 +199,13 @@ class AlignedWindows:
             A :class:`lib.windows.WindowFeed` serving ``(X, y)`` batches.
         """
         return WindowFeed(
-            self._columns(channels), length, horizon=self.horizon, target=self.y,
-            batch_size=batch_size, starts=self.starts(length, stride=stride), **kwargs,
+            self._columns(channels),
+            length,
+            horizon=self.horizon,
+            target=self.y,
+            batch_size=batch_size,
+            starts=self.starts(length, stride=stride),
+            **kwargs,
         )
 
     def _check_finite(self, series: np.ndarray, starts: np.ndarray, length: int) -> None:

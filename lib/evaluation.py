@@ -53,10 +53,18 @@ __all__ = [
 
 # Directions of the names computed here (with a val_ / test_ prefix in result frames), and of
 # the Keras scores KerasTuner's inference gets backwards (Keras declares them "up").
-_MAXIMISED = frozenset({
-    "accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1",
-    "f1_score", "fbeta_score", "r2_score",
-})
+_MAXIMISED = frozenset(
+    {
+        "accuracy",
+        "macro_precision",
+        "macro_recall",
+        "macro_f1",
+        "weighted_f1",
+        "f1_score",
+        "fbeta_score",
+        "r2_score",
+    }
+)
 _MAXIMISED_PREFIXES = ("recall_", "precision_", "f1_")
 _MINIMISED = frozenset({"loss", "mse", "mae", "rmse"})
 
@@ -307,7 +315,12 @@ def average_probabilities(
 
 
 def paired_accuracy_test(
-    y_true: Any, a: Any, b: Any, *, resamples: int = 10_000, confidence: float = 0.95,
+    y_true: Any,
+    a: Any,
+    b: Any,
+    *,
+    resamples: int = 10_000,
+    confidence: float = 0.95,
     seed: int = 0,
 ) -> dict[str, float]:
     """Do two models' accuracies on the same rows differ by more than chance?
@@ -359,14 +372,19 @@ def paired_accuracy_test(
     for start in range(0, resamples, 1000):  # blocks of 1,000 resamples bound the memory
         count = min(1000, resamples - start)
         rows = rng.integers(0, y.size, size=(count, y.size))
-        differences[start:start + count] = gain[rows].mean(axis=1)
+        differences[start : start + count] = gain[rows].mean(axis=1)
     tail = (1.0 - confidence) / 2
     low, high = np.quantile(differences, [tail, 1.0 - tail])
     return {
-        "rows": int(y.size), "accuracy_a": float(right_a.mean()),
-        "accuracy_b": float(right_b.mean()), "difference": float(gain.mean()),
-        "only_a": only_a, "only_b": only_b, "mcnemar_p": p_value,
-        "ci_low": float(low), "ci_high": float(high),
+        "rows": int(y.size),
+        "accuracy_a": float(right_a.mean()),
+        "accuracy_b": float(right_b.mean()),
+        "difference": float(gain.mean()),
+        "only_a": only_a,
+        "only_b": only_b,
+        "mcnemar_p": p_value,
+        "ci_low": float(low),
+        "ci_high": float(high),
     }
 
 
@@ -431,7 +449,7 @@ def metric_direction(name: str, *, default: str | None = None) -> str:
     base = name
     for prefix in ("val_", "test_"):
         if base.startswith(prefix):
-            base = base[len(prefix):]
+            base = base[len(prefix) :]
             break
     if base in _MAXIMISED or base.startswith(_MAXIMISED_PREFIXES):
         return "max"
@@ -679,9 +697,7 @@ def comparison_table(
     else:
         missing = [column for column in columns if column not in seen]
         if missing:
-            raise ValueError(
-                f"columns {missing} appear in no row; available metrics: {list(seen)}"
-            )
+            raise ValueError(f"columns {missing} appear in no row; available metrics: {list(seen)}")
     frame = pd.DataFrame.from_dict(
         {name: dict(metrics) for name, metrics in rows.items()}, orient="index"
     )

@@ -20,12 +20,25 @@ __all__ = ["KERNEL_FLAGS", "cpu_flags", "cpu_model", "isa_level", "machine_recor
 
 # CPU flags (Linux /proc/cpuinfo names) that change which kernels oneDNN and Eigen run.
 KERNEL_FLAGS = (
-    "avx", "avx2", "fma",
-    "avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl",
-    "avx512_vnni", "avx512_bf16", "avx512_fp16",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512dq",
+    "avx512cd",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
     "avx_vnni",
-    "amx_tile", "amx_bf16", "amx_int8", "amx_fp16",
-    "asimd", "sve", "sve2",  # Arm (its cpuinfo line is "Features")
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+    "amx_fp16",
+    "asimd",
+    "sve",
+    "sve2",  # Arm (its cpuinfo line is "Features")
 )
 
 _CPUINFO = Path("/proc/cpuinfo")
@@ -48,8 +61,9 @@ def _cpuinfo_fields(text: str) -> dict[str, str]:
 def _sysctl(*names: str) -> str:
     """``sysctl -n names`` (macOS, BSD), or "" where there is no such command or name."""
     try:
-        done = subprocess.run(["sysctl", "-n", *names], capture_output=True, text=True,
-                              timeout=5, check=False)
+        done = subprocess.run(
+            ["sysctl", "-n", *names], capture_output=True, text=True, timeout=5, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return ""
     return done.stdout if done.returncode == 0 else ""
@@ -149,8 +163,12 @@ def _tensorflow_state() -> dict:
     """oneDNN, threads and op determinism as the loaded TensorFlow sees them (else None)."""
     tf = sys.modules.get("tensorflow")
     if tf is None:
-        return {"onednn_enabled": None, "intra_op_threads": None, "inter_op_threads": None,
-                "op_determinism": None}
+        return {
+            "onednn_enabled": None,
+            "intra_op_threads": None,
+            "inter_op_threads": None,
+            "op_determinism": None,
+        }
     state = {
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),

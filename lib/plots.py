@@ -235,9 +235,7 @@ def trial_heatmap(
             f"aggregate must be 'best', 'mean', 'median', 'max' or 'min', got {aggregate!r}"
         )
     table = frame.pivot_table(index=y, columns=x, values=value, aggfunc=aggregate)
-    fig, ax = _figure_and_axes(
-        ax, figsize=(1.5 + 1.1 * table.shape[1], 1.0 + 0.6 * table.shape[0])
-    )
+    fig, ax = _figure_and_axes(ax, figsize=(1.5 + 1.1 * table.shape[1], 1.0 + 0.6 * table.shape[0]))
     image = ax.imshow(table.to_numpy(dtype=float), cmap="viridis", aspect="auto", origin="lower")
     ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
     ax.set_yticks(range(table.shape[0]), [str(i) for i in table.index])
@@ -248,8 +246,13 @@ def trial_heatmap(
     for (row, column), cell in np.ndenumerate(values):
         if np.isfinite(cell):
             ax.text(
-                column, row, f"{cell:.3g}", ha="center", va="center",
-                color="white" if cell < middle else "black", fontsize=8,
+                column,
+                row,
+                f"{cell:.3g}",
+                ha="center",
+                va="center",
+                color="white" if cell < middle else "black",
+                fontsize=8,
             )
     fig.colorbar(image, ax=ax, label=f"{value} ({aggregate})")
     return _finish(fig, title=title, save=save, ax=ax)

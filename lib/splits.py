@@ -362,8 +362,11 @@ def time_series_kfold(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < smallest:
             raise ValueError(
                 f"{name} must be an int >= {smallest}; got {value!r}"
-                + (" (a negative gap makes training and validation overlap)"
-                   if name == "gap" else "")
+                + (
+                    " (a negative gap makes training and validation overlap)"
+                    if name == "gap"
+                    else ""
+                )
             )
     if test_size is not None and (
         isinstance(test_size, bool) or not isinstance(test_size, (int, np.integer)) or test_size < 1
@@ -428,9 +431,7 @@ def check_no_leakage(
                     )
 
 
-def stratified_subset(
-    index: Any, labels: Any, size: int | None, *, seed: int = 0
-) -> np.ndarray:
+def stratified_subset(index: Any, labels: Any, size: int | None, *, seed: int = 0) -> np.ndarray:
     """``size`` entries of ``index`` drawn with the class mix of ``labels[index]``.
 
     Args:
@@ -451,6 +452,5 @@ def stratified_subset(
         return np.sort(index)
     if size < 1:
         raise ValueError(f"size must be a positive number of rows or None, got {size}")
-    picked, _ = train_test_split(index, train_size=size, stratify=labels[index],
-                                 random_state=seed)
+    picked, _ = train_test_split(index, train_size=size, stratify=labels[index], random_state=seed)
     return np.sort(picked)

@@ -34,8 +34,10 @@ class Study:
         if self.quick:
             where = f"figures and runs in the temporary folder {self.figures.parent}"
         else:
-            where = (f"figures -> {self.figures.relative_to(self.root)}/, "
-                     f"runs -> {self.runs.relative_to(self.root)}/")
+            where = (
+                f"figures -> {self.figures.relative_to(self.root)}/, "
+                f"runs -> {self.runs.relative_to(self.root)}/"
+            )
         return f"study {self.name}: quick mode {'on' if self.quick else 'off'}; {where}"
 
 
@@ -91,8 +93,11 @@ def study_setup(
     """
     from lib import quick_mode, set_seed
 
-    if not isinstance(name, str) or not name or name in (".", "..") or any(
-        sep in name for sep in ("/", "\\", os.sep)
+    if (
+        not isinstance(name, str)
+        or not name
+        or name in (".", "..")
+        or any(sep in name for sep in ("/", "\\", os.sep))
     ):
         raise ValueError(
             f"study name must be one folder name such as '01_mhealth'; got {name!r}; "

@@ -173,9 +173,7 @@ def window_starts(run_ids: Any, span: int, *, stride: int = 1) -> np.ndarray:
     """
     _check_stride(stride)
     if isinstance(span, bool) or not isinstance(span, (int, np.integer)) or span < 1:
-        raise ValueError(
-            f"span must be a positive int (the rows one window covers); got {span!r}"
-        )
+        raise ValueError(f"span must be a positive int (the rows one window covers); got {span!r}")
     ids = np.asarray(run_ids)
     n = ids.size
     if n == 0:
@@ -229,8 +227,11 @@ def aligned_starts(starts: Any, length: int, *, longest: int, stride: int = 1) -
     _check_stride(stride)
     if isinstance(longest, bool) or not isinstance(longest, (int, np.integer)) or longest < 1:
         raise ValueError(f"longest must be a positive int; got {longest!r}")
-    if (isinstance(length, bool) or not isinstance(length, (int, np.integer))
-            or not 1 <= length <= longest):
+    if (
+        isinstance(length, bool)
+        or not isinstance(length, (int, np.integer))
+        or not 1 <= length <= longest
+    ):
         raise ValueError(
             f"length must be an int between 1 and longest={longest}; got {length!r}; a window "
             "longer than the reference windows could reach into a gap they avoid"
@@ -557,8 +558,14 @@ def bout_windows(
     if channels is None:
         channels = [c for c in frame.columns if c != label and c not in named]
     return segment_windows(
-        frame, length, group_by=[*keys, bouts(frame[label].to_numpy())], label=label,
-        policy="last", stride=stride, channels=channels, dtype=dtype,
+        frame,
+        length,
+        group_by=[*keys, bouts(frame[label].to_numpy())],
+        label=label,
+        policy="last",
+        stride=stride,
+        channels=channels,
+        dtype=dtype,
     )
 
 

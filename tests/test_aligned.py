@@ -42,13 +42,17 @@ def test_split_parts_keep_windows_inside_one_part_and_off_the_gaps():
 def test_every_length_predicts_the_same_targets(length, stride):
     x, target = gappy_series()
     parts = AlignedWindows.split_parts(
-        x, {"train": np.arange(200), "test": np.arange(200, 300)}, longest=12, horizon=3,
-        target=target)
+        x,
+        {"train": np.arange(200), "test": np.arange(200, 300)},
+        longest=12,
+        horizon=3,
+        target=target,
+    )
     test = parts["test"]
     X, y = test.arrays(length, stride=stride)
     X_long, y_long = test.arrays(12, stride=stride)
     assert X.shape == (len(X_long), length, 2) and X.flags.c_contiguous
-    np.testing.assert_array_equal(X, X_long[:, 12 - length:])  # the tail of the longest window
+    np.testing.assert_array_equal(X, X_long[:, 12 - length :])  # the tail of the longest window
     np.testing.assert_array_equal(y, y_long)
     np.testing.assert_array_equal(y, target[test.target_rows(stride=stride)])
     # The copies equal the plain sliding windows at the same starts.
@@ -58,8 +62,9 @@ def test_every_length_predicts_the_same_targets(length, stride):
 
 def test_channels_and_feed_serve_the_same_windows_as_arrays():
     x, target = gappy_series()
-    test = AlignedWindows.split_parts(x, {"all": np.arange(len(x))}, longest=8, horizon=2,
-                                      target=target)["all"]
+    test = AlignedWindows.split_parts(
+        x, {"all": np.arange(len(x))}, longest=8, horizon=2, target=target
+    )["all"]
     X, y = test.arrays(5, channels=[1])
     assert X.shape[2] == 1
     np.testing.assert_array_equal(X[..., 0], test.arrays(5)[0][..., 1])
@@ -87,8 +92,9 @@ def test_bad_input_is_refused_with_what_to_do():
     with pytest.raises(ValueError, match="needs row"):
         AlignedWindows(x, [len(x) - 3], longest=5, horizon=1)
     with pytest.raises(ValueError, match="shares rows"):
-        AlignedWindows.split_parts(x, {"a": np.arange(10), "b": np.arange(5, 20)},
-                                   longest=3, horizon=1)
+        AlignedWindows.split_parts(
+            x, {"a": np.arange(10), "b": np.arange(5, 20)}, longest=3, horizon=1
+        )
     gap = int(np.flatnonzero(np.isnan(x[:, 0]))[0])
     start = max(gap - 2, 0)
     with pytest.raises(ValueError, match="NaN or inf"):

@@ -200,8 +200,10 @@ def test_household_mirror_parquet_is_verified_but_never_deleted(tmp_path, tmp_ca
 
 def _hand_pose_csv() -> bytes:
     header = ",".join([*hand_poses.FEATURES, "class"])
-    rows = ["0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.25,0.333333333,1FS",
-            "-0.1,-0.2,-0.3,-0.4,-0.5,-0.6,-0.7,0.5,0,4FJ"]
+    rows = [
+        "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.25,0.333333333,1FS",
+        "-0.1,-0.2,-0.3,-0.4,-0.5,-0.6,-0.7,0.5,0,4FJ",
+    ]
     return ("\n".join([header, *rows]) + "\n").encode()
 
 
@@ -252,9 +254,7 @@ def test_damaged_mirror_files_inside_the_cache_folder_are_never_deleted(
     with pytest.raises(ChecksumError) as caught:
         load_hand_poses()
     assert hand.read_bytes() == _hand_pose_csv()  # the data loss: it was deleted
-    assert str(hand) in str(caught.value) and "mirror's file was left in place" in str(
-        caught.value
-    )
+    assert str(hand) in str(caught.value) and "mirror's file was left in place" in str(caught.value)
     with pytest.raises(ChecksumError, match="unset LIB_DATA_DIR"):
         load_household_power()
     assert parquet.is_file() and digest.is_file()
@@ -367,8 +367,9 @@ def test_mhealth_kaggle_csv(tmp_path):
 
 
 def _mouse_csv(path, states=("w", "n", "r", "w")):
-    columns = {f"amplitude_around_{h}_Hertz": np.linspace(1, 2, len(states)) * h
-               for h in range(1, 102)}
+    columns = {
+        f"amplitude_around_{h}_Hertz": np.linspace(1, 2, len(states)) * h for h in range(1, 102)
+    }
     pd.DataFrame({"state": list(states), **columns}).to_csv(path, index=False)
 
 
@@ -381,7 +382,8 @@ def test_mice_sleep_reader_and_loader(tmp_cache):
     assert frame["mouse"].tolist() == ["EEG_mouse_data_1"] * 4 + ["EEG_mouse_data_2"] * 2
     assert frame["state"].tolist() == ["w", "n", "r", "w", "n", "n"]
     pd.read_csv(folder / "EEG_mouse_data_2.csv").drop(columns="state").to_csv(
-        folder / "test_mouse.csv", index=False)
+        folder / "test_mouse.csv", index=False
+    )
     with pytest.raises(ValueError, match="no 'state' column"):
         load_mice_sleep()
     frame = load_mice_sleep(require_state=False)
@@ -440,7 +442,8 @@ def test_mice_sleep_missing_frequency_is_named_not_shifted(tmp_path):
     from lib.datasets import amplitude_columns
 
     _course_csv(tmp_path / "m.csv").drop(columns="amplitude_around_13_Hertz").to_csv(
-        tmp_path / "gap.csv", index=False)
+        tmp_path / "gap.csv", index=False
+    )
     frame = pd.read_csv(tmp_path / "gap.csv")
     with pytest.raises(ValueError, match="missing amplitude_around_13_Hertz"):
         amplitude_columns(frame, n=25)
@@ -482,7 +485,8 @@ def test_mice_sleep_empty_files_name_the_path(tmp_path):
 def test_mice_sleep_files_with_different_columns_are_refused(tmp_path):
     _course_csv(tmp_path / "a.csv")
     _course_csv(tmp_path / "b.csv", seed=1)[["state", *HERTZ[:25]]].to_csv(
-        tmp_path / "b.csv", index=False)
+        tmp_path / "b.csv", index=False
+    )
     with pytest.raises(ValueError, match="b.csv has other columns than .*a.csv") as caught:
         load_mice_sleep([tmp_path / "a.csv", tmp_path / "b.csv"], frequencies=None)
     assert "amplitude_around_26_Hertz" in str(caught.value)
@@ -510,8 +514,9 @@ def test_mice_sleep_file_missing_its_last_frequency_is_refused(tmp_path):
         read_mice_sleep_file(path, frequencies=0)
 
 
-@pytest.mark.parametrize("column", ["amplitude_around_7_Hertz", "amplitude_around_101_Hertz",
-                                    "state"])
+@pytest.mark.parametrize(
+    "column", ["amplitude_around_7_Hertz", "amplitude_around_101_Hertz", "state"]
+)
 def test_mice_sleep_duplicated_column_is_refused(tmp_path, column):
     from lib.datasets import amplitude_columns
 

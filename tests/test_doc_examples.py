@@ -90,8 +90,9 @@ def docstring_blocks() -> list[tuple[str, str]]:
     for source in DOCSTRING_SOURCES:
         tree = ast.parse((ROOT / source).read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
-                                     ast.AsyncFunctionDef)):
+            if not isinstance(
+                node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+            ):
                 continue
             docstring = ast.get_docstring(node, clean=True)
             if not docstring:
@@ -137,7 +138,7 @@ FILLERS = {
     "y": "y = (_rng.integers(0, 3, size=60)).astype('int64')\n",
     "x_val": "x_val = _rng.normal(size=(30, 8)).astype('float32')\n",
     "y_val": "y_val = (_rng.integers(0, 3, size=30)).astype('int64')\n",
-    "build": textwrap.dedent('''\
+    "build": textwrap.dedent("""\
         def build(hp):
             import keras  # inside: the example's lib import comes first
             model = keras.Sequential([
@@ -146,10 +147,10 @@ FILLERS = {
             ])
             model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
             return model
-        '''),
+        """),
 }
 
-POSTLUDE = textwrap.dedent(f'''
+POSTLUDE = textwrap.dedent(f"""
 
     if __name__ == "__main__":  # added by tests/test_doc_examples.py: what the example made
         import json as _json
@@ -165,7 +166,7 @@ POSTLUDE = textwrap.dedent(f'''
             "executions_per_trial": int(tuner.executions_per_trial),
             "directory": tuner.project_dir,
         }}))
-''')
+""")
 
 
 def prepared(example_id: str, code: str) -> str:
@@ -195,21 +196,27 @@ def guarded(code: str) -> bool:
     return re.search(r"""^if __name__ == ["']__main__["']:""", code, flags=re.M) is not None
 
 
-def run_example(code: str, cwd: Path, *, as_script: bool,
-                timeout: float = 300) -> subprocess.CompletedProcess:
+def run_example(
+    code: str, cwd: Path, *, as_script: bool, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """Runs ``code`` as a script file (guarded examples) or as ``python -c`` (notebook cells),
     in ``cwd``, with the project importable."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    ), TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        ),
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
     if as_script:
         script = cwd / "example.py"
         script.write_text(code, encoding="utf-8")
         command = [sys.executable, str(script)]
     else:
         command = [sys.executable, "-c", code]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout,
-                          cwd=cwd)
+    return subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd
+    )
 
 
 def reported(process: subprocess.CompletedProcess) -> dict:
@@ -219,7 +226,7 @@ def reported(process: subprocess.CompletedProcess) -> dict:
     )
     lines = [line for line in process.stdout.splitlines() if line.startswith(RESULT_TAG)]
     assert len(lines) == 1, f"no result line in the output:\n{process.stdout[-3000:]}"
-    return json.loads(lines[0][len(RESULT_TAG):])
+    return json.loads(lines[0][len(RESULT_TAG) :])
 
 
 def keyword(code: str, name: str, default: int) -> int:
@@ -248,8 +255,7 @@ def test_the_examples_are_found_where_the_documentation_has_them():
 def test_the_extraction_reads_literal_blocks_and_fences():
     doc = "Text.\n\nExample::\n\n    a = 1\n    if a:\n        b = 2\n\nAfter.\n"
     assert literal_blocks(doc) == ["a = 1\nif a:\n    b = 2\n"]
-    assert undefined_names("from m import f\ndef g(hp):\n    return hp\nf(g, x, y)\n") == {
-        "x", "y"}
+    assert undefined_names("from m import f\ndef g(hp):\n    return hp\nf(g, x, y)\n") == {"x", "y"}
     assert prelude_for("print(x_val)").startswith("import numpy")
 
 
@@ -267,8 +273,9 @@ def test_documented_example_runs(example_id, code, tmp_path):
     # what the example's own text says it does
     # max_trials, or fewer where the space has fewer points (KerasTuner's random search
     # also ends when it draws no new configuration)
-    assert result["trials"] == min(keyword(code, "max_trials", 10),
-                                   result["space_size"] or float("inf"))
+    assert result["trials"] == min(
+        keyword(code, "max_trials", 10), result["space_size"] or float("inf")
+    )
     assert result["statuses"] == ["COMPLETED"]
     assert result["executions_per_trial"] == keyword(code, "executions_per_trial", 1)
     assert "units" in result["hyperparameters"]

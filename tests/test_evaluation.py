@@ -89,7 +89,8 @@ def test_per_class_report_matches_sklearn_per_class():
         assert report["support"][name] == int(np.sum(y_true == index))
     assert report["accuracy"] == pytest.approx(sk_metrics.accuracy_score(y_true, y_pred))
     assert report["macro_f1"] == pytest.approx(
-        sk_metrics.f1_score(y_true, y_pred, average="macro", labels=range(5)))
+        sk_metrics.f1_score(y_true, y_pred, average="macro", labels=range(5))
+    )
     # nothing excluded: the second view is the full one
     assert report["accuracy_without"] == report["accuracy"]
     assert report["macro_f1_without"] == pytest.approx(report["macro_f1"])
@@ -182,11 +183,25 @@ def test_metric_direction_agrees_with_keras_tuner_wherever_it_infers_one():
     from keras_tuner.src.engine.metrics_tracking import infer_metric_direction
 
     names = [
-        "val_loss", "val_accuracy", "val_mean_absolute_error", "val_mean_squared_error",
-        "val_root_mean_squared_error", "val_mape", "val_categorical_crossentropy",
-        "val_kl_divergence", "val_binary_accuracy", "val_auc", "val_recall", "val_mse",
-        "val_mae", "val_sparse_categorical_crossentropy", "val_log_cosh", "val_hinge",
-        "val_top_k_categorical_accuracy", "val_poisson", "val_cosine_similarity",
+        "val_loss",
+        "val_accuracy",
+        "val_mean_absolute_error",
+        "val_mean_squared_error",
+        "val_root_mean_squared_error",
+        "val_mape",
+        "val_categorical_crossentropy",
+        "val_kl_divergence",
+        "val_binary_accuracy",
+        "val_auc",
+        "val_recall",
+        "val_mse",
+        "val_mae",
+        "val_sparse_categorical_crossentropy",
+        "val_log_cosh",
+        "val_hinge",
+        "val_top_k_categorical_accuracy",
+        "val_poisson",
+        "val_cosine_similarity",
     ]
     for name in names:
         assert evaluation.metric_direction(name) == infer_metric_direction(name), name
@@ -252,9 +267,11 @@ def _separable(seed: int):
 @pytest.mark.slow
 def test_tree_baselines_learn_separable_classes_reproducibly(baseline):
     X_train, y_train, X_test, y_test = _separable(5)
-    kwargs = {"max_iter": 10} if baseline is evaluation.gradient_boosting_baseline else {
-        "n_estimators": 20
-    }
+    kwargs = (
+        {"max_iter": 10}
+        if baseline is evaluation.gradient_boosting_baseline
+        else {"n_estimators": 20}
+    )
     first = baseline(X_train, y_train, X_test, seed=3, **kwargs)
     second = baseline(X_train, y_train, X_test, seed=3, **kwargs)
     assert first.shape == y_test.shape

@@ -28,11 +28,15 @@ class DescendingOracle(kt.Oracle):
     """Walks the ``units`` choice from its largest value down (a toy search strategy)."""
 
     def populate_space(self, trial_id):
-        tried = [t.hyperparameters.values.get("units") for t in self.trials.values()
-                 if t.trial_id != trial_id]
+        tried = [
+            t.hyperparameters.values.get("units")
+            for t in self.trials.values()
+            if t.trial_id != trial_id
+        ]
         values = self.hyperparameters.copy()
-        choices = sorted(self.hyperparameters.get_config()["space"][0]["config"]["values"],
-                         reverse=True)
+        choices = sorted(
+            self.hyperparameters.get_config()["space"][0]["config"]["values"], reverse=True
+        )
         left = [v for v in choices if v not in tried]
         if not left:
             return {"status": kt.engine.trial.TrialStatus.STOPPED, "values": None}
@@ -50,11 +54,13 @@ class DescendingSearch(Tuner):
 
 
 def build(hp):
-    model = keras.Sequential([
-        keras.Input((4,)),
-        keras.layers.Dense(hp.Choice("units", [2, 4, 8]), activation="relu"),
-        keras.layers.Dense(2, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(hp.Choice("units", [2, 4, 8]), activation="relu"),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -89,9 +95,12 @@ class UnitsExecutor(Executor):
         pool.close()
         while (chosen := state.next_trial()) is not None:
             number, trial = chosen
-            state.finish(number, trial, {"status": "COMPLETED",
-                                         "objective": trial.hyperparameters["units"] / 10},
-                         time.perf_counter())
+            state.finish(
+                number,
+                trial,
+                {"status": "COMPLETED", "objective": trial.hyperparameters["units"] / 10},
+                time.perf_counter(),
+            )
 
 
 class UnitsGrid(GridSearch):

@@ -668,8 +668,9 @@ def test_morphology_features_are_relative_to_each_records_median_beat():
     assert column["qrs_width"][8:11].min() > column["qrs_width"][:8].max()
     # shuffling the rows changes nothing but their order (medians are per record)
     order = np.random.default_rng(1).permutation(15)
-    np.testing.assert_allclose(hb.beat_morphology_features(beats[order], records[order]),
-                               features[order], rtol=1e-6)
+    np.testing.assert_allclose(
+        hb.beat_morphology_features(beats[order], records[order]), features[order], rtol=1e-6
+    )
 
 
 def test_morphology_features_reject_bad_input():

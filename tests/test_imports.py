@@ -42,9 +42,12 @@ def test_no_module_of_lib_imports_keras_or_tensorflow_inside_a_function():
 
 @pytest.mark.slow
 def test_importing_lib_loads_tensorflow_and_keras_but_not_ray():
-    code = ("import sys, lib, lib.tuning; "
-            "print(sorted(m for m in ('tensorflow', 'keras', 'keras_tuner', 'ray') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=LIB.parent).stdout.split("\n")[-2]
+    code = (
+        "import sys, lib, lib.tuning; "
+        "print(sorted(m for m in ('tensorflow', 'keras', 'keras_tuner', 'ray') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=LIB.parent
+    ).stdout.split("\n")[-2]
     assert out == "['keras', 'keras_tuner', 'tensorflow']"

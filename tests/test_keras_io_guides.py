@@ -29,18 +29,29 @@ pytestmark = pytest.mark.slow
 def run_guide(name: str, cwd: Path, timeout: float = 400) -> dict:
     """Runs ``keras_io_guides/<name>.py`` in ``cwd``; its results by section ("" when the
     guide has no sections)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    ), TF_CPP_MIN_LOG_LEVEL="2")
-    process = subprocess.run([sys.executable, str(GUIDES / f"{name}.py")], capture_output=True,
-                             text=True, env=env, timeout=timeout, cwd=cwd)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        ),
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    process = subprocess.run(
+        [sys.executable, str(GUIDES / f"{name}.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=cwd,
+    )
     assert process.returncode == 0, (
         f"{name}.py failed (exit {process.returncode}):\n{process.stdout[-3000:]}\n"
-        f"{process.stderr[-6000:]}")
+        f"{process.stderr[-6000:]}"
+    )
     results = {}
     for line in process.stdout.splitlines():
         if line.startswith(TAG):
-            result = json.loads(line[len(TAG):])
+            result = json.loads(line[len(TAG) :])
             results[result.pop("section", "")] = result
     assert results, f"{name}.py printed no result:\n{process.stdout[-3000:]}"
     results["_stdout"] = process.stdout
@@ -50,8 +61,9 @@ def run_guide(name: str, cwd: Path, timeout: float = 400) -> dict:
 
 def section(results: dict, name: str) -> dict:
     result = results[name]
-    assert result.get("ok", True), f"section {name} failed: {result.get('error')}\n" + (
-        results["_stderr"][-4000:])
+    assert result.get("ok", True), (
+        f"section {name} failed: {result.get('error')}\n" + (results["_stderr"][-4000:])
+    )
     return result
 
 
@@ -91,26 +103,41 @@ def test_getting_started_hypermodel_fit_tunes_shuffle_and_preprocessing(getting_
     assert result["retrained_epochs"] == 1  # HyperModel.fit(best_hp, model, ..., epochs=1)
 
 
-@pytest.mark.parametrize("name, objective", [("built_in_metric", "val_mean_absolute_error"),
-                                             ("custom_metric", "val_custom_metric")])
+@pytest.mark.parametrize(
+    "name, objective",
+    [("built_in_metric", "val_mean_absolute_error"), ("custom_metric", "val_custom_metric")],
+)
 def test_getting_started_metric_objectives(getting_started, name, objective):
     result = section(getting_started, name)
     assert (result["trials"], result["objective"], result["direction"]) == (3, objective, "min")
     assert result["statuses"] == ["COMPLETED"] and result["scores_finite"]
 
 
-@pytest.mark.parametrize("name, objective, direction", [
-    pytest.param("returned_float", "default_objective", "min", marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError, reason=(
-            "objective left unspecified: keras_tuner names it 'default_objective' (the float "
-            "fit returns, minimised); with arrays lib.tuning's engine names its default "
-            "objective 'val_loss' and scores the returned float under that name"))),
-    ("returned_dict", "metric_a", "max")])
-def test_getting_started_hypermodel_fit_returning_the_objective(getting_started, name,
-                                                                 objective, direction):
+@pytest.mark.parametrize(
+    "name, objective, direction",
+    [
+        pytest.param(
+            "returned_float",
+            "default_objective",
+            "min",
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=AssertionError,
+                reason=(
+                    "objective left unspecified: keras_tuner names it 'default_objective' (the "
+                    "float fit returns, minimised); with arrays lib.tuning's engine names its "
+                    "default objective 'val_loss' and scores the returned float under that name"
+                ),
+            ),
+        ),
+        ("returned_dict", "metric_a", "max"),
+    ],
+)
+def test_getting_started_hypermodel_fit_returning_the_objective(
+    getting_started, name, objective, direction
+):
     result = section(getting_started, name)
-    assert (result["trials"], result["objective"], result["direction"]) == (
-        3, objective, direction)
+    assert (result["trials"], result["objective"], result["direction"]) == (3, objective, direction)
     assert result["statuses"] == ["COMPLETED"] and result["scores_finite"]
 
 
@@ -139,8 +166,9 @@ def test_tailor_search_a_few_tunes_only_the_listed_hyperparameter(tailor):
 def test_tailor_search_a_few_trials_carry_the_unlisted_ones_at_their_defaults(tailor):
     result = section(tailor, "search_a_few")
     assert result["best_keys"] == ["dropout", "learning_rate", "units"]
-    assert all(values.get("units") == 64 and values.get("dropout") is False
-               for values in result["values"])
+    assert all(
+        values.get("units") == 64 and values.get("dropout") is False for values in result["values"]
+    )
 
 
 def test_tailor_fix_a_few_and_tune_the_rest(tailor):
@@ -176,8 +204,16 @@ def test_tailor_a_fixed_hypermodel_with_its_loss_overridden(tailor):
 def test_custom_tuner_runs_its_own_training_loop(tmp_path):
     result = run_guide("custom_tuner", tmp_path)[""]
     assert result["trials"] == 2 and result["statuses"] == ["COMPLETED"]
-    assert {"batch_size", "learning_rate", "conv_layers", "optimizer", "global_pooling",
-            "filters_0", "kernel_size_0", "pooling0"} <= set(result["keys"])
+    assert {
+        "batch_size",
+        "learning_rate",
+        "conv_layers",
+        "optimizer",
+        "global_pooling",
+        "filters_0",
+        "kernel_size_0",
+        "pooling0",
+    } <= set(result["keys"])
     assert all(0 < loss < 10 for loss in result["losses"])
     assert result["predict_shape"] == [2, 10]  # get_best_models()[0]
     assert (tmp_path / "results" / "mnist_custom_training").is_dir()

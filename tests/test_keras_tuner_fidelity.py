@@ -26,8 +26,11 @@ class ConditionalMLP(kt.HyperModel):
         model = keras.Sequential([keras.Input((5,))])
         model.add(keras.layers.Dense(hp.Choice("units_1", [4, 8]), activation="relu"))
         if hp.Boolean("second_layer"):
-            model.add(keras.layers.Dense(
-                hp.Choice("units_2", [2, 4]), activation=hp.Choice("act_2", ["relu", "tanh"])))
+            model.add(
+                keras.layers.Dense(
+                    hp.Choice("units_2", [2, 4]), activation=hp.Choice("act_2", ["relu", "tanh"])
+                )
+            )
         model.add(keras.layers.Dense(3, activation="softmax"))
         if hp.Choice("optimizer", ["sgd", "adam"]) == "sgd":
             optimizer = keras.optimizers.SGD(momentum=hp.Choice("momentum", [0.0, 0.9]))
@@ -54,8 +57,11 @@ def keras_tuners_conditional_grid(tmp_path_factory):
     """The configurations KerasTuner's own GridSearch runs on :class:`ConditionalMLP` (once
     per module: both parametrisations compare against it)."""
     x, y = _tiny_data()
-    reference = kt.GridSearch(ConditionalMLP(), objective=kt.Objective("score", "max"),
-                              directory=tmp_path_factory.mktemp("keras_tuner"))
+    reference = kt.GridSearch(
+        ConditionalMLP(),
+        objective=kt.Objective("score", "max"),
+        directory=tmp_path_factory.mktemp("keras_tuner"),
+    )
     with mock.patch.object(gc, "collect", lambda generation=2: 0):  # a full collection per
         reference.search(x, y, validation_data=(x, y), epochs=1, verbose=0)  # trial: 0.4 s
     return _points(t.hyperparameters.values for t in reference.oracle.trials.values())
@@ -64,13 +70,20 @@ def keras_tuners_conditional_grid(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [0, 1])
 def test_a_conditional_grid_runs_exactly_keras_tuners_configurations(
-        tmp_path, workers, keras_tuners_conditional_grid):
+    tmp_path, workers, keras_tuners_conditional_grid
+):
     x, y = _tiny_data()
     objective = kt.Objective("score", "max")
     expected = keras_tuners_conditional_grid
 
-    tuner = GridSearch(ConditionalMLP(), objective=objective, directory=tmp_path,
-                       project_name="ours", workers=workers, trials_per_worker=None)
+    tuner = GridSearch(
+        ConditionalMLP(),
+        objective=objective,
+        directory=tmp_path,
+        project_name="ours",
+        workers=workers,
+        trials_per_worker=None,
+    )
     frame = tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0)
     found = _points(t.hyperparameters.values for t in tuner.oracle.trials.values())
 
@@ -78,17 +91,33 @@ def test_a_conditional_grid_runs_exactly_keras_tuners_configurations(
     assert found == expected  # same configurations (the second layer's are walked too)
     assert {"units_2", "act_2", "momentum"} <= set(frame.columns)
     # a resume replays the grown space: the same directory continues with nothing to run
-    again = GridSearch(ConditionalMLP(), objective=objective, directory=tmp_path,
-                       project_name="ours", workers=workers)
+    again = GridSearch(
+        ConditionalMLP(),
+        objective=objective,
+        directory=tmp_path,
+        project_name="ours",
+        workers=workers,
+    )
     assert _points(t.hyperparameters.values for t in again.oracle.trials.values()) == expected
     assert len(again.search(x, y, validation_data=(x, y), epochs=1, verbose=0)) == len(expected)
 
 
 @pytest.mark.parametrize(
     "name",
-    ["val_mean_absolute_error", "val_mean_squared_error", "val_root_mean_squared_error",
-     "val_mape", "val_categorical_crossentropy", "val_sparse_categorical_crossentropy",
-     "val_kl_divergence", "val_loss", "val_accuracy", "val_auc", "val_mse", "val_mae"],
+    [
+        "val_mean_absolute_error",
+        "val_mean_squared_error",
+        "val_root_mean_squared_error",
+        "val_mape",
+        "val_categorical_crossentropy",
+        "val_sparse_categorical_crossentropy",
+        "val_kl_divergence",
+        "val_loss",
+        "val_accuracy",
+        "val_auc",
+        "val_mse",
+        "val_mae",
+    ],
 )
 def test_an_objective_name_gets_keras_tuners_direction(tmp_path, name):
     from keras_tuner.src.engine.objective import create_objective
@@ -101,26 +130,30 @@ def test_an_objective_whose_direction_cannot_be_inferred_is_refused_at_construct
     with pytest.raises(ValueError, match="Could not infer optimization direction"):
         RandomSearch(ConditionalMLP(), objective="val_custom_metric", directory=tmp_path)
     assert not os.path.exists(tmp_path / "untitled_project" / "search.json")
-    tuner = RandomSearch(ConditionalMLP(), objective=kt.Objective("val_custom_metric", "min"),
-                         directory=tmp_path)
+    tuner = RandomSearch(
+        ConditionalMLP(), objective=kt.Objective("val_custom_metric", "min"), directory=tmp_path
+    )
     assert tuner.oracle.objective.direction == "min"
 
 
 def test_an_objective_given_against_its_metrics_direction_is_warned_about(tmp_path):
     with pytest.warns(UserWarning, match="val_accuracy.*'min'.*'max'"):
-        RandomSearch(ConditionalMLP(), objective=kt.Objective("val_accuracy", "min"),
-                     directory=tmp_path)
+        RandomSearch(
+            ConditionalMLP(), objective=kt.Objective("val_accuracy", "min"), directory=tmp_path
+        )
 
 
 class RecordingHyperband(kt.HyperModel):
     """Reports the epoch a fit starts at and the weights it starts and ends with."""
 
     def build(self, hp):
-        model = keras.Sequential([
-            keras.Input((5,)),
-            keras.layers.Dense(hp.Choice("units", [4, 6, 8, 10]), activation="relu"),
-            keras.layers.Dense(3, activation="softmax"),
-        ])
+        model = keras.Sequential(
+            [
+                keras.Input((5,)),
+                keras.layers.Dense(hp.Choice("units", [4, 6, 8, 10]), activation="relu"),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
         model.compile("adam", "sparse_categorical_crossentropy")
         return model
 
@@ -131,8 +164,12 @@ class RecordingHyperband(kt.HyperModel):
         start = total()
         history = model.fit(*args, **kwargs)
         losses = history.history.get("val_loss") or [0.0]  # none in the dry fit of discovery
-        return {"val_loss": min(losses), "start_weights": start,
-                "end_weights": total(), "initial_epoch": float(kwargs.get("initial_epoch", 0))}
+        return {
+            "val_loss": min(losses),
+            "start_weights": start,
+            "end_weights": total(),
+            "initial_epoch": float(kwargs.get("initial_epoch", 0)),
+        }
 
 
 @pytest.mark.slow
@@ -140,8 +177,14 @@ def test_hyperband_continues_a_promoted_trial_from_its_parents_weights(tmp_path)
     from lib.tuning import Hyperband
 
     x, y = _tiny_data()
-    tuner = Hyperband(RecordingHyperband(), objective="val_loss", max_epochs=4, factor=2,
-                      directory=tmp_path, workers=1)
+    tuner = Hyperband(
+        RecordingHyperband(),
+        objective="val_loss",
+        max_epochs=4,
+        factor=2,
+        directory=tmp_path,
+        workers=1,
+    )
     tuner.search(x, y, validation_data=(x, y), verbose=0)
     records = {r["trial_id"]: r for r in tuner._store.load()}
     promoted = [r for r in records.values() if "tuner/trial_id" in r["hyperparameters"]]
@@ -152,16 +195,21 @@ def test_hyperband_continues_a_promoted_trial_from_its_parents_weights(tmp_path)
         assert child["initial_epoch"] == values["tuner/initial_epoch"] > 0
         # it starts where its parent ended (the parent's best weights), not from a new model
         assert child["start_weights"] == pytest.approx(parent["end_weights"], rel=1e-6)
-        assert os.path.exists(tmp_path / "untitled_project" / f"trial_{child['trial_id']}"
-                              / "checkpoint.weights.h5")
+        assert os.path.exists(
+            tmp_path / "untitled_project" / f"trial_{child['trial_id']}" / "checkpoint.weights.h5"
+        )
 
 
 class BatchSizeInFit(kt.HyperModel):
     """KerasTuner's getting-started guide: the batch size tuned in ``fit``."""
 
     def build(self, hp):
-        model = keras.Sequential([keras.layers.Dense(hp.Choice("units", [4, 8]), "relu"),
-                                  keras.layers.Dense(3, activation="softmax")])
+        model = keras.Sequential(
+            [
+                keras.layers.Dense(hp.Choice("units", [4, 8]), "relu"),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
         model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
 
@@ -180,8 +228,9 @@ def test_a_fit_that_tunes_the_batch_size_and_an_unbuilt_sequential_search_as_in_
     points = sorted(zip(frame["units"], frame["batch_size"], strict=True))
     assert points == [(4, 4), (4, 6), (8, 4), (8, 6)]
     # given to search(), the batch size reaches fit() as in KerasTuner, and clashes as there
-    clash = GridSearch(BatchSizeInFit(), objective="val_accuracy", directory=tmp_path,
-                       project_name="clash")
+    clash = GridSearch(
+        BatchSizeInFit(), objective="val_accuracy", directory=tmp_path, project_name="clash"
+    )
     with pytest.raises(TypeError, match="multiple values for keyword argument 'batch_size'"):
         clash.search(x, y, validation_data=(x, y), epochs=1, batch_size=2, verbose=0)
 

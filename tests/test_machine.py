@@ -41,8 +41,18 @@ CPU implementer\t: 0x41
 
 def test_avx512_flags_of_the_first_processor_only():
     flags = machine.cpu_flags(EPYC)
-    assert flags == ["avx", "avx2", "fma", "avx512f", "avx512dq", "avx512cd", "avx512bw",
-                     "avx512vl", "avx512_vnni", "avx512_bf16"]
+    assert flags == [
+        "avx",
+        "avx2",
+        "fma",
+        "avx512f",
+        "avx512dq",
+        "avx512cd",
+        "avx512bw",
+        "avx512vl",
+        "avx512_vnni",
+        "avx512_bf16",
+    ]
     assert "amx_tile" not in flags  # the second processor's block is not read
     assert machine.isa_level(flags) == "AVX-512"
     assert machine.cpu_model(EPYC) == "AMD EPYC 9654 96-Core Processor"
@@ -74,9 +84,11 @@ def test_nothing_readable_is_unknown():
 
 def test_without_cpuinfo_the_portable_fallback_is_used(monkeypatch):
     monkeypatch.setattr(machine, "_read_cpuinfo", lambda: None)
-    answers = {"machdep.cpu.features": "FPU SSE4.2 AVX1.0 FMA",
-               "machdep.cpu.leaf7_features": "AVX2 AVX512F AVX512VNNI",
-               "machdep.cpu.brand_string": "Intel(R) Core(TM) i9"}
+    answers = {
+        "machdep.cpu.features": "FPU SSE4.2 AVX1.0 FMA",
+        "machdep.cpu.leaf7_features": "AVX2 AVX512F AVX512VNNI",
+        "machdep.cpu.brand_string": "Intel(R) Core(TM) i9",
+    }
     monkeypatch.setattr(machine, "_sysctl", lambda *names: " ".join(answers[n] for n in names))
     assert machine.cpu_flags() == ["avx", "avx2", "fma", "avx512f", "avx512_vnni"]
     assert machine.cpu_model() == "Intel(R) Core(TM) i9"

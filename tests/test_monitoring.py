@@ -27,10 +27,13 @@ def test_peak_memory_sees_an_allocation_made_and_freed_inside_the_block():
 
 @pytest.mark.slow
 def test_peak_memory_adds_child_processes_and_can_leave_them_out():
-    code = ("import numpy, sys; b = numpy.ones(150 * 2**20, dtype=numpy.uint8); print('ready', "
-            "flush=True); sys.stdin.read()")
-    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+    code = (
+        "import numpy, sys; b = numpy.ones(150 * 2**20, dtype=numpy.uint8); print('ready', "
+        "flush=True); sys.stdin.read()"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert child.stdout.readline().strip() == "ready"  # allocated
         with_children = resident_bytes()
@@ -46,8 +49,12 @@ def test_peak_memory_adds_child_processes_and_can_leave_them_out():
 def test_bad_arguments_are_refused_with_what_to_pass():
     with pytest.raises(ValueError, match="positive"):
         PeakMemory(interval=0)
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     with pytest.raises(ValueError, match="no process"):
         resident_bytes(int(done.stdout))
     memory = PeakMemory()

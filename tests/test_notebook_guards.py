@@ -30,7 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def _pytest(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -40,8 +44,9 @@ def _environment(cache: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("name", sorted(["hand_poses", "heartbeat", "household_power",
-                                         "mhealth", "mice_sleep", "ucr"]))
+@pytest.mark.parametrize(
+    "name", sorted(["hand_poses", "heartbeat", "household_power", "mhealth", "mice_sleep", "ucr"])
+)
 def test_check_available_raises_the_loaders_error_offline(tmp_cache, name):
     with pytest.raises(DatasetNotAvailableError, match=str(tmp_cache)):
         check_available(name)
@@ -92,7 +97,10 @@ def test_quick_mode_holds_for_any_notebook_path_even_with_quick_0(tmp_path):
     folder = Path(tempfile.mkdtemp(prefix="quick-check-", dir=runs))
     try:
         cell = {
-            "cell_type": "code", "execution_count": 1, "id": "c1", "metadata": {},
+            "cell_type": "code",
+            "execution_count": 1,
+            "id": "c1",
+            "metadata": {},
             "source": ["# NBVAL_CHECK_OUTPUT\n", "import lib\n", "print(lib.quick_mode())"],
             "outputs": [{"name": "stdout", "output_type": "stream", "text": ["True\n"]}],
         }
@@ -112,11 +120,14 @@ def test_committed_notebook_shows_the_figures_its_cells_draw(path):
     no figure in its outputs: the article loses its plots. Run full studies without it."""
     notebook = json.loads(path.read_text())
     drawing = [
-        cell for cell in notebook["cells"] if cell["cell_type"] == "code"
+        cell
+        for cell in notebook["cells"]
+        if cell["cell_type"] == "code"
         and re.search(r"\bplots\.\w+\(|\bplt\.(subplots|figure)\(", "".join(cell["source"]))
     ]
     shown = [
-        cell for cell in drawing
+        cell
+        for cell in drawing
         if any("image/png" in output.get("data", {}) for output in cell.get("outputs", []))
     ]
     assert len(shown) == len(drawing), (

@@ -64,12 +64,14 @@ def test_masked_padding_gives_the_short_history_prediction(padding):
     x = np.random.default_rng(0).standard_normal((12, 2)).astype(np.float32)
     X, _, history = streaming_windows(x, 6, horizon=1, min_history=2, padding=padding, mask=True)
     assert (X == MASK_VALUE).any()
-    model = keras.Sequential([
-        keras.Input((None, 2)),
-        keras.layers.Masking(mask_value=MASK_VALUE),
-        keras.layers.LSTM(3),
-        keras.layers.Dense(1),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((None, 2)),
+            keras.layers.Masking(mask_value=MASK_VALUE),
+            keras.layers.LSTM(3),
+            keras.layers.Dense(1),
+        ]
+    )
     padded = model.predict(X[:4], verbose=0)
     for k in range(4):
         short = model.predict(x[None, : history[k]], verbose=0)

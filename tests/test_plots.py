@@ -138,7 +138,9 @@ def test_parallel_coordinates_log_scale():
     np.testing.assert_allclose(heights, [0.0, (0.01 - 0.001) / (0.1 - 0.001), 1.0])
     with pytest.raises(ValueError, match="log scale"):
         plots.parallel_coordinates(
-            frame.assign(learning_rate=[0.0, 0.1, 1.0]), ["learning_rate"], "val_loss",
+            frame.assign(learning_rate=[0.0, 0.1, 1.0]),
+            ["learning_rate"],
+            "val_loss",
             log_scale=["learning_rate"],
         )
 

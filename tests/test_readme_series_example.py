@@ -34,8 +34,15 @@ def readme_example() -> str:
 def write_ts(path: Path, n: int, rng: np.random.Generator) -> None:
     """A univariate .ts file of ``n`` series of 20-40 steps, three string classes."""
     names = ["walk", "run", "sit"]
-    lines = ["@problemName Gestures", "@timeStamps false", "@missing false",
-             "@univariate true", "@equalLength false", "@classLabel true walk run sit", "@data"]
+    lines = [
+        "@problemName Gestures",
+        "@timeStamps false",
+        "@missing false",
+        "@univariate true",
+        "@equalLength false",
+        "@classLabel true walk run sit",
+        "@data",
+    ]
     for i in range(n):
         label = i % 3
         steps = np.arange(rng.integers(20, 41))
@@ -46,8 +53,15 @@ def write_ts(path: Path, n: int, rng: np.random.Generator) -> None:
 
 def test_the_readme_example_reads_pads_searches_and_scores():
     code = readme_example()
-    for step in ("read_ts(", "pad_samples(", "znormalize_samples(", "RandomSearch(",
-                 ".search(", "get_best_models(", "evaluate("):
+    for step in (
+        "read_ts(",
+        "pad_samples(",
+        "znormalize_samples(",
+        "RandomSearch(",
+        ".search(",
+        "get_best_models(",
+        "evaluate(",
+    ):
         assert step in code, f"the example lost its {step} step"
     assert len(code.strip().splitlines()) <= 20
 
@@ -60,8 +74,14 @@ def test_the_readme_example_runs(tmp_path):
     write_ts(tmp_path / "Gestures_TRAIN.ts", 30, rng)
     write_ts(tmp_path / "Gestures_TEST.ts", 15, rng)
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
-    process = subprocess.run([sys.executable, "-c", code.replace(*EPOCHS)], cwd=tmp_path,
-                             env=env, capture_output=True, text=True, timeout=300)
+    process = subprocess.run(
+        [sys.executable, "-c", code.replace(*EPOCHS)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert process.returncode == 0, process.stderr[-4000:]
     found = re.findall(r"^test accuracy: ([0-9.]+)$", process.stdout, flags=re.M)
     assert len(found) == 1 and 0.0 <= float(found[0]) <= 1.0, process.stdout[-2000:]

@@ -427,7 +427,8 @@ def test_keras_metric_objectives_are_minimised_end_to_end(tmp_path, objective):
 
 
 def test_the_keeper_saves_a_model_tied_with_the_kept_one_and_ranks_it_by_the_monitored_loss(
-        tmp_path):
+    tmp_path,
+):
     """The stacked executor hands the keeper a model to save (``take(model=...)``): one tied
     with the kept trial on the objective but lower on the monitored loss ranks first, so it
     must be saved (as a worker saves a tied checkpoint), and best_model.keras is it."""
@@ -443,8 +444,13 @@ def test_the_keeper_saves_a_model_tied_with_the_kept_one_and_ranks_it_by_the_mon
     keeper = ModelKeeper(str(tmp_path), keep=1, direction="max", tie_break=("val_loss", "min"))
     records = []
     for number, loss in ((0, 0.5), (1, 0.2)):  # both 0.8 accuracy; trial 1 has the lower loss
-        record = {"trial": number, "status": "COMPLETED", "objective": 0.8, "best_epoch": 1,
-                  "history": {"val_loss": [loss]}}
+        record = {
+            "trial": number,
+            "status": "COMPLETED",
+            "objective": 0.8,
+            "best_epoch": 1,
+            "history": {"val_loss": [loss]},
+        }
         keeper.take(number, record, records, model=lambda n=number: Saved(f"trial {n}"))
         records.append(record)
         keeper.settle(number, records)
@@ -479,11 +485,15 @@ def test_the_keepers_best_over_a_growing_search_equal_a_full_ranking(tmp_path):
             else:
                 expected = records[ranked[keep - 1]]["objective"] if len(ranked) >= keep else None
             assert keeper.threshold(records) == expected
-            records.append({
-                "trial": number, "status": rng.choice(["COMPLETED"] * 4 + ["FAILED"]),
-                "objective": rng.choice([0.25, 0.5, 0.75, float("nan"), rng.random()]),
-                "best_epoch": 1, "history": {"val_loss": [rng.choice([0.1, 0.2, rng.random()])]},
-            })
+            records.append(
+                {
+                    "trial": number,
+                    "status": rng.choice(["COMPLETED"] * 4 + ["FAILED"]),
+                    "objective": rng.choice([0.25, 0.5, 0.75, float("nan"), rng.random()]),
+                    "best_epoch": 1,
+                    "history": {"val_loss": [rng.choice([0.1, 0.2, rng.random()])]},
+                }
+            )
             assert keeper._ranked(records) == full_ranking(records, direction)[:keep]
         resumed = [dict(r) for r in records]
         assert keeper._ranked(resumed) == full_ranking(resumed, direction)[:keep]

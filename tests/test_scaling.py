@@ -17,11 +17,16 @@ def activity_frame(seed=0, subjects=4, rows=120):
     pieces = []
     for subject in range(1, subjects + 1):
         activity = np.repeat(rng.integers(0, 4, size=6), rng.integers(5, 40, size=6))[:rows]
-        pieces.append(pd.DataFrame({
-            "subject": subject, "activity": activity,
-            "a": rng.normal(10 * subject, 3, size=len(activity)),
-            "b": rng.normal(-5, 0.1 * subject, size=len(activity)),
-        }))
+        pieces.append(
+            pd.DataFrame(
+                {
+                    "subject": subject,
+                    "activity": activity,
+                    "a": rng.normal(10 * subject, 3, size=len(activity)),
+                    "b": rng.normal(-5, 0.1 * subject, size=len(activity)),
+                }
+            )
+        )
     return pd.concat(pieces, ignore_index=True)
 
 
@@ -63,8 +68,13 @@ def test_scale_parts_with_another_scaler_and_bad_input():
 def test_bout_windows_stay_inside_one_subject_and_one_activity():
     frame = activity_frame()
     X, y, groups = bout_windows(frame, 8, label="activity", group_by="subject")
-    reference = segment_windows(frame, 8, group_by=["subject", bouts(frame.activity.to_numpy())],
-                                label="activity", policy="max")
+    reference = segment_windows(
+        frame,
+        8,
+        group_by=["subject", bouts(frame.activity.to_numpy())],
+        label="activity",
+        policy="max",
+    )
     for found, expected in zip((X, y, groups), reference, strict=True):
         np.testing.assert_array_equal(found, expected)
     assert X.shape[1:] == (8, 2) and X.dtype == np.float32

@@ -44,27 +44,77 @@ def _data(rows: int, columns: int = 6, seed: int = 0):
 def _mlp_values():
     """Study-5 configurations: one/two layers, relu/sigmoid, Adam and SGD, both losses."""
     return [
-        {"second_layer": False, "units_1": 4, "activation_1": "relu", "optimizer": "adam",
-         "learning_rate": 0.01, "loss": "kl_divergence"},
-        {"second_layer": True, "units_1": 8, "activation_1": "sigmoid", "units_2": 2,
-         "activation_2": "relu", "optimizer": "sgd", "momentum": 0.99, "learning_rate": 0.01,
-         "loss": "categorical_crossentropy"},
-        {"second_layer": True, "units_1": 2, "activation_1": "relu", "units_2": 8,
-         "activation_2": "sigmoid", "optimizer": "adam", "learning_rate": 0.001,
-         "loss": "categorical_crossentropy"},
-        {"second_layer": False, "units_1": 8, "activation_1": "sigmoid", "optimizer": "sgd",
-         "momentum": 0.8, "learning_rate": 0.01, "loss": "kl_divergence"},
+        {
+            "second_layer": False,
+            "units_1": 4,
+            "activation_1": "relu",
+            "optimizer": "adam",
+            "learning_rate": 0.01,
+            "loss": "kl_divergence",
+        },
+        {
+            "second_layer": True,
+            "units_1": 8,
+            "activation_1": "sigmoid",
+            "units_2": 2,
+            "activation_2": "relu",
+            "optimizer": "sgd",
+            "momentum": 0.99,
+            "learning_rate": 0.01,
+            "loss": "categorical_crossentropy",
+        },
+        {
+            "second_layer": True,
+            "units_1": 2,
+            "activation_1": "relu",
+            "units_2": 8,
+            "activation_2": "sigmoid",
+            "optimizer": "adam",
+            "learning_rate": 0.001,
+            "loss": "categorical_crossentropy",
+        },
+        {
+            "second_layer": False,
+            "units_1": 8,
+            "activation_1": "sigmoid",
+            "optimizer": "sgd",
+            "momentum": 0.8,
+            "learning_rate": 0.01,
+            "loss": "kl_divergence",
+        },
     ]
 
 
 def _subset_values():
     return [
-        {"use_a": True, "use_b": False, "use_c": True, "use_d": False, "use_e": True,
-         "use_f": True, "layers": 2, "units": 16, "activation": "tanh", "dropout": 0.0,
-         "learning_rate": 0.01, "batch_size": 16},
-        {"use_a": False, "use_b": False, "use_c": False, "use_d": True, "use_e": False,
-         "use_f": True, "layers": 1, "units": 32, "activation": "relu", "dropout": 0.0,
-         "learning_rate": 0.001, "batch_size": 16},
+        {
+            "use_a": True,
+            "use_b": False,
+            "use_c": True,
+            "use_d": False,
+            "use_e": True,
+            "use_f": True,
+            "layers": 2,
+            "units": 16,
+            "activation": "tanh",
+            "dropout": 0.0,
+            "learning_rate": 0.01,
+            "batch_size": 16,
+        },
+        {
+            "use_a": False,
+            "use_b": False,
+            "use_c": False,
+            "use_d": True,
+            "use_e": False,
+            "use_f": True,
+            "layers": 1,
+            "units": 32,
+            "activation": "relu",
+            "dropout": 0.0,
+            "learning_rate": 0.001,
+            "batch_size": 16,
+        },
     ]
 
 
@@ -115,8 +165,10 @@ def test_kl_divergence_and_cross_entropy_gradients_nearly_agree(float64):
     x, y = _data(64)
     hypermodel = MLPHyperModel(input_dim=6)
     values = _mlp_values()[0]
-    forms = [form_of(hypermodel, dict(values, loss=loss), batch_size=32)
-             for loss in ("kl_divergence", "categorical_crossentropy")]
+    forms = [
+        form_of(hypermodel, dict(values, loss=loss), batch_size=32)
+        for loss in ("kl_divergence", "categorical_crossentropy")
+    ]
     stack = StackedMLP(forms)
     stack.set_initial_weights([3, 3])  # the same weights, only the loss differs
     with tf.GradientTape() as tape:
@@ -141,8 +193,9 @@ def test_stopped_model_does_not_move():
     before = [stack.model_weights(k) for k in range(4)]
     order = tf.constant(np.arange(96), tf.int32)
     for _ in range(2):
-        trainer.train_epoch(tf.constant(x, tf.float32), tf.constant(y, tf.int32), order,
-                            tf.constant(active))
+        trainer.train_epoch(
+            tf.constant(x, tf.float32), tf.constant(y, tf.int32), order, tf.constant(active)
+        )
     for k in range(4):
         after = stack.model_weights(k)
         moved = [np.max(np.abs(a - b)) for a, b in zip(before[k], after, strict=True)]
@@ -161,8 +214,12 @@ def test_dropout_draws_independent_masks_per_model():
         stack.set_initial_weights([7, 7])  # two identical models
         optimizer = PerModelOptimizer(stack.variables_by_model(), [form, form])
         trainer = StackedTrainer(stack, optimizer, 32)
-        trainer.train_epoch(tf.constant(x, tf.float32), tf.constant(y, tf.int32),
-                            tf.constant(np.arange(32), tf.int32), tf.ones([2], tf.bool))
+        trainer.train_epoch(
+            tf.constant(x, tf.float32),
+            tf.constant(y, tf.int32),
+            tf.constant(np.arange(32), tf.int32),
+            tf.ones([2], tf.bool),
+        )
         first, second = stack.model_weights(0), stack.model_weights(1)
         same = all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
         assert same == expect_equal
@@ -201,15 +258,30 @@ def test_hypermodel_without_stacked_form_is_refused():
     x, y = _data(20)
     arrays = {"x_train": x, "y_train": y, "x_val": x, "y_val": y}
     with pytest.raises(TypeError, match="Plain has no stacked form.*stacked_form"):
-        run_stacked(Plain(), [(0, {})], arrays, objective="val_accuracy", epochs=1,
-                    batch_size=8, early_stopping=None, seed=0, on_stack_done=lambda r, e: None)
+        run_stacked(
+            Plain(),
+            [(0, {})],
+            arrays,
+            objective="val_accuracy",
+            epochs=1,
+            batch_size=8,
+            early_stopping=None,
+            seed=0,
+            on_stack_done=lambda r, e: None,
+        )
 
 
 def test_bad_input_is_refused_with_what_was_expected():
     x, y = _data(40)
     good = {"x_train": x, "y_train": y, "x_val": x, "y_val": y}
-    run = dict(objective="val_accuracy", epochs=1, batch_size=8, early_stopping=None, seed=0,
-               on_stack_done=lambda r, e: None)
+    run = dict(
+        objective="val_accuracy",
+        epochs=1,
+        batch_size=8,
+        early_stopping=None,
+        seed=0,
+        on_stack_done=lambda r, e: None,
+    )
     trials = [(0, _mlp_values()[0])]
     hypermodel = MLPHyperModel(input_dim=6)
     with pytest.raises(ValueError, match="1-D integer class ids"):
@@ -219,8 +291,12 @@ def test_bad_input_is_refused_with_what_was_expected():
     with pytest.raises(ValueError, match="take \\[6\\] input columns but x_train has 5"):
         run_stacked(hypermodel, trials, dict(good, x_train=x[:, :5]), **run)
     with pytest.raises(ValueError, match="optimizer 'rmsprop' has no stacked form"):
-        run_stacked(MLPHyperModel(input_dim=6, optimizer=("adam", "rmsprop")),
-                    [(0, dict(_mlp_values()[0], optimizer="rmsprop"))], good, **run)
+        run_stacked(
+            MLPHyperModel(input_dim=6, optimizer=("adam", "rmsprop")),
+            [(0, dict(_mlp_values()[0], optimizer="rmsprop"))],
+            good,
+            **run,
+        )
 
 
 @pytest.mark.slow
@@ -241,8 +317,15 @@ def test_run_stacked_records_and_extracted_models(tmp_path):
             metrics = classification_metrics(arrays["y_val"], probabilities)
             checks.append((record, metrics, type(loaded.optimizer).__name__))
 
-    settings = dict(objective="val_weighted_f1", epochs=4, batch_size=32, early_stopping=1,
-                    seed=5, max_models=3, on_stack_done=done)
+    settings = dict(
+        objective="val_weighted_f1",
+        epochs=4,
+        batch_size=32,
+        early_stopping=1,
+        seed=5,
+        max_models=3,
+        on_stack_done=done,
+    )
     run_stacked(MLPHyperModel(input_dim=6), trials, arrays, **settings)
     assert sorted(r["trial"] for r in results) == [0, 1, 2, 3]
     assert {r["stack"] for r in results} == {0, 1}
@@ -255,8 +338,12 @@ def test_run_stacked_records_and_extracted_models(tmp_path):
             assert record[f"val_{name}"] == pytest.approx(value, abs=1e-9), name
         assert optimizer.lower() == record["hyperparameters"]["optimizer"]
     again = []
-    run_stacked(MLPHyperModel(input_dim=6), trials, arrays,
-                **dict(settings, on_stack_done=lambda r, e: again.extend(r)))
+    run_stacked(
+        MLPHyperModel(input_dim=6),
+        trials,
+        arrays,
+        **dict(settings, on_stack_done=lambda r, e: again.extend(r)),
+    )
     assert [r["history"] for r in again] == [r["history"] for r in results]
 
 
@@ -269,11 +356,21 @@ def test_training_does_not_depend_on_stack_mates_or_compaction():
     trials = [(0, values[0]), (1, slow), (2, dict(slow, units_1=4)), (3, values[3])]
     together, alone = [], []
     common = dict(objective="val_accuracy", epochs=8, batch_size=32, early_stopping=1, seed=4)
-    run_stacked(MLPHyperModel(input_dim=6), trials, arrays,
-                on_stack_done=lambda r, e: together.extend(r), **common)
+    run_stacked(
+        MLPHyperModel(input_dim=6),
+        trials,
+        arrays,
+        on_stack_done=lambda r, e: together.extend(r),
+        **common,
+    )
     for trial in trials:
-        run_stacked(MLPHyperModel(input_dim=6), [trial], arrays,
-                    on_stack_done=lambda r, e: alone.extend(r), **common)
+        run_stacked(
+            MLPHyperModel(input_dim=6),
+            [trial],
+            arrays,
+            on_stack_done=lambda r, e: alone.extend(r),
+            **common,
+        )
     assert len({r["stack"] for r in together}) == 1
     runs = [r["epochs_run"] for r in together]
     # at least half stopped while others trained on: the stack was rebuilt without them
@@ -282,5 +379,6 @@ def test_training_does_not_depend_on_stack_mates_or_compaction():
         mate = next(r for r in together if r["trial"] == record["trial"])
         assert mate["epochs_run"] == record["epochs_run"]
         assert mate["best_epoch"] == record["best_epoch"]
-        np.testing.assert_allclose(mate["history"]["val_loss"], record["history"]["val_loss"],
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            mate["history"]["val_loss"], record["history"]["val_loss"], rtol=1e-5
+        )

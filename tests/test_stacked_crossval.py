@@ -23,14 +23,28 @@ def _data(n=300, seed=0):
 
 
 def _model():
-    return MLPHyperModel(second_layer=False, units=(2, 8), activation=("relu",),
-                         optimizer=("adam", "sgd"), learning_rate=(0.01,), momentum=(0.8,),
-                         loss=("categorical_crossentropy",), batch_size=32)
+    return MLPHyperModel(
+        second_layer=False,
+        units=(2, 8),
+        activation=("relu",),
+        optimizer=("adam", "sgd"),
+        learning_rate=(0.01,),
+        momentum=(0.8,),
+        loss=("categorical_crossentropy",),
+        batch_size=32,
+    )
 
 
 def _configurations():
-    base = {"units_1": 8, "activation_1": "relu", "optimizer": "adam", "learning_rate": 0.01,
-            "momentum": 0.8, "loss": "categorical_crossentropy", "batch_size": 32}
+    base = {
+        "units_1": 8,
+        "activation_1": "relu",
+        "optimizer": "adam",
+        "learning_rate": 0.01,
+        "momentum": 0.8,
+        "loss": "categorical_crossentropy",
+        "batch_size": 32,
+    }
     return [base, {**base, "units_1": 2}, {**base, "optimizer": "sgd"}]
 
 
@@ -43,8 +57,9 @@ def test_every_configuration_gets_one_score_per_fold_and_their_mean():
     folds = frame[["fold_0", "fold_1", "fold_2"]].to_numpy()
     assert np.isfinite(folds).all() and ((folds > 0) & (folds <= 1)).all()
     np.testing.assert_allclose(frame["mean"], folds.mean(axis=1))
-    assert all(len(epochs) == 3 and all(1 <= e <= 3 for e in epochs)
-               for epochs in frame["best_epochs"])
+    assert all(
+        len(epochs) == 3 and all(1 <= e <= 3 for e in epochs) for epochs in frame["best_epochs"]
+    )
     assert frame.attrs == {"objective": "val_accuracy", "folds": 3}
 
 
@@ -60,10 +75,18 @@ def test_a_fold_score_is_what_the_stacked_executor_gives_on_that_fold():
     def collect(records, _extract):
         scores.update({r["trial"]: r["objective"] for r in records})
 
-    run_stacked(_model(), list(enumerate(configurations)),
-                {"x_train": x[train], "y_train": y[train], "x_val": x[val], "y_val": y[val]},
-                objective="val_accuracy", epochs=2, batch_size=32, early_stopping=None, seed=5,
-                on_stack_done=collect, labels=[0, 1, 2])
+    run_stacked(
+        _model(),
+        list(enumerate(configurations)),
+        {"x_train": x[train], "y_train": y[train], "x_val": x[val], "y_val": y[val]},
+        objective="val_accuracy",
+        epochs=2,
+        batch_size=32,
+        early_stopping=None,
+        seed=5,
+        on_stack_done=collect,
+        labels=[0, 1, 2],
+    )
     np.testing.assert_allclose(frame["fold_1"], [scores[i] for i in range(3)], atol=1e-6)
 
 

@@ -21,8 +21,11 @@ TSC = (models.FCNHyperModel, models.ResNetHyperModel, models.InceptionTimeHyperM
 
 
 def _conv_widths(model):
-    return [(layer.filters, layer.kernel_size[0]) for layer in model.layers
-            if isinstance(layer, keras.layers.Conv1D)]
+    return [
+        (layer.filters, layer.kernel_size[0])
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Conv1D)
+    ]
 
 
 def test_fcn_and_resnet_default_point_is_wang_et_al():
@@ -30,8 +33,17 @@ def test_fcn_and_resnet_default_point_is_wang_et_al():
     assert _conv_widths(fcn) == [(128, 8), (256, 5), (128, 3)]
     resnet = models.ResNetHyperModel((64, 1), 3, seed=0).build(kt.HyperParameters())
     inside = [(f, k) for f, k in _conv_widths(resnet) if k != 1]
-    assert inside == [(64, 8), (64, 5), (64, 3), (128, 8), (128, 5), (128, 3),
-                      (128, 8), (128, 5), (128, 3)]
+    assert inside == [
+        (64, 8),
+        (64, 5),
+        (64, 3),
+        (128, 8),
+        (128, 5),
+        (128, 3),
+        (128, 8),
+        (128, 5),
+        (128, 3),
+    ]
     shortcuts = [f for f, k in _conv_widths(resnet) if k == 1]
     assert shortcuts == [64, 128]  # 1 -> 64 and 64 -> 128 channels; 128 -> 128 is BN only
     for model in (fcn, resnet):
@@ -57,15 +69,15 @@ def _pooled(model):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("builder", [models.build_fcn, models.build_resnet,
-                                     models.build_inception_time])
+@pytest.mark.parametrize(
+    "builder", [models.build_fcn, models.build_resnet, models.build_inception_time]
+)
 def test_padding_is_left_out_of_the_pooling(builder):
     rng = np.random.default_rng(0)
     short = rng.normal(size=(12, 1)).astype("float32")
     long = rng.normal(size=(30, 1)).astype("float32")
     padded, mask = pad_samples([short, long], value=MASK_VALUE)
-    masked = _pooled(builder(input_shape=(None, 1), num_classes=3, mask_value=MASK_VALUE,
-                             seed=0))
+    masked = _pooled(builder(input_shape=(None, 1), num_classes=3, mask_value=MASK_VALUE, seed=0))
     alone = masked.predict(short[None], verbose=0)[0]
     together = masked.predict(padded, verbose=0)[0]
     scale = np.abs(alone).mean()
@@ -137,28 +149,44 @@ def test_search_takes_shape_and_classes_from_the_data(tmp_path):
     rng = np.random.default_rng(0)
     y = np.arange(24) % 3
     x = rng.normal(size=(24, 16, 1)) + y[:, None, None]
-    tuner = RandomSearch(_tiny(), max_trials=1, directory=tmp_path, project_name="fit",
-                         workers=0, seed=0)
+    tuner = RandomSearch(
+        _tiny(), max_trials=1, directory=tmp_path, project_name="fit", workers=0, seed=0
+    )
     tuner.search(x[:18], y[:18], validation_data=(x[18:], y[18:]), epochs=1, verbose=0)
     assert tuner.hypermodel.input_shape == (16, 1) and tuner.hypermodel.num_classes == 3
     model = tuner.get_best_models(1)[0]
     assert model.predict(x[:2], verbose=0).shape == (2, 3)
 
 
-@pytest.mark.parametrize("make, length, message", [
-    (lambda: models.FCNHyperModel(num_classes=5, filters=2), 16, r"num_classes=5.*2 classes"),
-    (lambda: models.FCNHyperModel(input_shape=(20, 1), filters=2), 16,
-     r"input_shape=\(20, 1\).*\(16, 1\)"),
-    # the heartbeat study's defaults, (187, 1) and 5 classes, on 2-class beats
-    (lambda: models.CNN1DResNetHyperModel(), 187, r"num_classes=5.*2 classes"),
-], ids=["classes", "shape", "heartbeat_defaults"])
+@pytest.mark.parametrize(
+    "make, length, message",
+    [
+        (lambda: models.FCNHyperModel(num_classes=5, filters=2), 16, r"num_classes=5.*2 classes"),
+        (
+            lambda: models.FCNHyperModel(input_shape=(20, 1), filters=2),
+            16,
+            r"input_shape=\(20, 1\).*\(16, 1\)",
+        ),
+        # the heartbeat study's defaults, (187, 1) and 5 classes, on 2-class beats
+        (lambda: models.CNN1DResNetHyperModel(), 187, r"num_classes=5.*2 classes"),
+    ],
+    ids=["classes", "shape", "heartbeat_defaults"],
+)
 def test_search_refuses_a_declared_shape_or_class_count_before_any_trial(
-        tmp_path, make, length, message):
+    tmp_path, make, length, message
+):
     rng = np.random.default_rng(0)
     y = np.arange(20) % 2
     x = rng.normal(size=(20, length, 1))
-    tuner = RandomSearch(make(), objective="val_accuracy", max_trials=1, directory=tmp_path,
-                         project_name="refused", workers=0, seed=0)
+    tuner = RandomSearch(
+        make(),
+        objective="val_accuracy",
+        max_trials=1,
+        directory=tmp_path,
+        project_name="refused",
+        workers=0,
+        seed=0,
+    )
     with pytest.raises(ValueError, match=message):
         tuner.search(x[:14], y[:14], validation_data=(x[14:], y[14:]), epochs=1, verbose=0)
     assert len(tuner.oracle.trials) == 0
@@ -171,19 +199,26 @@ def test_training_follows_dl_4_tsc_and_batch_norm_statistics_follow_the_weights(
     model = hypermodel.build(hp)
     (reduce_lr,) = hypermodel.callbacks(hp)
     assert (reduce_lr.monitor, reduce_lr.factor, reduce_lr.patience, reduce_lr.min_lr) == (
-        "loss", 0.5, 50, 0.0001)
-    norms = [layer for layer in model.layers
-             if isinstance(layer, keras.layers.BatchNormalization)]
+        "loss",
+        0.5,
+        50,
+        0.0001,
+    )
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     assert norms and {layer.momentum for layer in norms} == {0.9}
     slow = models.ResNetHyperModel((32, 1), 3, filters=4, batch_norm_momentum=0.99)
-    assert {layer.momentum for layer in slow.build(kt.HyperParameters()).layers
-            if isinstance(layer, keras.layers.BatchNormalization)} == {0.99}
+    assert {
+        layer.momentum
+        for layer in slow.build(kt.HyperParameters()).layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    } == {0.99}
 
 
 @pytest.mark.slow
 def test_the_lstm_classifier_reads_padded_series_through_masking():
-    hypermodel = models.LSTMClassifierHyperModel((None, 2), 3, mask_value=MASK_VALUE, seed=0,
-                                                 units=(4,))
+    hypermodel = models.LSTMClassifierHyperModel(
+        (None, 2), 3, mask_value=MASK_VALUE, seed=0, units=(4,)
+    )
     model = hypermodel.build(kt.HyperParameters())
     assert any(isinstance(layer, keras.layers.Masking) for layer in model.layers)
     rng = np.random.default_rng(0)

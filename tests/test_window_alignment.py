@@ -22,11 +22,12 @@ def test_shorter_windows_are_the_tails_of_the_longest_and_share_their_targets(le
     longest, horizon = 12, 4
     x, segments = gappy_series()
     X_long, y_long, starts = sliding_windows_segments(
-        x, longest, horizon=horizon, segments=segments, target=0)
+        x, longest, horizon=horizon, segments=segments, target=0
+    )
     short = aligned_starts(starts, length, longest=longest, stride=stride)
     assert short.dtype == np.int64 and short.shape == starts[::stride].shape
     view = sliding_windows(np.nan_to_num(x), length)
-    np.testing.assert_array_equal(view[short], X_long[::stride, longest - length:])
+    np.testing.assert_array_equal(view[short], X_long[::stride, longest - length :])
     rows = target_rows(short, length, horizon=horizon)
     np.testing.assert_array_equal(rows, target_rows(starts, longest, horizon=horizon)[::stride])
     np.testing.assert_array_equal(x[rows, 0], y_long[::stride])

@@ -243,8 +243,9 @@ def test_segment_windows_equal_reference(n, length, stride, policy, by_bout, see
     )
     if len(X_ref) == 0:
         with pytest.raises(ValueError, match="no group"):
-            segment_windows(frame, length, group_by=group_by, label="activity", policy=policy,
-                            stride=stride)
+            segment_windows(
+                frame, length, group_by=group_by, label="activity", policy=policy, stride=stride
+            )
         return
     X, y, groups = segment_windows(
         frame, length, group_by=group_by, label="activity", policy=policy, stride=stride
@@ -267,11 +268,13 @@ def test_label_policies_on_one_window():
 
 
 def test_windows_do_not_cross_subjects_or_bouts():
-    frame = pd.DataFrame({
-        "a": np.arange(12.0),
-        "activity": [1, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1, 1],
-        "subject": [1] * 8 + [2] * 4,
-    })
+    frame = pd.DataFrame(
+        {
+            "a": np.arange(12.0),
+            "activity": [1, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1, 1],
+            "subject": [1] * 8 + [2] * 4,
+        }
+    )
     X, y, groups = segment_windows(frame, 3, group_by="subject", label="activity")
     np.testing.assert_array_equal(X[:, 0, 0], [0, 3, 8])  # rows 6-7 and 11 left over
     np.testing.assert_array_equal(y, [1, 2, 1])
@@ -280,8 +283,9 @@ def test_windows_do_not_cross_subjects_or_bouts():
     )
     np.testing.assert_array_equal(X[:, 0, 0], [0, 3, 8])
     np.testing.assert_array_equal(groups, [1, 1, 2])
-    X, y, _ = segment_windows(frame, 3, group_by=["subject", bouts(frame.activity)],
-                              label="activity", stride=1)
+    X, y, _ = segment_windows(
+        frame, 3, group_by=["subject", bouts(frame.activity)], label="activity", stride=1
+    )
     assert X.shape == (1 + 2 + 0 + 2, 3, 1)  # bout lengths 3, 4, 1 (subject 1), 4 (subject 2)
 
 
@@ -330,7 +334,8 @@ def test_feed_shuffles_each_epoch_and_serves_every_window_once():
 def test_feed_memory_does_not_grow_with_windows():
     def private_bytes(feed, x):
         return sum(
-            v.nbytes for v in vars(feed).values()
+            v.nbytes
+            for v in vars(feed).values()
             if isinstance(v, np.ndarray) and not np.shares_memory(v, x)
         )
 
@@ -475,8 +480,9 @@ def test_segment_windows_refuse_inf_channels_and_missing_labels():
         labels = frame["activity"].astype(object)
         labels[3] = missing
         with pytest.raises(ValueError, match=r"label column 'activity' is missing .*rows 3\)"):
-            segment_windows(frame.assign(activity=labels), 2, group_by="subject",
-                            label="activity", policy="max")
+            segment_windows(
+                frame.assign(activity=labels), 2, group_by="subject", label="activity", policy="max"
+            )
 
 
 def test_window_starts_refuses_a_span_below_one():

@@ -240,12 +240,22 @@ def fetch(
         return found
     looked_for = [*also_looked_for, relative, *alternatives]
     if offline():
-        raise not_available(dataset, looked_for=looked_for, url=url,
-                            reason="downloads are switched off (LIB_OFFLINE=1)", how_to=how_to)
+        raise not_available(
+            dataset,
+            looked_for=looked_for,
+            url=url,
+            reason="downloads are switched off (LIB_OFFLINE=1)",
+            how_to=how_to,
+        )
     try:
         return download(url, cache_dir() / relative, sha256=sha256)
     except ChecksumError:
         raise
     except (urllib.error.URLError, TimeoutError, OSError) as error:
-        raise not_available(dataset, looked_for=looked_for, url=url,
-                            reason=str(getattr(error, "reason", error)), how_to=how_to) from error
+        raise not_available(
+            dataset,
+            looked_for=looked_for,
+            url=url,
+            reason=str(getattr(error, "reason", error)),
+            how_to=how_to,
+        ) from error

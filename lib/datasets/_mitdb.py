@@ -15,8 +15,7 @@ from pathlib import Path
 from . import _cache
 
 MITDB_URL = (
-    "https://physionet.org/static/published-projects/mitdb/"
-    "mit-bih-arrhythmia-database-1.0.0.zip"
+    "https://physionet.org/static/published-projects/mitdb/mit-bih-arrhythmia-database-1.0.0.zip"
 )
 """The canonical PhysioNet zip of the MIT-BIH Arrhythmia Database 1.0.0."""
 
@@ -49,9 +48,7 @@ def _record_files(records: Sequence[int]) -> list[str]:
     return [f"{record}.{suffix}" for record in records for suffix in _SUFFIXES]
 
 
-def missing_files(
-    directory: str | Path, records: Sequence[int], *, sums: bool = True
-) -> list[str]:
+def missing_files(directory: str | Path, records: Sequence[int], *, sums: bool = True) -> list[str]:
     """Names of the files of ``records`` (and ``SHA256SUMS.txt`` with ``sums``) absent
     from ``directory``, in record order."""
     directory = Path(directory)

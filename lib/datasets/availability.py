@@ -18,8 +18,12 @@ __all__ = ["DATASETS", "check_available"]
 
 def _household_power() -> None:
     if _cache.find_file(household_power.PARQUET) is None:
-        _cache.fetch(household_power.DATASET, household_power.ARCHIVE, household_power.URL,
-                     also_looked_for=[household_power.PARQUET])
+        _cache.fetch(
+            household_power.DATASET,
+            household_power.ARCHIVE,
+            household_power.URL,
+            also_looked_for=[household_power.PARQUET],
+        )
 
 
 def _hand_poses() -> None:

@@ -368,8 +368,11 @@ def heartbeat_beats(*, rebuild: bool = False) -> dict[str, np.ndarray]:
                 if int(stored["version"]) == DERIVATION_VERSION:
                     return {key: stored[key] for key in keys}
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-            warnings.warn(f"ignoring unreadable beat cache {cached} ({error}); deriving again",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"ignoring unreadable beat cache {cached} ({error}); deriving again",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     directory = mitdb_dir(records=RECORDS, sums_sha256=MITDB_SUMS_SHA256)
     arrays = derive_beats(directory, records=RECORDS)
     _save_beats(_cache.cache_dir() / _cache_name(), arrays)

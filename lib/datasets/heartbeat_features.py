@@ -249,8 +249,7 @@ def beat_morphology_features(
         raise ValueError(f"expected beats of shape (n, length), found {beats.shape}")
     if records.shape != (beats.shape[0],):
         raise ValueError(
-            f"expected one record number per beat ({beats.shape[0]}), found shape "
-            f"{records.shape}"
+            f"expected one record number per beat ({beats.shape[0]}), found shape {records.shape}"
         )
     if not 30 <= span <= beats.shape[1] or step < 1:
         raise ValueError(

@@ -23,14 +23,29 @@ DATASET = "MHEALTH (UCI 319)"
 PARQUET_VERSION = 1
 SUBJECTS = tuple(range(1, 11))
 ALL_CHANNELS = (
-    "acx", "acy", "acz",  # chest accelerometer
-    "ecg1", "ecg2",  # ECG leads
-    "alx", "aly", "alz",  # left-ankle accelerometer
-    "glx", "gly", "glz",  # left-ankle gyroscope
-    "mlx", "mly", "mlz",  # left-ankle magnetometer
-    "arx", "ary", "arz",  # right-lower-arm accelerometer
-    "grx", "gry", "grz",  # right-lower-arm gyroscope
-    "mrx", "mry", "mrz",  # right-lower-arm magnetometer
+    "acx",
+    "acy",
+    "acz",  # chest accelerometer
+    "ecg1",
+    "ecg2",  # ECG leads
+    "alx",
+    "aly",
+    "alz",  # left-ankle accelerometer
+    "glx",
+    "gly",
+    "glz",  # left-ankle gyroscope
+    "mlx",
+    "mly",
+    "mlz",  # left-ankle magnetometer
+    "arx",
+    "ary",
+    "arz",  # right-lower-arm accelerometer
+    "grx",
+    "gry",
+    "grz",  # right-lower-arm gyroscope
+    "mrx",
+    "mry",
+    "mrz",  # right-lower-arm magnetometer
 )
 CHANNELS = ("alx", "aly", "alz", "glx", "gly", "glz", "arx", "ary", "arz", "grx", "gry", "grz")
 ACTIVITIES = {
@@ -135,7 +150,10 @@ def read_mhealth_csv(path) -> pd.DataFrame:
 
 def _fetch_archive() -> Path:
     return _cache.fetch(
-        DATASET, ARCHIVE, URL, how_to=HOW_TO,
+        DATASET,
+        ARCHIVE,
+        URL,
+        how_to=HOW_TO,
         also_looked_for=["mhealth/mHealth_subject{1..10}.log", KAGGLE_CSV],
     )
 
@@ -191,7 +209,9 @@ def load_mhealth(*, all_channels: bool = False, subjects=SUBJECTS) -> pd.DataFra
         if csv is not None and not all_channels:
             warnings.warn(
                 f"MHEALTH logs not found; reading the Kaggle export {csv}, which lacks subject 10 "
-                "and part of subject 9", stacklevel=2)
+                "and part of subject 9",
+                stacklevel=2,
+            )
             frame = read_mhealth_csv(csv)
             return frame[frame["subject"].isin(subjects)].reset_index(drop=True)
         _download_logs()
@@ -208,4 +228,3 @@ def load_mhealth(*, all_channels: bool = False, subjects=SUBJECTS) -> pd.DataFra
     except OSError as error:  # a read-only cache is not fatal
         warnings.warn(f"could not cache {parquet}: {error}", stacklevel=2)
     return frame[frame["subject"].isin(subjects)].reset_index(drop=True)
-

@@ -162,8 +162,10 @@ def read_mice_sleep_file(
     if "state" in frame.columns:
         frame["state"] = _checked_states(frame["state"], path)
     elif require_state:
-        raise ValueError(f"{path}: no 'state' column (w / n / r); pass require_state=False "
-                         "for an unlabelled test mouse")
+        raise ValueError(
+            f"{path}: no 'state' column (w / n / r); pass require_state=False "
+            "for an unlabelled test mouse"
+        )
     mouse = pd.Series(path.stem, index=frame.index, name="mouse")
     return pd.concat([mouse, frame], axis=1)
 
@@ -313,8 +315,7 @@ def load_mice_sleep(
     if not paths:
         raise ValueError("paths is empty; pass at least one CSV file (or None to search data/)")
     frames = [
-        read_mice_sleep_file(p, require_state=require_state, frequencies=frequencies)
-        for p in paths
+        read_mice_sleep_file(p, require_state=require_state, frequencies=frequencies) for p in paths
     ]
     reference = [c for c in frames[0].columns if c != "state"]
     for path, frame in zip(paths[1:], frames[1:], strict=True):

@@ -67,11 +67,13 @@ def mhealth(
     frequency = np.concatenate(
         [[0.3], rng.uniform(0.05, 0.2, size=3), rng.uniform(0.8, 2.5, size=9)]
     )
-    amplitude = np.concatenate([
-        rng.uniform(0.1, 0.4, size=(1, n_channels)),
-        rng.uniform(0.02, 0.1, size=(3, n_channels)),
-        rng.uniform(0.3, 1.2, size=(9, n_channels)),
-    ])
+    amplitude = np.concatenate(
+        [
+            rng.uniform(0.1, 0.4, size=(1, n_channels)),
+            rng.uniform(0.02, 0.1, size=(3, n_channels)),
+            rng.uniform(0.3, 1.2, size=(9, n_channels)),
+        ]
+    )
     offset = rng.normal(0.0, 0.35, size=(13, n_channels))
 
     lengths, labels, owners = [], [], []
@@ -104,7 +106,9 @@ def mhealth(
     cycles = (frequency[activity] * tempo[subject])[:, None] * t[:, None]
     wave = np.sin(2 * np.pi * cycles + phase[None, :])
     values = (
-        offset[activity] + shift[subject] + style[subject, activity]
+        offset[activity]
+        + shift[subject]
+        + style[subject, activity]
         + gain[subject] * amplitude[activity] * wave
         + rng.normal(0.0, 0.5, size=(n, n_channels))
     ).astype(np.float32)
@@ -144,8 +148,10 @@ def mice_sleep(
         ``attrs["synthetic"] = True``.
     """
     if mice < 1 or epochs_per_mouse < 10 or frequencies < 1:
-        raise ValueError(f"need mice >= 1, epochs_per_mouse >= 10, frequencies >= 1; "
-                         f"got {mice}, {epochs_per_mouse}, {frequencies}")
+        raise ValueError(
+            f"need mice >= 1, epochs_per_mouse >= 10, frequencies >= 1; "
+            f"got {mice}, {epochs_per_mouse}, {frequencies}"
+        )
     rng = np.random.default_rng(seed)
     hertz = np.arange(1, frequencies + 1, dtype=np.float64)
     base = 1.0 / hertz

@@ -39,9 +39,7 @@ class Range:
 
     def __post_init__(self):
         if self.low > self.high:
-            raise ValueError(
-                f"Range low={self.low} is above high={self.high}; swap the bounds"
-            )
+            raise ValueError(f"Range low={self.low} is above high={self.high}; swap the bounds")
 
     @property
     def is_int(self) -> bool:

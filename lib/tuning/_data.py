@@ -150,9 +150,12 @@ def make_splits(
         tr, va = np.asarray(tr, dtype=np.int64), np.asarray(va, dtype=np.int64)
         if np.intersect1d(tr, va).size:
             raise ValueError(f"fold {number}: training and validation indices overlap")
-        if tr.size == 0 or va.size == 0 or max(tr.max(), va.max()) >= n or min(
-            tr.min(), va.min()
-        ) < 0:
+        if (
+            tr.size == 0
+            or va.size == 0
+            or max(tr.max(), va.max()) >= n
+            or min(tr.min(), va.min()) < 0
+        ):
             raise ValueError(f"fold {number}: indices must be non-empty and within [0, {n})")
         splits.append((tr, va))
     if not splits:
@@ -179,8 +182,6 @@ def fingerprint(arrays: dict[str, np.ndarray], splits: list | None) -> tuple[dic
             h.update(_digest(va).encode())
         folds = h.hexdigest()
     return data, folds
-
-
 
 
 def _nonfinite_rows(array: np.ndarray) -> int:
@@ -338,8 +339,10 @@ def check_classes(data: Data, *, validation_split: bool = False) -> None:
     import warnings
 
     train = np.unique(_class_ids(data.y_train))
-    fix = ("Split stratified: x_train, x_val, y_train, y_val = sklearn.model_selection."
-           "train_test_split(x, y, test_size=0.2, stratify=y, random_state=0)")
+    fix = (
+        "Split stratified: x_train, x_val, y_train, y_val = sklearn.model_selection."
+        "train_test_split(x, y, test_size=0.2, stratify=y, random_state=0)"
+    )
     if len(train) < 2:
         raise ValueError(
             f"y_train holds one class only ({train.tolist()}); a classifier has nothing to "
@@ -359,5 +362,7 @@ def check_classes(data: Data, *, validation_split: bool = False) -> None:
     if missing:
         warnings.warn(
             f"{where} miss(es) classes {missing} that y_train holds: the score says nothing "
-            f"about them. {fix}", UserWarning, stacklevel=4,
+            f"about them. {fix}",
+            UserWarning,
+            stacklevel=4,
         )

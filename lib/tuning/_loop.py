@@ -63,9 +63,11 @@ def make_record(number: int, trial: Any, result: dict, wall: float, seed: int) -
     objective = result.get("objective")
     if record["status"] == "COMPLETED" and (objective is None or not np.isfinite(objective)):
         record["status"] = "FAILED"  # never a NaN score: the trial failed, with the reason
-        result = {"error": f"FailedTrialError: the objective is {objective} (training diverged "
-                           "or the metric is undefined on this validation set)",
-                  "exception": kt_errors.FailedTrialError("non-finite objective")}
+        result = {
+            "error": f"FailedTrialError: the objective is {objective} (training diverged "
+            "or the metric is undefined on this validation set)",
+            "exception": kt_errors.FailedTrialError("non-finite objective"),
+        }
     if record["status"] == "COMPLETED":
         for key, value in result.items():
             if key not in ("status", "exception", "traceback"):
@@ -142,14 +144,25 @@ class Run:
                 checkpoint_path=self.keeper.trial_path(number),
                 checkpoint_best=self.keeper.threshold(self.records),
             )
-        return TrialTask(values=dict(trial.hyperparameters.values),
-                         seed=spaces.trial_seed(self.seed, number), settings=settings,
-                         space=self.space_config)
+        return TrialTask(
+            values=dict(trial.hyperparameters.values),
+            seed=spaces.trial_seed(self.seed, number),
+            settings=settings,
+            space=self.space_config,
+        )
 
     def _finish(self, record: dict, trial: Any, model: Any = None) -> None:
-        finish_trial(record, store=self.store, records=self.records, keeper=self.keeper,
-                     progress=self.progress, oracle=self.oracle, trial=trial,
-                     objective=self.settings.objective, model=model)
+        finish_trial(
+            record,
+            store=self.store,
+            records=self.records,
+            keeper=self.keeper,
+            progress=self.progress,
+            oracle=self.oracle,
+            trial=trial,
+            objective=self.settings.objective,
+            model=model,
+        )
 
     def hand_out(self) -> list[tuple[int, Any]]:
         """Every trial the oracle will give now (pending ones from an interrupted run first):
@@ -236,11 +249,18 @@ def _stop_overdue(pool: Any, state: Run, limit: float) -> None:
             continue
         pool.kill(slot_index)
         del state.running[slot_index]
-        message = (f"trial ran past trial_timeout_seconds={limit:g}; its worker process was "
-                   "stopped")
-        state.finish(number, trial, {
-            "status": "FAILED", "error": f"TimeoutError: {message}", "traceback": "",
-            "exception": kt_errors.FailedTrialError(message)}, began)
+        message = f"trial ran past trial_timeout_seconds={limit:g}; its worker process was stopped"
+        state.finish(
+            number,
+            trial,
+            {
+                "status": "FAILED",
+                "error": f"TimeoutError: {message}",
+                "traceback": "",
+                "exception": kt_errors.FailedTrialError(message),
+            },
+            began,
+        )
 
 
 class PoolExecutor(Executor):
@@ -275,11 +295,17 @@ class StackedExecutor(Executor):
         would not apply (they train on shared batches with their own loop)."""
         check_stackable(tuner.hypermodel)
         settings = plan.settings
-        ignored = [name for name, value in (
-            ("folds", plan.splits is not None), ("callbacks", settings.callbacks),
-            ("class_weight", settings.class_weight), ("reduce_lr", settings.reduce_lr),
-            ("shuffle=False", not settings.shuffle),
-        ) if value]
+        ignored = [
+            name
+            for name, value in (
+                ("folds", plan.splits is not None),
+                ("callbacks", settings.callbacks),
+                ("class_weight", settings.class_weight),
+                ("reduce_lr", settings.reduce_lr),
+                ("shuffle=False", not settings.shuffle),
+            )
+            if value
+        ]
         if ignored:
             raise ValueError(
                 f"executor='stacked' does not apply {ignored}: it trains a stack of "
@@ -295,10 +321,16 @@ class StackedExecutor(Executor):
             return
         settings = state.settings
         run_stacked(
-            tuner.hypermodel, [(n, dict(t.hyperparameters.values)) for n, t in trials],
-            plan.arrays, objective=settings.objective, epochs=settings.epochs,
-            batch_size=settings.batch_size, early_stopping=settings.early_stopping,
-            seed=state.seed, labels=settings.labels, on_stack_done=state.stack_done(dict(trials)),
+            tuner.hypermodel,
+            [(n, dict(t.hyperparameters.values)) for n, t in trials],
+            plan.arrays,
+            objective=settings.objective,
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            early_stopping=settings.early_stopping,
+            seed=state.seed,
+            labels=settings.labels,
+            on_stack_done=state.stack_done(dict(trials)),
             **self.options,
         )
 

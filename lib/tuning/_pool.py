@@ -98,7 +98,10 @@ def failure(error: BaseException) -> dict:
 
 
 def run_task(
-    task: TrialTask | DiscoverTask, hypermodel: Any, arrays: dict, splits: list | None,
+    task: TrialTask | DiscoverTask,
+    hypermodel: Any,
+    arrays: dict,
+    splits: list | None,
     space: Any,
 ) -> tuple[dict, Any]:
     """Runs one task and returns ``(result, space)``: the one dispatch of workers and of the

@@ -34,8 +34,14 @@ class SearchProgress:
     """
 
     def __init__(
-        self, *, total: int | None, done: int, objective: str, direction: str,
-        best: float | None, verbose: int,
+        self,
+        *,
+        total: int | None,
+        done: int,
+        objective: str,
+        direction: str,
+        best: float | None,
+        verbose: int,
     ):
         self.objective, self.direction, self.best = objective, direction, best
         self.verbose = int(verbose)
@@ -47,7 +53,11 @@ class SearchProgress:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(
-                total=total, initial=done, desc="trials", unit="trial", dynamic_ncols=True,
+                total=total,
+                initial=done,
+                desc="trials",
+                unit="trial",
+                dynamic_ncols=True,
                 leave=True,
             )
             self.bar.set_postfix_str(f"best {objective}={_fmt(best)}", refresh=False)
@@ -77,8 +87,10 @@ class SearchProgress:
         total = "" if self.total is None else f" of {self.total}"
         ran = self.done - self.started_with
         earlier = f", {ran} in this call" if self.started_with else ""
-        return (f"search: {self.done}{total} trials done{earlier}, best {self.objective}="
-                f"{_fmt(self.best)}, {time.perf_counter() - self.start:.1f} s")
+        return (
+            f"search: {self.done}{total} trials done{earlier}, best {self.objective}="
+            f"{_fmt(self.best)}, {time.perf_counter() - self.start:.1f} s"
+        )
 
     def close(self) -> None:
         """Closes the bar and prints :meth:`summary` (once; nothing at ``verbose=0``)."""

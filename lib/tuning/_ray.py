@@ -89,8 +89,17 @@ def _plain(value: Any) -> Any:
 
 
 def _trainable(
-    config: dict, *, hypermodel_blob: bytes, arrays: dict, splits: Any, space_config: dict,
-    settings: Any, seed: int, asha: bool, pin_cores: bool = False, keep_dir: str | None = None,
+    config: dict,
+    *,
+    hypermodel_blob: bytes,
+    arrays: dict,
+    splits: Any,
+    space_config: dict,
+    settings: Any,
+    seed: int,
+    asha: bool,
+    pin_cores: bool = False,
+    keep_dir: str | None = None,
 ) -> None:
     """Ray Tune function trainable: one trial, one TensorFlow thread (one core if pinned).
 
@@ -114,12 +123,15 @@ def _trainable(
 
     hook = None
     if asha:
+
         def hook(epoch: int, logs: dict, model: Any, x_val: Any, y_val: Any) -> None:
             if objective in logs:
                 value = float(logs[objective])
             else:
                 metrics = _trial.score(
-                    settings.task, y_val, _trial.predict(model, x_val),
+                    settings.task,
+                    y_val,
+                    _trial.predict(model, x_val),
                     labels=settings.labels,
                 )
                 value = metrics[objective]
@@ -130,10 +142,18 @@ def _trainable(
         checkpoint = ray_model_path(keep_dir, tune.get_context().get_trial_id())
         threshold = read_keep_threshold(keep_dir)
     record = _trial.run_trial(
-        hypermodel, values, arrays, splits,
-        settings.replace(checkpoint_path=checkpoint, checkpoint_best=threshold,
-                         trial_id=str(tune.get_context().get_trial_id())),
-        seed=_config_seed(seed, values), space=space_config, epoch_hook=hook,
+        hypermodel,
+        values,
+        arrays,
+        splits,
+        settings.replace(
+            checkpoint_path=checkpoint,
+            checkpoint_best=threshold,
+            trial_id=str(tune.get_context().get_trial_id()),
+        ),
+        seed=_config_seed(seed, values),
+        space=space_config,
+        epoch_hook=hook,
     )
     record["status"] = "COMPLETED"
     tune.report({"objective": record["objective"], "record": json.dumps(record)})
@@ -282,8 +302,10 @@ def _check_reachable(address: str, timeout: float = 5.0, ray_timeout: float = 20
             f"ray_address {address!r} is not host:port (e.g. '10.0.0.5:6379' or "
             "'ray://10.0.0.5:10001'); pass 'auto' for a cluster started on this machine"
         )
-    advice = ("start one there (`ray start --head`), fix the address, or drop ray_address to "
-              "start Ray on this machine")
+    advice = (
+        "start one there (`ray start --head`), fix the address, or drop ray_address to "
+        "start Ray on this machine"
+    )
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except OSError as error:
@@ -291,21 +313,30 @@ def _check_reachable(address: str, timeout: float = 5.0, ray_timeout: float = 20
     # something listens there: whether it is Ray is asked in a child process with a deadline
     probe = f"import ray; ray.init(address={address!r}, log_to_driver=False); ray.shutdown()"
     try:
-        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                              timeout=ray_timeout)
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=ray_timeout
+        )
     except subprocess.TimeoutExpired:
         raise ConnectionError(
             f"{address} accepts connections but no Ray cluster answered there within "
-            f"{ray_timeout:g} s; {advice}") from None
+            f"{ray_timeout:g} s; {advice}"
+        ) from None
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
         raise ConnectionError(
-            f"could not connect to Ray at {address}: {lines[-1] if lines else 'unknown'}; "
-            f"{advice}")
+            f"could not connect to Ray at {address}: {lines[-1] if lines else 'unknown'}; {advice}"
+        )
 
 
-def _recorder(store: Any, settings: Any, seed: int, first_index: int, progress: Any,
-              keeper: Any = None, finished: list | None = None) -> Any:
+def _recorder(
+    store: Any,
+    settings: Any,
+    seed: int,
+    first_index: int,
+    progress: Any,
+    keeper: Any = None,
+    finished: list | None = None,
+) -> Any:
     from ray import tune
 
     class Recorder(tune.Callback):
@@ -341,12 +372,22 @@ def _recorder(store: Any, settings: Any, seed: int, first_index: int, progress: 
                 record["overhead_seconds"] = None
                 record["error"] = error
             record.update(
-                trial=int(index), trial_id=trial.trial_id, hyperparameters=values,
-                seed=_config_seed(seed, values), status=status, wall_seconds=wall,
+                trial=int(index),
+                trial_id=trial.trial_id,
+                hyperparameters=values,
+                seed=_config_seed(seed, values),
+                status=status,
+                wall_seconds=wall,
             )
             saved = ray_model_path(keeper.directory, trial.trial_id) if keeper else None
-            finish_trial(record, store=store, records=self.records, keeper=keeper,
-                         progress=progress, saved=saved)
+            finish_trial(
+                record,
+                store=store,
+                records=self.records,
+                keeper=keeper,
+                progress=progress,
+                saved=saved,
+            )
             if keeper is not None:  # what the next trial's model must beat to be saved
                 write_keep_threshold(keeper.directory, keeper.threshold(self.records))
 
@@ -359,8 +400,9 @@ def _recorder(store: Any, settings: Any, seed: int, first_index: int, progress: 
     return Recorder()
 
 
-def _random_configs(param_space: dict, options: dict, *, total: int, bounded: bool,
-                    finished: int, seed: int) -> list[dict]:
+def _random_configs(
+    param_space: dict, options: dict, *, total: int, bounded: bool, finished: int, seed: int
+) -> list[dict]:
     """The configurations of a random search, each with its trial index (``__trial``)."""
     given = options.pop("points_to_evaluate", None)
     if given is not None:  # explicit configurations, run in this order
@@ -377,8 +419,17 @@ def _random_configs(param_space: dict, options: dict, *, total: int, bounded: bo
 
 
 def _searcher(
-    tuner: str, param_space: dict, options: dict, finished: list[dict], *, total: int,
-    remaining: int, bounded: bool, seed: int, direction: str, max_concurrent_trials: int,
+    tuner: str,
+    param_space: dict,
+    options: dict,
+    finished: list[dict],
+    *,
+    total: int,
+    remaining: int,
+    bounded: bool,
+    seed: int,
+    direction: str,
+    max_concurrent_trials: int,
 ) -> tuple[Any, int] | None:
     """Ray's search algorithm and sample count for the remaining trials (None: nothing left)."""
     from ray import tune
@@ -386,8 +437,9 @@ def _searcher(
     if tuner == "ray-random":
         from ray.tune.search.basic_variant import BasicVariantGenerator
 
-        configs = _random_configs(param_space, options, total=total, bounded=bounded,
-                                  finished=len(finished), seed=seed)
+        configs = _random_configs(
+            param_space, options, total=total, bounded=bounded, finished=len(finished), seed=seed
+        )
         done = {r["trial"] for r in finished}
         todo = [c for c in configs if c["__trial"] not in done][:remaining]
         if not todo:
@@ -404,8 +456,10 @@ def _searcher(
     # HyperOptSearch cannot be told about trials evaluated elsewhere: a resumed search
     # runs only the remaining trials, from a searcher seeded with (seed, finished count).
     search_alg = HyperOptSearch(
-        metric="objective", mode=direction,
-        random_state_seed=spaces.trial_seed(seed, len(finished)), **options,
+        metric="objective",
+        mode=direction,
+        random_state_seed=spaces.trial_seed(seed, len(finished)),
+        **options,
     )
     return search_alg, remaining
 
@@ -446,15 +500,23 @@ def _fit_quietly(tuner_object: Any, verbose: int) -> None:
         analysis_logger.removeFilter(quiet)
 
 
-def _start_ray(runtime_env: Any, ray_address: str | None, num_cpus: int | None,
-               max_concurrent_trials: int, verbose: int) -> bool:
+def _start_ray(
+    runtime_env: Any,
+    ray_address: str | None,
+    num_cpus: int | None,
+    max_concurrent_trials: int,
+    verbose: int,
+) -> bool:
     """Starts (or joins) Ray unless it runs already; True when this call started it."""
     import ray
 
     if ray.is_initialized():
         return False
-    init = {"include_dashboard": False, "log_to_driver": verbose > 1,
-            "configure_logging": verbose > 1}
+    init = {
+        "include_dashboard": False,
+        "log_to_driver": verbose > 1,
+        "configure_logging": verbose > 1,
+    }
     if runtime_env:
         init["runtime_env"] = runtime_env
     if ray_address:
@@ -466,11 +528,26 @@ def _start_ray(runtime_env: Any, ray_address: str | None, num_cpus: int | None,
 
 
 def run(
-    hypermodel: Any, arrays: dict, splits: Any, space: Any, settings: Any, *, store: Any,
-    tuner: str, max_trials: int | None, budget_seconds: float | None, seed: int,
-    max_concurrent_trials: int, asha: bool | dict, ray_address: str | None,
-    num_cpus: int | None, options: dict, verbose: int, pin_cores: bool = False,
-    progress: Any = None, keep_models: int = 0,
+    hypermodel: Any,
+    arrays: dict,
+    splits: Any,
+    space: Any,
+    settings: Any,
+    *,
+    store: Any,
+    tuner: str,
+    max_trials: int | None,
+    budget_seconds: float | None,
+    seed: int,
+    max_concurrent_trials: int,
+    asha: bool | dict,
+    ray_address: str | None,
+    num_cpus: int | None,
+    options: dict,
+    verbose: int,
+    pin_cores: bool = False,
+    progress: Any = None,
+    keep_models: int = 0,
 ) -> None:
     """Runs the remaining trials of a Ray Tune search, appending each to ``store``.
 
@@ -494,8 +571,15 @@ def run(
         raise ValueError("asha=True needs a validation set, not folds (epochs of folds mix)")
     param_space = to_ray_space(space)
     chosen = _searcher(
-        tuner, param_space, options, finished, total=total, remaining=remaining,
-        bounded=max_trials is not None, seed=seed, direction=settings.direction,
+        tuner,
+        param_space,
+        options,
+        finished,
+        total=total,
+        remaining=remaining,
+        bounded=max_trials is not None,
+        seed=seed,
+        direction=settings.direction,
         max_concurrent_trials=max_concurrent_trials,
     )
     if chosen is None:
@@ -513,9 +597,15 @@ def run(
     started = _start_ray(runtime_env, ray_address, num_cpus, max_concurrent_trials, verbose)
     try:
         trainable = tune.with_parameters(
-            _trainable, hypermodel_blob=cloudpickle.dumps(hypermodel), arrays=arrays,
-            splits=splits, space_config=space.get_config(), settings=settings, seed=seed,
-            asha=bool(asha), pin_cores=pin_cores,
+            _trainable,
+            hypermodel_blob=cloudpickle.dumps(hypermodel),
+            arrays=arrays,
+            splits=splits,
+            space_config=space.get_config(),
+            settings=settings,
+            seed=seed,
+            asha=bool(asha),
+            pin_cores=pin_cores,
             keep_dir=None if keeper is None else keeper.directory,
         )
         trainable = tune.with_resources(trainable, {"cpu": 1})
@@ -524,18 +614,22 @@ def run(
             trainable,
             param_space=param_space,
             tune_config=tune.TuneConfig(
-                search_alg=search_alg, scheduler=_scheduler(asha, settings.direction,
-                                                            settings.epochs),
+                search_alg=search_alg,
+                scheduler=_scheduler(asha, settings.direction, settings.epochs),
                 num_samples=num_samples,
                 # Tune applies this to a Searcher only (and warns otherwise); the random
                 # search's BasicVariantGenerator got max_concurrent itself
                 max_concurrent_trials=None if tuner == "ray-random" else max_concurrent_trials,
-                reuse_actors=True, time_budget_s=budget_seconds,
+                reuse_actors=True,
+                time_budget_s=budget_seconds,
             ),
             run_config=tune.RunConfig(
-                name="ray", storage_path=os.path.abspath(os.path.join(store.directory, "ray")),
-                verbose=0, callbacks=[_recorder(store, settings, seed, first_index, progress,
-                                          keeper, finished)],
+                name="ray",
+                storage_path=os.path.abspath(os.path.join(store.directory, "ray")),
+                verbose=0,
+                callbacks=[
+                    _recorder(store, settings, seed, first_index, progress, keeper, finished)
+                ],
             ),
         )
         _fit_quietly(tuner_object, verbose)
@@ -551,8 +645,15 @@ class RayExecutor(Executor):
     in_process = True
     sets_threads = False  # the caller's TensorFlow thread pools are left alone
 
-    def __init__(self, *, asha: bool | dict, max_concurrent_trials: int,
-                 ray_address: str | None, num_cpus: int | None, runtime_env: dict | None):
+    def __init__(
+        self,
+        *,
+        asha: bool | dict,
+        max_concurrent_trials: int,
+        ray_address: str | None,
+        num_cpus: int | None,
+        runtime_env: dict | None,
+    ):
         self.asha = asha
         self.single_execution = "asha stops a trial on one fit's epochs" if asha else None
         self.max_concurrent_trials = int(max_concurrent_trials)
@@ -581,11 +682,23 @@ class RayExecutor(Executor):
             options["runtime_env"] = self.runtime_env
         engine = tuner.engine_options
         run(
-            tuner.hypermodel, plan.arrays, plan.splits,
-            spaces.space_from_config(state.space_config), plan.settings, store=state.store,
-            tuner=tuner.TUNER, max_trials=tuner.max_trials, budget_seconds=engine.budget_seconds,
-            seed=state.seed, max_concurrent_trials=self.max_concurrent_trials, asha=self.asha,
-            ray_address=self.ray_address, num_cpus=self.num_cpus, options=options,
-            verbose=state.progress.verbose, pin_cores=bool(engine.pin_cores),
-            progress=state.progress, keep_models=int(engine.keep_models),
+            tuner.hypermodel,
+            plan.arrays,
+            plan.splits,
+            spaces.space_from_config(state.space_config),
+            plan.settings,
+            store=state.store,
+            tuner=tuner.TUNER,
+            max_trials=tuner.max_trials,
+            budget_seconds=engine.budget_seconds,
+            seed=state.seed,
+            max_concurrent_trials=self.max_concurrent_trials,
+            asha=self.asha,
+            ray_address=self.ray_address,
+            num_cpus=self.num_cpus,
+            options=options,
+            verbose=state.progress.verbose,
+            pin_cores=bool(engine.pin_cores),
+            progress=state.progress,
+            keep_models=int(engine.keep_models),
         )

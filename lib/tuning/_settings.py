@@ -129,10 +129,12 @@ class EngineOptions:
             )
         for name in ("budget_seconds", "trial_timeout_seconds"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(
-                    value, (int, float)) or not value > 0):
-                raise ValueError(f"{name} must be a positive number of seconds or None, "
-                                 f"got {value!r}")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
+            ):
+                raise ValueError(
+                    f"{name} must be a positive number of seconds or None, got {value!r}"
+                )
         if int(self.keep_models) < 0:
             raise ValueError(f"keep_models must be 0 or more, got {self.keep_models}")
         if self.threads is None:

@@ -169,8 +169,10 @@ class TrialStore:
                 f"{where} is not JSON ({error}); the file was edited or corrupted. Restore it "
                 "or start again with overwrite=True"
             ) from None
-        if not isinstance(record, dict) or not isinstance(record.get("trial"), int) or (
-            "status" not in record or "hyperparameters" not in record
+        if (
+            not isinstance(record, dict)
+            or not isinstance(record.get("trial"), int)
+            or ("status" not in record or "hyperparameters" not in record)
         ):
             raise ValueError(
                 f"{where} is not a trial record (expected an object with 'trial', 'status', "
@@ -337,7 +339,8 @@ class TrialStore:
             if real_dir and _KERAS_TUNER_TRIAL.match(name):
                 for child in os.listdir(path):
                     ok = bool(_KERAS_TUNER_TRIAL_FILES.match(child)) and os.path.isfile(
-                        os.path.join(path, child))
+                        os.path.join(path, child)
+                    )
                     (own if ok else foreign).append(f"{name}/{child}")
             elif not _OWN_TOP.match(name):
                 foreign.append(name)
@@ -395,7 +398,8 @@ class TrialStore:
             else:
                 os.remove(path)
         folders = ["data", "models", "ray"] + [
-            name for name in os.listdir(self.directory) if _KERAS_TUNER_TRIAL.match(name)]
+            name for name in os.listdir(self.directory) if _KERAS_TUNER_TRIAL.match(name)
+        ]
         for folder in folders:
             with contextlib.suppress(OSError):  # absent, or not empty: left as it is
                 os.rmdir(os.path.join(self.directory, folder))
@@ -410,8 +414,9 @@ class ModelKeeper:
     that fell out of the best ``keep``, and points ``best_model.keras`` at the best one.
     """
 
-    def __init__(self, directory: str, keep: int, direction: str,
-                 tie_break: tuple[str, str] | None = None):
+    def __init__(
+        self, directory: str, keep: int, direction: str, tie_break: tuple[str, str] | None = None
+    ):
         self.directory = directory
         self.keep = int(keep)
         self.direction = direction
@@ -444,8 +449,11 @@ class ModelKeeper:
         A search only appends to its records, so the ones ranked by an earlier call are not
         ranked again (any other list is ranked from the start)."""
         seen_list, seen, last = self._seen
-        if seen_list is not records or len(records) < seen or (
-                seen and records[seen - 1] is not last):
+        if (
+            seen_list is not records
+            or len(records) < seen
+            or (seen and records[seen - 1] is not last)
+        ):
             self._top, seen = [], 0
         sign = 1.0 if self.direction == "min" else -1.0
         for r in records[seen:]:
@@ -453,7 +461,7 @@ class ModelKeeper:
                 objective = float(r["objective"])
                 entry = (sign * objective, self._second(r), r["trial"], objective, int(r["trial"]))
                 bisect.insort(self._top, entry)
-                del self._top[max(self.keep, 0):]
+                del self._top[max(self.keep, 0) :]
         self._seen = (records, len(records), records[-1] if records else None)
         return self._top
 
@@ -468,8 +476,15 @@ class ModelKeeper:
         best = self._best(records)
         return best[self.keep - 1][-2] if len(best) >= self.keep else None
 
-    def take(self, number: int, record: dict, records: list[dict], *, saved: str | None = None,
-             model: Any = None) -> None:
+    def take(
+        self,
+        number: int,
+        record: dict,
+        records: list[dict],
+        *,
+        saved: str | None = None,
+        model: Any = None,
+    ) -> None:
         """Puts a finished trial's model at :meth:`trial_path` when it may be kept: moves
         ``saved`` there (or deletes it: the trial did not complete), or saves ``model()``
         when the objective beats or ties :meth:`threshold` of the ``records`` before this one
@@ -547,7 +562,8 @@ def results_frame(records: list[dict], *, space: Any = None, objective: str = ""
                 hp_names.append(name)
     starts = [
         r["finished_at"] - float(r.get("wall_seconds", r.get("seconds", 0.0)) or 0.0)
-        for r in records if r.get("finished_at") is not None
+        for r in records
+        if r.get("finished_at") is not None
     ]
     first_start = min(starts, default=math.nan)
     rows = []
@@ -567,8 +583,16 @@ def results_frame(records: list[dict], *, space: Any = None, objective: str = ""
         row["history"] = record.get("history", {})
         rows.append(row)
     base = ["trial", *hp_names, "objective"]
-    tail = ["best_epoch", "epochs_run", "seconds", "overhead_seconds", "elapsed_seconds",
-            "status", "error", "history"]
+    tail = [
+        "best_epoch",
+        "epochs_run",
+        "seconds",
+        "overhead_seconds",
+        "elapsed_seconds",
+        "status",
+        "error",
+        "history",
+    ]
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=base + tail)
@@ -579,9 +603,17 @@ def results_frame(records: list[dict], *, space: Any = None, objective: str = ""
 
 
 def finish_trial(
-    record: dict, *, store: TrialStore, records: list[dict], keeper: ModelKeeper | None = None,
-    progress: Any = None, oracle: Any = None, trial: Any = None, objective: str | None = None,
-    saved: str | None = None, model: Any = None,
+    record: dict,
+    *,
+    store: TrialStore,
+    records: list[dict],
+    keeper: ModelKeeper | None = None,
+    progress: Any = None,
+    oracle: Any = None,
+    trial: Any = None,
+    objective: str | None = None,
+    saved: str | None = None,
+    model: Any = None,
 ) -> None:
     """Finishes one trial, the same way for every executor (worker pool, stacked, Ray).
 

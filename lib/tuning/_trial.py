@@ -78,8 +78,15 @@ class _BestWeights:
 
 
 def _fit_callbacks(
-    hypermodel: Any, hp: Any, callbacks: Sequence | None, *, validation: bool,
-    monitor: str | None, monitor_mode: str, early_stopping: int | None, reduce_lr: dict | None,
+    hypermodel: Any,
+    hp: Any,
+    callbacks: Sequence | None,
+    *,
+    validation: bool,
+    monitor: str | None,
+    monitor_mode: str,
+    early_stopping: int | None,
+    reduce_lr: dict | None,
 ) -> tuple[list, Any]:
     """The callbacks of one fit (the caller's, best weights, early stopping, learning-rate
     schedule, the hypermodel's own) and the best-weights keeper (None without one)."""
@@ -204,22 +211,41 @@ def fit_once(
     x_train, y_train = _resampled(x_train, y_train, hp.values.get("resampling"), seed)
     model = _seeded_model(hypermodel, hp, seed, compile_overrides, initial_weights)
     all_callbacks, best = _fit_callbacks(
-        hypermodel, hp, callbacks, validation=validation_data is not None, monitor=monitor,
-        monitor_mode=monitor_mode, early_stopping=early_stopping, reduce_lr=reduce_lr,
+        hypermodel,
+        hp,
+        callbacks,
+        validation=validation_data is not None,
+        monitor=monitor,
+        monitor_mode=monitor_mode,
+        early_stopping=early_stopping,
+        reduce_lr=reduce_lr,
     )
     custom_fit = _overrides(hypermodel, "fit")
     kwargs = _fit_kwargs(
-        hp, y_train, all_callbacks, custom_fit=custom_fit, epochs=epochs, batch_size=batch_size,
-        verbose=verbose, class_weight=class_weight, shuffle=shuffle,
-        initial_epoch=initial_epoch, validation_data=validation_data,
+        hp,
+        y_train,
+        all_callbacks,
+        custom_fit=custom_fit,
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=verbose,
+        class_weight=class_weight,
+        shuffle=shuffle,
+        initial_epoch=initial_epoch,
+        validation_data=validation_data,
     )
     history, fit_seconds = _timed_fit(
         hypermodel, hp, model, x_train, y_train, kwargs, custom_fit=custom_fit
     )
     hist, returned = _read_fit_result(history, model, custom_fit=custom_fit)
     info = _fit_info(
-        hist, best, returned, epochs=epochs, initial_epoch=initial_epoch,
-        fit_seconds=fit_seconds, train_rows=len(x_train),
+        hist,
+        best,
+        returned,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        fit_seconds=fit_seconds,
+        train_rows=len(x_train),
     )
     return model, hist, info
 
@@ -236,7 +262,10 @@ def _resampled(
 
 
 def _seeded_model(
-    hypermodel: Any, hp: Any, seed: int, compile_overrides: dict | None,
+    hypermodel: Any,
+    hp: Any,
+    seed: int,
+    compile_overrides: dict | None,
     initial_weights: str | None,
 ) -> Any:
     """Seeds Keras and builds the model, from ``initial_weights`` when given."""
@@ -248,13 +277,24 @@ def _seeded_model(
 
 
 def _fit_kwargs(
-    hp: Any, y_train: np.ndarray, callbacks: list, *, custom_fit: bool, epochs: int,
-    batch_size: int | None, verbose: int, class_weight: Any, shuffle: bool, initial_epoch: int,
+    hp: Any,
+    y_train: np.ndarray,
+    callbacks: list,
+    *,
+    custom_fit: bool,
+    epochs: int,
+    batch_size: int | None,
+    verbose: int,
+    class_weight: Any,
+    shuffle: bool,
+    initial_epoch: int,
     validation_data: tuple | None,
 ) -> dict[str, Any]:
     """The keyword arguments of ``model.fit`` (or of the hypermodel's own ``fit``)."""
     kwargs: dict[str, Any] = {
-        "epochs": int(epochs), "callbacks": callbacks, "verbose": verbose,
+        "epochs": int(epochs),
+        "callbacks": callbacks,
+        "verbose": verbose,
         "class_weight": class_weights(y_train, class_weight),
     }
     if not shuffle:  # only when asked: a HyperModel.fit written for KerasTuner gets as before
@@ -271,8 +311,14 @@ def _fit_kwargs(
 
 
 def _timed_fit(
-    hypermodel: Any, hp: Any, model: Any, x_train: np.ndarray, y_train: np.ndarray,
-    kwargs: dict[str, Any], *, custom_fit: bool,
+    hypermodel: Any,
+    hp: Any,
+    model: Any,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    kwargs: dict[str, Any],
+    *,
+    custom_fit: bool,
 ) -> tuple[Any, float]:
     """Fits (with the hypermodel's own ``fit`` when it has one): its result and seconds."""
     start = time.perf_counter()
@@ -284,8 +330,14 @@ def _timed_fit(
 
 
 def _fit_info(
-    hist: dict, best: Any, returned: Any, *, epochs: int, initial_epoch: int,
-    fit_seconds: float, train_rows: int,
+    hist: dict,
+    best: Any,
+    returned: Any,
+    *,
+    epochs: int,
+    initial_epoch: int,
+    fit_seconds: float,
+    train_rows: int,
 ) -> dict:
     """``fit_once``'s ``info``: best epoch (1-based), epochs run, time, rows, ``returned``."""
     epochs_run = max((len(v) for v in hist.values()), default=int(epochs))
@@ -368,14 +420,19 @@ def _returned_metrics(value: Any) -> float | dict | None:
         return None
     if isinstance(value, (int, float, np.integer, np.floating)):
         return float(value)
-    if isinstance(value, dict) and value and all(
-        isinstance(v, (list, tuple, np.ndarray)) for v in value.values()
+    if (
+        isinstance(value, dict)
+        and value
+        and all(isinstance(v, (list, tuple, np.ndarray)) for v in value.values())
     ):
         return None  # per-epoch values: read as the fit's history
     if isinstance(value, dict):
-        bad = {k: type(v).__name__ for k, v in value.items()
-               if isinstance(v, (bool, np.bool_)) or not isinstance(
-                   v, (int, float, np.integer, np.floating))}
+        bad = {
+            k: type(v).__name__
+            for k, v in value.items()
+            if isinstance(v, (bool, np.bool_))
+            or not isinstance(v, (int, float, np.integer, np.floating))
+        }
         if bad:
             raise ValueError(
                 f"HyperModel.fit returned a dict with values that are not numbers: {bad}; "
@@ -428,11 +485,21 @@ def run_trial(
     executions = max(int(getattr(settings, "executions", 1)), 1)
     runs = [(fold, execution) for execution in range(executions) for fold in range(len(folds))]
     fold_metrics, histories, infos = _fit_runs(
-        hypermodel, hp, values, folds, runs, settings, seed=seed, epochs=epochs,
-        folded=splits is not None, epoch_hook=epoch_hook, clear=clear,
+        hypermodel,
+        hp,
+        values,
+        folds,
+        runs,
+        settings,
+        seed=seed,
+        epochs=epochs,
+        folded=splits is not None,
+        epoch_hook=epoch_hook,
+        clear=clear,
     )
-    record = _aggregate(fold_metrics, histories, infos, settings.objective, runs=runs,
-                        folds=splits is not None)
+    record = _aggregate(
+        fold_metrics, histories, infos, settings.objective, runs=runs, folds=splits is not None
+    )
     record.update(_hyperparameter_entries(hp, values, space))
     record["pid"] = os.getpid()  # the process that ran it (a worker, a Ray actor or the caller)
     record["seconds"] = time.perf_counter() - start
@@ -440,9 +507,18 @@ def run_trial(
 
 
 def _fit_runs(
-    hypermodel: Any, hp: Any, values: dict[str, Any], folds: list[tuple],
-    runs: list[tuple[int, int]], settings: Any, *, seed: int, epochs: int, folded: bool,
-    epoch_hook: Callable | None, clear: bool,
+    hypermodel: Any,
+    hp: Any,
+    values: dict[str, Any],
+    folds: list[tuple],
+    runs: list[tuple[int, int]],
+    settings: Any,
+    *,
+    seed: int,
+    epochs: int,
+    folded: bool,
+    epoch_hook: Callable | None,
+    clear: bool,
 ) -> tuple[list[dict], list[dict], list[dict]]:
     """Fits and scores each ``(fold, execution)`` of ``runs``: their metrics, histories, infos."""
     fold_metrics, histories, infos = [], [], []
@@ -490,8 +566,13 @@ def _fit_runs(
 
 
 def _run_callbacks(
-    hp: Any, settings: Any, fold: int | None, execution: int, epoch_hook: Callable | None,
-    x_val: np.ndarray, y_val: np.ndarray,
+    hp: Any,
+    settings: Any,
+    fold: int | None,
+    execution: int,
+    epoch_hook: Callable | None,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
 ) -> list:
     """One fit's callbacks: the search's (fresh), their TensorBoard HParams, the epoch hook."""
     extra = []
@@ -523,8 +604,11 @@ def _hyperparameter_entries(hp: Any, values: dict[str, Any], space: Any) -> dict
     grown = new_hyperparameters(hp, space)
     if grown is not None:
         entries["new_hyperparameters"] = grown
-    filled = {name: value for name, value in hp.values.items()
-              if name not in values and (grown is None or name not in grown["values"])}
+    filled = {
+        name: value
+        for name, value in hp.values.items()
+        if name not in values and (grown is None or name not in grown["values"])
+    }
     if filled:  # entries the oracle does not tune, at the values the build used (defaults)
         entries["untuned_values"] = filled
     return entries
@@ -550,8 +634,10 @@ def _continuation(values: dict, weights: str | None) -> dict:
     parent = values.get(HYPERBAND_PREFIX + "trial_id")
     if not weights or parent is None:
         return {}
-    return {"initial_weights": trial_weights_path(weights, parent),
-            "initial_epoch": int(values.get(HYPERBAND_PREFIX + "initial_epoch", 0))}
+    return {
+        "initial_weights": trial_weights_path(weights, parent),
+        "initial_epoch": int(values.get(HYPERBAND_PREFIX + "initial_epoch", 0)),
+    }
 
 
 def _improves(value: Any, best: Any, direction: str) -> bool:
@@ -570,8 +656,9 @@ def _fold_arrays(arrays: dict, splits: list | None) -> list[tuple]:
     return [(x[tr], y[tr], x[va], y[va]) for tr, va in splits]
 
 
-def _fit_metrics(model: Any, hist: dict, info: dict, x_val: np.ndarray, y_val: np.ndarray,
-                 settings: Any) -> dict:
+def _fit_metrics(
+    model: Any, hist: dict, info: dict, x_val: np.ndarray, y_val: np.ndarray, settings: Any
+) -> dict:
     """One fit's validation metrics: the engine's, then what the hypermodel's ``fit``
     returned (KerasTuner's custom objective), then the objective from the history at the
     best epoch when it is a Keras metric.
@@ -623,8 +710,13 @@ def _refuse_nonfinite_outputs(outputs: np.ndarray) -> None:
 
 
 def _aggregate(
-    fold_metrics: list[dict], histories: list[dict], infos: list[dict], objective: str, *,
-    runs: list[tuple[int, int]], folds: bool,
+    fold_metrics: list[dict],
+    histories: list[dict],
+    infos: list[dict],
+    objective: str,
+    *,
+    runs: list[tuple[int, int]],
+    folds: bool,
 ) -> dict[str, Any]:
     """A trial's record from its fits (one per ``(fold, execution)`` of ``runs``): metric
     means, the objective per fold and per execution, epochs, history."""
@@ -649,15 +741,18 @@ def _aggregate(
     record["fit_seconds"] = float(sum(i["fit_seconds"] for i in infos))
     history = dict(histories[0])
     for (fold, execution), hist in zip(runs[1:], histories[1:], strict=True):
-        prefix = (f"fold{fold}/" if folds else "") + (
-            f"execution{execution}/" if execution else "")
+        prefix = (f"fold{fold}/" if folds else "") + (f"execution{execution}/" if execution else "")
         history.update({f"{prefix}{k}": v for k, v in hist.items()})
     record["history"] = history
     return record
 
 
 def tensorboard_folders(
-    callbacks: list, hp: Any, trial_id: str | None, *, fold: int | None = None,
+    callbacks: list,
+    hp: Any,
+    trial_id: str | None,
+    *,
+    fold: int | None = None,
     execution: int = 0,
 ) -> list:
     """Gives each ``keras.callbacks.TensorBoard`` among one fit's ``callbacks`` a folder of
@@ -680,8 +775,11 @@ def tensorboard_folders(
     for board in boards:
         board.log_dir = os.path.join(str(board.log_dir), *parts)
         if hparams_api is not None:
-            added.append(hparams_api.KerasCallback(
-                writer=board.log_dir, hparams=dict(hp.values), trial_id=parts[0]))
+            added.append(
+                hparams_api.KerasCallback(
+                    writer=board.log_dir, hparams=dict(hp.values), trial_id=parts[0]
+                )
+            )
     return added
 
 
@@ -718,8 +816,14 @@ def dry_history_keys(
     hp = make_hyperparameters(values, space)
     hp.values.pop("resampling", None)
     model, hist, info = fit_once(
-        hypermodel, hp, x_tr, y_tr, validation_data=(x_va, y_va), epochs=1,
-        batch_size=settings.fit_batch_size, monitor=None,
+        hypermodel,
+        hp,
+        x_tr,
+        y_tr,
+        validation_data=(x_va, y_va),
+        epochs=1,
+        batch_size=settings.fit_batch_size,
+        monitor=None,
         compile_overrides=settings.compile_overrides,
     )
     del model
@@ -786,10 +890,12 @@ def fit_final(
     if early_stopping and validation_data is None:
         raise ValueError("early_stopping needs validation_data; pass it or set early_stopping=None")
     x_val, y_val = validation_data if validation_data is not None else (None, None)
-    check_inputs(Data(x, y, x_val, y_val), epochs=epochs,
-                       allow_nonfinite=allow_nonfinite)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or (
-            batch_size < 1):
+    check_inputs(Data(x, y, x_val, y_val), epochs=epochs, allow_nonfinite=allow_nonfinite)
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or (batch_size < 1)
+    ):
         raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
     model, history, _ = fit_once(
         hypermodel,

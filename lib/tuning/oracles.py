@@ -40,8 +40,9 @@ def end_trial(oracle: Any, trial: Any, record: dict, objective: str) -> None:
         trial.status = trial_module.TrialStatus.COMPLETED
     else:
         invalid = record.get("kerastuner_status") == "INVALID"
-        trial.status = trial_module.TrialStatus.INVALID if invalid else (
-            trial_module.TrialStatus.FAILED)
+        trial.status = (
+            trial_module.TrialStatus.INVALID if invalid else (trial_module.TrialStatus.FAILED)
+        )
         trial.message = record.get("error")
     oracle.end_trial(trial)
 
@@ -119,7 +120,8 @@ class _StoreBackedOracle:
         hyperparameters.values = dict(values)
         trial_id = f"{number:05d}"
         trial = trial_module.Trial(
-            hyperparameters=hyperparameters, trial_id=trial_id,
+            hyperparameters=hyperparameters,
+            trial_id=trial_id,
             status=trial_module.TrialStatus.RUNNING,
         )
         self.trials[trial_id] = trial

@@ -57,7 +57,7 @@ def space_size(space: Any) -> int | None:
         values = _values(hp)
         if values is None:
             return None
-        if not any(other.conditions for other in hps[index + 1:]):
+        if not any(other.conditions for other in hps[index + 1 :]):
             rest = count(index + 1, active)
             return None if rest is None else len(values) * rest
         total = 0
@@ -84,11 +84,21 @@ def space_table(space: Any) -> pd.DataFrame:
         else:
             shown = ", ".join(str(v) for v in values)
             count = len(values)
-        conditions = "; ".join(
-            f"{c.name} in {list(c.values)}" for c in hp.conditions
-        ) if hp.conditions else ""
-        rows.append({"name": hp.name, "kind": type(hp).__name__, "values": shown,
-                     "count": count, "default": hp.default, "when": conditions})
+        conditions = (
+            "; ".join(f"{c.name} in {list(c.values)}" for c in hp.conditions)
+            if hp.conditions
+            else ""
+        )
+        rows.append(
+            {
+                "name": hp.name,
+                "kind": type(hp).__name__,
+                "values": shown,
+                "count": count,
+                "default": hp.default,
+                "when": conditions,
+            }
+        )
     frame = pd.DataFrame(rows, columns=["name", "kind", "values", "count", "default", "when"])
     frame.attrs["size"] = space_size(space)
     return frame
@@ -173,8 +183,9 @@ def _recompile(model: Any, overrides: dict) -> None:
         kwargs["loss"] = overrides["loss"]
     if overrides.get("optimizer"):
         optimizer = overrides["optimizer"]
-        kwargs["optimizer"] = optimizer if isinstance(optimizer, str) else (
-            keras.optimizers.deserialize(optimizer))
+        kwargs["optimizer"] = (
+            optimizer if isinstance(optimizer, str) else (keras.optimizers.deserialize(optimizer))
+        )
     if overrides.get("metrics"):
         kwargs["metrics"] = overrides["metrics"]
     model.compile(**kwargs)
@@ -258,8 +269,14 @@ class _DryModel:
 
 
 def discover_space(
-    hypermodel: Any, x_sample: np.ndarray, y_sample: np.ndarray, *, batch_size: int = 32,
-    info: dict | None = None, compile_overrides: dict | None = None, initial: Any = None,
+    hypermodel: Any,
+    x_sample: np.ndarray,
+    y_sample: np.ndarray,
+    *,
+    batch_size: int = 32,
+    info: dict | None = None,
+    compile_overrides: dict | None = None,
+    initial: Any = None,
     validation_sample: tuple | None = None,
 ) -> Any:
     """Finds every hyperparameter of a hypermodel (KerasTuner's dry builds, conditions included).
@@ -306,8 +323,11 @@ def discover_space(
         if _overrides(hypermodel, "callbacks"):
             hypermodel.callbacks(hp)
         if info is not None and "row_error" not in info:  # the default model, on two rows
-            info["row_error"] = None if _overrides(hypermodel, "fit") else rows_error(
-                model, x_sample, y_sample, validation_sample)
+            info["row_error"] = (
+                None
+                if _overrides(hypermodel, "fit")
+                else rows_error(model, x_sample, y_sample, validation_sample)
+            )
         if _overrides(hypermodel, "fit"):
             kwargs = {"epochs": 1, "verbose": 0}
             if "batch_size" not in hp.values and batch_size is not None:
@@ -356,8 +376,9 @@ def rows_error(model: Any, x: Any, y: Any, validation: tuple | None) -> str | No
     for name, rows_x, rows_y in parts:
         rows_x, rows_y = np.asarray(rows_x[:2]), np.asarray(rows_y[:2])
         try:  # eager: no tf.function traced for this check
-            model.compute_loss(x=rows_x, y=rows_y, y_pred=model(rows_x, training=False),
-                               training=False)
+            model.compute_loss(
+                x=rows_x, y=rows_y, y_pred=model(rows_x, training=False), training=False
+            )
         except Exception as error:  # noqa: BLE001  (Keras raises many types; all are input errors here)
             first = _keras_reason(error)
             return (
@@ -428,9 +449,13 @@ def describe_model(model: Any, output: Any = None) -> dict:
             config = {}
         layers.append([type(layer).__name__, config])
     text = json.dumps(
-        [layers, _describe_loss(getattr(model, "loss", None)),
-         int(model.count_params()) if getattr(model, "built", True) else None],
-        sort_keys=True, default=str,
+        [
+            layers,
+            _describe_loss(getattr(model, "loss", None)),
+            int(model.count_params()) if getattr(model, "built", True) else None,
+        ],
+        sort_keys=True,
+        default=str,
     )
     outputs = None
     try:

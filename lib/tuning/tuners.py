@@ -66,19 +66,41 @@ from lib.tuning._store import ModelKeeper, TrialStore, results_frame
 
 # search.json keys that must match when a directory is searched again.
 SPEC_KEYS = (
-    "tuner", "objective", "seed", "task", "epochs", "batch_size", "early_stopping", "reduce_lr",
-    "class_weight", "monitor", "tuner_options", "asha", "data", "folds", "space", "model",
-    "executor", "onednn", "executions_per_trial", "shuffle",
+    "tuner",
+    "objective",
+    "seed",
+    "task",
+    "epochs",
+    "batch_size",
+    "early_stopping",
+    "reduce_lr",
+    "class_weight",
+    "monitor",
+    "tuner_options",
+    "asha",
+    "data",
+    "folds",
+    "space",
+    "model",
+    "executor",
+    "onednn",
+    "executions_per_trial",
+    "shuffle",
 )
 # EngineOptions options every pool-based tuner takes (Ray takes its own).
 POOL_OPTIONS = (
-    "workers", "trials_per_worker", "max_worker_memory_mb", "threads", "pin_cores",
-    "keep_models", "budget_seconds", "trial_timeout_seconds",
+    "workers",
+    "trials_per_worker",
+    "max_worker_memory_mb",
+    "threads",
+    "pin_cores",
+    "keep_models",
+    "budget_seconds",
+    "trial_timeout_seconds",
 )
 # Options of the stacked executor (grid and random searches of stackable hypermodels).
 STACKED_OPTIONS = ("executor", "max_models", "memory_budget_mb")
-_RAY_ONLY = ("ray_address", "max_concurrent_trials", "asha", "num_cpus", "searcher",
-             "runtime_env")
+_RAY_ONLY = ("ray_address", "max_concurrent_trials", "asha", "num_cpus", "searcher", "runtime_env")
 
 
 class _EngineDefaultObjective(kt.Objective):
@@ -105,7 +127,8 @@ def _objective(objective: Any) -> kt.Objective:
                 f"objective {objective.name!r} is searched in direction "
                 f"{objective.direction!r}, as given, though {objective.name!r} is a metric "
                 f"whose values get better towards {inferred!r}",
-                UserWarning, stacklevel=3,
+                UserWarning,
+                stacklevel=3,
             )
         return objective
     if isinstance(objective, str):
@@ -221,16 +244,34 @@ class EngineTuner(kt.Tuner):
     OPTIONS = POOL_OPTIONS
 
     def __init__(
-        self, oracle: Any, hypermodel: Any = None, *, seed: int | None = None,
-        max_trials: int | None = None, directory: Any = None, project_name: str | None = None,
-        overwrite: bool = False, task: str | None = None, max_consecutive_failed_trials: int = 3,
-        executions_per_trial: int = 1, oracle_options: dict | None = None,
-        optimizer: Any = None, loss: Any = None, metrics: Any = None, workers: int = 1,
-        trials_per_worker: int | None = 10, max_worker_memory_mb: float | None = None,
-        threads: int | None = None, pin_cores: bool = False, keep_models: int = 1,
-        budget_seconds: float | None = None, trial_timeout_seconds: float | None = None,
-        executor: str = "trials", max_models: int | None = None,
-        memory_budget_mb: float | None = None, **kwargs: Any,
+        self,
+        oracle: Any,
+        hypermodel: Any = None,
+        *,
+        seed: int | None = None,
+        max_trials: int | None = None,
+        directory: Any = None,
+        project_name: str | None = None,
+        overwrite: bool = False,
+        task: str | None = None,
+        max_consecutive_failed_trials: int = 3,
+        executions_per_trial: int = 1,
+        oracle_options: dict | None = None,
+        optimizer: Any = None,
+        loss: Any = None,
+        metrics: Any = None,
+        workers: int = 1,
+        trials_per_worker: int | None = 10,
+        max_worker_memory_mb: float | None = None,
+        threads: int | None = None,
+        pin_cores: bool = False,
+        keep_models: int = 1,
+        budget_seconds: float | None = None,
+        trial_timeout_seconds: float | None = None,
+        executor: str = "trials",
+        max_models: int | None = None,
+        memory_budget_mb: float | None = None,
+        **kwargs: Any,
     ):
         options = {name: value for name, value in locals().items() if name in _DEFAULTS}
         self._refuse_unknown(kwargs, options)
@@ -240,15 +281,19 @@ class EngineTuner(kt.Tuner):
         self.executions_per_trial = _executions(executions_per_trial)
         self.engine_options = EngineOptions(**{k: options[k] for k in POOL_OPTIONS})
         self.executor = self._make_executor(
-            executor, {k: options[k] for k in STACKED_OPTIONS[1:] if options[k]})
+            executor, {k: options[k] for k in STACKED_OPTIONS[1:] if options[k]}
+        )
         if self.executions_per_trial > 1 and self.executor.single_execution:
             raise ValueError(
                 f"executions_per_trial={self.executions_per_trial} does not combine with "
                 f"{self.executor.single_execution}; pass executions_per_trial=1, or search "
                 "without it"
             )
-        if max_trials is not None and (isinstance(max_trials, bool) or not isinstance(
-                max_trials, (int, np.integer)) or max_trials < 1):
+        if max_trials is not None and (
+            isinstance(max_trials, bool)
+            or not isinstance(max_trials, (int, np.integer))
+            or max_trials < 1
+        ):
             raise ValueError(
                 f"max_trials must be a whole number of at least 1 (or None for a whole grid), "
                 f"got {max_trials!r}"
@@ -273,10 +318,15 @@ class EngineTuner(kt.Tuner):
         self._pending: list = []
         self._next_index = 0
         super().__init__(
-            oracle=oracle, hypermodel=hypermodel, directory=directory,
-            project_name=project_name, overwrite=False,
+            oracle=oracle,
+            hypermodel=hypermodel,
+            directory=directory,
+            project_name=project_name,
+            overwrite=False,
             executions_per_trial=self.executions_per_trial,  # KerasTuner keeps it too
-            optimizer=optimizer, loss=loss, metrics=metrics,
+            optimizer=optimizer,
+            loss=loss,
+            metrics=metrics,
         )
         if self._store.exists():
             self._refuse_other_tuner()
@@ -307,17 +357,24 @@ class EngineTuner(kt.Tuner):
             kwargs.pop("logger")
             warnings.warn(
                 "The `logger` parameter is deprecated by Keras Tuner and ignored",
-                DeprecationWarning, stacklevel=4,
+                DeprecationWarning,
+                stacklevel=4,
             )
-        unknown = sorted(set(kwargs) | {
-            name for name, value in options.items()
-            if name not in self.OPTIONS and value != _DEFAULTS[name]})
+        unknown = sorted(
+            set(kwargs)
+            | {
+                name
+                for name, value in options.items()
+                if name not in self.OPTIONS and value != _DEFAULTS[name]
+            }
+        )
         if not unknown:
             return
         ray = [name for name in unknown if name in _RAY_ONLY]
         hint = (
-            f" {ray} belong to lib.tuning.RayTuneSearch" if ray else
-            f" options this tuner takes: {sorted(self.OPTIONS)}"
+            f" {ray} belong to lib.tuning.RayTuneSearch"
+            if ray
+            else f" options this tuner takes: {sorted(self.OPTIONS)}"
         )
         raise UnrecognizedArgumentsError(
             f"Unrecognized arguments {unknown} for {type(self).__name__}();{hint}"
@@ -360,19 +417,29 @@ class EngineTuner(kt.Tuner):
         best = self.oracle.get_best_trials(2)
         if len(best) < 2 or best[1].status != "COMPLETED" or best[0].score != best[1].score:
             return
-        tied = [t for t in self.oracle.get_best_trials(len(self.oracle.trials))
-                if t.status == "COMPLETED" and t.score == best[0].score]
+        tied = [
+            t
+            for t in self.oracle.get_best_trials(len(self.oracle.trials))
+            if t.status == "COMPLETED" and t.score == best[0].score
+        ]
         name = self.oracle.objective.name
         how = "the trial order (no monitored metric to break it)"
         if getattr(self.oracle, "tie_break", None):
             monitor = self.oracle.tie_break[0]
-            values = [t.metrics.get_last_value(monitor) if t.metrics.exists(monitor) else None
-                      for t in tied[:2]]
-            how = (f"{monitor} at the best epoch ({values[0]:.4g} vs {values[1]:.4g})"
-                   if None not in values else "the trial order")
-        message = (f"{len(tied)} trials tie on {name} = {best[0].score:.4g} (trials "
-                   f"{', '.join(str(t.trial_id) for t in tied[:6])}); the best is trial "
-                   f"{best[0].trial_id}, by {how}. tuner.results['rank'] shows the order")
+            values = [
+                t.metrics.get_last_value(monitor) if t.metrics.exists(monitor) else None
+                for t in tied[:2]
+            ]
+            how = (
+                f"{monitor} at the best epoch ({values[0]:.4g} vs {values[1]:.4g})"
+                if None not in values
+                else "the trial order"
+            )
+        message = (
+            f"{len(tied)} trials tie on {name} = {best[0].score:.4g} (trials "
+            f"{', '.join(str(t.trial_id) for t in tied[:6])}); the best is trial "
+            f"{best[0].trial_id}, by {how}. tuner.results['rank'] shows the order"
+        )
         self._tie_message = message
         if verbose:
             print(message)
@@ -434,8 +501,11 @@ class EngineTuner(kt.Tuner):
         import json
         import zipfile
 
-        model = spaces.build(self.hypermodel, trial.hyperparameters, spaces.compile_overrides(
-            self.optimizer, self.loss, self.metrics))
+        model = spaces.build(
+            self.hypermodel,
+            trial.hyperparameters,
+            spaces.compile_overrides(self.optimizer, self.loss, self.metrics),
+        )
         if not getattr(model, "built", True):
             with zipfile.ZipFile(path) as archive:
                 config = json.loads(archive.read("config.json"))
@@ -454,18 +524,31 @@ class EngineTuner(kt.Tuner):
         records = self._store.load()
         frame = results_frame(records, space=self.oracle.get_space(), objective=objective)
         if not frame.empty:  # the order of get_best_trials: ties broken as it breaks them
-            number = {str(r.get("trial_id")): r["trial"] for r in records
-                      if r.get("status") == "COMPLETED"}
-            ranked = [t for t in self.oracle.get_best_trials(len(self.oracle.trials))
-                      if t.status == "COMPLETED" and str(t.trial_id) in number]
+            number = {
+                str(r.get("trial_id")): r["trial"]
+                for r in records
+                if r.get("status") == "COMPLETED"
+            }
+            ranked = [
+                t
+                for t in self.oracle.get_best_trials(len(self.oracle.trials))
+                if t.status == "COMPLETED" and str(t.trial_id) in number
+            ]
             order = {number[str(t.trial_id)]: rank for rank, t in enumerate(ranked, start=1)}
-            frame.insert(frame.columns.get_loc("objective") + 1, "rank",
-                         frame["trial"].map(order).astype("Int64"))
-        frame.attrs.update({
-            "objective": objective, "direction": self.oracle.objective.direction,
-            "task": self._spec().get("task"), "tuner": self.TUNER,
-            "directory": self._store.directory,
-        })
+            frame.insert(
+                frame.columns.get_loc("objective") + 1,
+                "rank",
+                frame["trial"].map(order).astype("Int64"),
+            )
+        frame.attrs.update(
+            {
+                "objective": objective,
+                "direction": self.oracle.objective.direction,
+                "task": self._spec().get("task"),
+                "tuner": self.TUNER,
+                "directory": self._store.directory,
+            }
+        )
         return frame
 
     def _spec(self) -> dict:
@@ -519,9 +602,13 @@ class EngineTuner(kt.Tuner):
             self.oracle.objective = DefaultObjective()  # KerasTuner's: a returned float, min
         self._store.lock()
         try:
-            spec = {"tuner": self.TUNER, "executor": "keras_tuner_loop",
-                    "objective": self.oracle.objective.name, "seed": self.seed,
-                    "space": _as_json(self.oracle.get_space().get_config())}
+            spec = {
+                "tuner": self.TUNER,
+                "executor": "keras_tuner_loop",
+                "objective": self.oracle.objective.name,
+                "seed": self.seed,
+                "space": _as_json(self.oracle.get_space().get_config()),
+            }
             if self._store.exists():
                 old = self._store.read_spec()
                 if old.get("executor") != "keras_tuner_loop":
@@ -558,9 +645,15 @@ class EngineTuner(kt.Tuner):
         import time
 
         wall = time.perf_counter() - getattr(self, "_trial_began", time.perf_counter())
-        record = {"trial": len(self._records), "trial_id": trial.trial_id,
-                  "hyperparameters": dict(trial.hyperparameters.values), "seed": None,
-                  "status": str(trial.status), "wall_seconds": wall, "seconds": wall}
+        record = {
+            "trial": len(self._records),
+            "trial_id": trial.trial_id,
+            "hyperparameters": dict(trial.hyperparameters.values),
+            "seed": None,
+            "status": str(trial.status),
+            "wall_seconds": wall,
+            "seconds": wall,
+        }
         if trial.status == "COMPLETED" and trial.score is not None:
             record["objective"] = float(trial.score)
             for name in trial.metrics.metrics:
@@ -579,12 +672,25 @@ class EngineTuner(kt.Tuner):
         self._records.append(record)
 
     def search_arrays(
-        self, x: Any = None, y: Any = None, *, validation_data: tuple | None = None,
-        epochs: int = 10, batch_size: int | None = None, callbacks: list | None = None,
-        class_weight: Any = None, folds: Any = None, groups: Any = None,
-        early_stopping: int | None = None, reduce_lr: dict | None = None,
-        monitor: str | None = None, allow_nonfinite: bool = False, verbose: int = 1,
-        validation_split: float = 0.0, shuffle: bool = True, **fit_kwargs: Any,
+        self,
+        x: Any = None,
+        y: Any = None,
+        *,
+        validation_data: tuple | None = None,
+        epochs: int = 10,
+        batch_size: int | None = None,
+        callbacks: list | None = None,
+        class_weight: Any = None,
+        folds: Any = None,
+        groups: Any = None,
+        early_stopping: int | None = None,
+        reduce_lr: dict | None = None,
+        monitor: str | None = None,
+        allow_nonfinite: bool = False,
+        verbose: int = 1,
+        validation_split: float = 0.0,
+        shuffle: bool = True,
+        **fit_kwargs: Any,
     ) -> pd.DataFrame:
         """Runs the search's remaining trials (KerasTuner's ``search`` signature).
 
@@ -641,18 +747,29 @@ class EngineTuner(kt.Tuner):
         self._callbacks_of_caller = _callbacks_of_caller(callbacks)
         if validation_split:
             x, y, validation_data = _split_off_validation(
-                x, y, validation_split, validation_data=validation_data, folds=folds)
+                x, y, validation_split, validation_data=validation_data, folds=folds
+            )
         data = self._data(x, y, validation_data, groups)
         _data.check_inputs(data, epochs=epochs, allow_nonfinite=allow_nonfinite)
         _check_batch_size(batch_size)
-        plan = self._plan(data, folds=folds, epochs=epochs, batch_size=batch_size,
-                          callbacks=callbacks, class_weight=class_weight,
-                          early_stopping=early_stopping, reduce_lr=reduce_lr, monitor=monitor,
-                          shuffle=shuffle)
-        self._before_search(data, plan, class_weight=class_weight,
-                            validation_split=bool(validation_split))
-        self._set_tie_break(plan.settings.objective, plan.settings.monitor,
-                            plan.settings.monitor_mode)
+        plan = self._plan(
+            data,
+            folds=folds,
+            epochs=epochs,
+            batch_size=batch_size,
+            callbacks=callbacks,
+            class_weight=class_weight,
+            early_stopping=early_stopping,
+            reduce_lr=reduce_lr,
+            monitor=monitor,
+            shuffle=shuffle,
+        )
+        self._before_search(
+            data, plan, class_weight=class_weight, validation_split=bool(validation_split)
+        )
+        self._set_tie_break(
+            plan.settings.objective, plan.settings.monitor, plan.settings.monitor_mode
+        )
         self._store.lock()
         try:
             self._search(plan, verbose=verbose)
@@ -661,8 +778,9 @@ class EngineTuner(kt.Tuner):
         self._report_tie(verbose)
         return self.results
 
-    def _before_search(self, data: _data.Data, plan: SearchPlan, *, class_weight: Any,
-                       validation_split: bool) -> None:
+    def _before_search(
+        self, data: _data.Data, plan: SearchPlan, *, class_weight: Any, validation_split: bool
+    ) -> None:
         """What ``search`` does once its plan is made, before the directory is touched: refuses
         classes missing from the labels and a misspelt ``class_weight``, lets a hypermodel
         take its shape / classes from the data (``adapt_to_data``), then refuses a search the
@@ -689,8 +807,11 @@ class EngineTuner(kt.Tuner):
         """Refuses a directory that holds trials without the ``search.json`` they belong to
         (deleted by hand): a new search would append to trials of other data."""
         store = self._store
-        if not store.exists() and os.path.exists(store.trials_path) and os.path.getsize(
-                store.trials_path):
+        if (
+            not store.exists()
+            and os.path.exists(store.trials_path)
+            and os.path.getsize(store.trials_path)
+        ):
             raise ValueError(
                 f"{store.trials_path} holds trials but {store.spec_path} is missing, so they "
                 "cannot be matched to this search's data and space; nothing was changed. "
@@ -712,9 +833,20 @@ class EngineTuner(kt.Tuner):
             x_val, y_val = validation_data
         return _data.Data(x, y, x_val, y_val, groups)
 
-    def _plan(self, data: _data.Data, *, folds: Any, epochs: int, batch_size: int,
-              callbacks: Any, class_weight: Any, early_stopping: Any, reduce_lr: Any,
-              monitor: Any, shuffle: bool = True) -> SearchPlan:
+    def _plan(
+        self,
+        data: _data.Data,
+        *,
+        folds: Any,
+        epochs: int,
+        batch_size: int,
+        callbacks: Any,
+        class_weight: Any,
+        early_stopping: Any,
+        reduce_lr: Any,
+        monitor: Any,
+        shuffle: bool = True,
+    ) -> SearchPlan:
         """Everything a search call needs before it touches the directory."""
         objective = self.oracle.objective.name
         task = _data.infer_task(objective, data.y_train, self.task)
@@ -734,21 +866,36 @@ class EngineTuner(kt.Tuner):
 
             blob = cloudpickle.dumps(list(callbacks))
         settings = TrialSettings(
-            objective=objective, direction=self.oracle.objective.direction, task=task,
-            labels=labels, epochs=int(self._epochs(epochs)),
+            objective=objective,
+            direction=self.oracle.objective.direction,
+            task=task,
+            labels=labels,
+            epochs=int(self._epochs(epochs)),
             batch_size=int(batch_size) if batch_size is not None else 32,
             batch_size_given=batch_size is not None,
-            early_stopping=early_stopping, reduce_lr=dict(reduce_lr) if reduce_lr else None,
-            class_weight=class_weight, monitor=monitor,
-            monitor_mode=self.oracle.objective.direction if monitor == objective
+            early_stopping=early_stopping,
+            reduce_lr=dict(reduce_lr) if reduce_lr else None,
+            class_weight=class_weight,
+            monitor=monitor,
+            monitor_mode=self.oracle.objective.direction
+            if monitor == objective
             else _data.direction_of(monitor),
-            callbacks=blob, executions=self.executions_per_trial, shuffle=bool(shuffle),
+            callbacks=blob,
+            executions=self.executions_per_trial,
+            shuffle=bool(shuffle),
             compile_overrides=spaces.compile_overrides(self.optimizer, self.loss, self.metrics),
             trial_weights=self._trial_weights(),
         )
-        return SearchPlan(data=data, arrays=arrays, splits=splits, digest=digest,
-                          folds_digest=folds_digest, settings=settings,
-                          need_keys=objective not in engine_names, engine_names=engine_names)
+        return SearchPlan(
+            data=data,
+            arrays=arrays,
+            splits=splits,
+            digest=digest,
+            folds_digest=folds_digest,
+            settings=settings,
+            need_keys=objective not in engine_names,
+            engine_names=engine_names,
+        )
 
     def _epochs(self, epochs: int) -> int:
         return epochs
@@ -766,8 +913,9 @@ class EngineTuner(kt.Tuner):
         ModelKeeper(self._store.directory, 0, "max").clear_partial()
         in_process = self._in_process()
         if not in_process:
-            self._store.save_data(plan.arrays, plan.splits,
-                                  {"data": plan.digest, "folds": plan.folds_digest})
+            self._store.save_data(
+                plan.arrays, plan.splits, {"data": plan.digest, "folds": plan.folds_digest}
+            )
         pool = self._make_pool(plan, in_process)
         try:
             space = self._discover(pool, plan, start_all=not in_process)
@@ -782,8 +930,11 @@ class EngineTuner(kt.Tuner):
         spec = self._spec()
         if not spec:
             return
-        differing = [k for k, new in (("data", plan.digest), ("folds", plan.folds_digest))
-                     if _as_json(spec.get(k)) != _as_json(new)]
+        differing = [
+            k
+            for k, new in (("data", plan.digest), ("folds", plan.folds_digest))
+            if _as_json(spec.get(k)) != _as_json(new)
+        ]
         if differing:
             raise ValueError(
                 f"{self._store.directory} holds a search on other data (differs in: "
@@ -796,17 +947,26 @@ class EngineTuner(kt.Tuner):
         setup = None
         if not in_process:
             setup = WorkerSetup(
-                hypermodel=pickle_hypermodel(self.hypermodel), data_dir=self._store.data_dir,
-                array_names=sorted(plan.arrays), threads=options.threads,
-                pin_cores=bool(options.pin_cores), fingerprint=(plan.digest, plan.folds_digest),
+                hypermodel=pickle_hypermodel(self.hypermodel),
+                data_dir=self._store.data_dir,
+                array_names=sorted(plan.arrays),
+                threads=options.threads,
+                pin_cores=bool(options.pin_cores),
+                fingerprint=(plan.digest, plan.folds_digest),
             )
         return Pool(
             workers=max(int(options.workers), 1) if not in_process else 1,
             trials_per_worker=options.trials_per_worker,
-            max_worker_memory_mb=options.max_worker_memory_mb, setup=setup,
-            in_process=(self.hypermodel, plan.arrays, plan.splits,
-                        options.threads if self.executor.sets_threads else None)
-            if in_process else None,
+            max_worker_memory_mb=options.max_worker_memory_mb,
+            setup=setup,
+            in_process=(
+                self.hypermodel,
+                plan.arrays,
+                plan.splits,
+                options.threads if self.executor.sets_threads else None,
+            )
+            if in_process
+            else None,
         )
 
     def _discover(self, pool: Pool, plan: SearchPlan, *, start_all: bool) -> Any:
@@ -815,8 +975,11 @@ class EngineTuner(kt.Tuner):
         if start_all:  # the other workers import TensorFlow while the first discovers
             for index in range(min(pool.size, self.max_trials or pool.size)):
                 pool.slot(index)
-        pool.slot(0).submit(DiscoverTask(settings=plan.settings, history_keys=plan.need_keys,
-                                         initial_space=self._predefined))
+        pool.slot(0).submit(
+            DiscoverTask(
+                settings=plan.settings, history_keys=plan.need_keys, initial_space=self._predefined
+            )
+        )
         found = pool.slot(0).receive()
         pool.slot(0).tasks_done = 0  # discovery does not count towards trials_per_worker
         if found["status"] != "OK":
@@ -850,16 +1013,26 @@ class EngineTuner(kt.Tuner):
     def _check_spec(self, plan: SearchPlan, found: dict) -> None:
         settings = plan.settings
         spec = {
-            "tuner": self.TUNER, "objective": settings.objective, "seed": self.seed,
-            "task": settings.task, "epochs": settings.epochs, "batch_size": settings.batch_size,
-            "early_stopping": settings.early_stopping, "reduce_lr": settings.reduce_lr,
-            "class_weight": settings.class_weight, "monitor": settings.monitor,
-            "tuner_options": self.oracle_options, "asha": self.executor.asha,
-            "data": plan.digest, "folds": plan.folds_digest, "space": found["space"],
+            "tuner": self.TUNER,
+            "objective": settings.objective,
+            "seed": self.seed,
+            "task": settings.task,
+            "epochs": settings.epochs,
+            "batch_size": settings.batch_size,
+            "early_stopping": settings.early_stopping,
+            "reduce_lr": settings.reduce_lr,
+            "class_weight": settings.class_weight,
+            "monitor": settings.monitor,
+            "tuner_options": self.oracle_options,
+            "asha": self.executor.asha,
+            "data": plan.digest,
+            "folds": plan.folds_digest,
+            "space": found["space"],
             "model": found["model"].get("signature"),
             "executor": self.executor.name,
             "executions_per_trial": self.executions_per_trial
-            if self.executions_per_trial != 1 else None,  # searches stored before it: None
+            if self.executions_per_trial != 1
+            else None,  # searches stored before it: None
             "shuffle": None if settings.shuffle else False,  # likewise
             # TensorFlow's oneDNN kernels round differently: trials run with and without them
             # differ at high learning rates, so a resumed search must run as it started
@@ -870,8 +1043,11 @@ class EngineTuner(kt.Tuner):
             old = self._store.read_spec()
             differing = [k for k in SPEC_KEYS if old.get(k) != spec.get(k)]
             if differing:
-                what = "search space" if "space" in differing else (
-                    "model" if differing == ["model"] else "search")
+                what = (
+                    "search space"
+                    if "space" in differing
+                    else ("model" if differing == ["model"] else "search")
+                )
                 raise ValueError(
                     f"{self._store.directory} holds a different {what} (differs in: "
                     f"{differing}); use another directory / project_name, the same "
@@ -884,14 +1060,26 @@ class EngineTuner(kt.Tuner):
         settings = plan.settings
         keeper = None
         if plan.splits is None and self.engine_options.keep_models > 0:
-            keeper = ModelKeeper(self._store.directory, self.engine_options.keep_models,
-                                 settings.direction, getattr(self.oracle, "tie_break", None))
+            keeper = ModelKeeper(
+                self._store.directory,
+                self.engine_options.keep_models,
+                settings.direction,
+                getattr(self.oracle, "tie_break", None),
+            )
         state = _loop.Run(
-            oracle=self.oracle, store=self._store, keeper=keeper, settings=settings,
-            engine_options=self.engine_options, space_config=space.get_config(), seed=self.seed,
-            max_trials=self.max_trials, max_failures=self.max_consecutive_failed_trials,
-            progress=self._progress(space, settings, verbose), records=self._records,
-            pending=self._pending, next_index=self._next_index,
+            oracle=self.oracle,
+            store=self._store,
+            keeper=keeper,
+            settings=settings,
+            engine_options=self.engine_options,
+            space_config=space.get_config(),
+            seed=self.seed,
+            max_trials=self.max_trials,
+            max_failures=self.max_consecutive_failed_trials,
+            progress=self._progress(space, settings, verbose),
+            records=self._records,
+            pending=self._pending,
+            next_index=self._next_index,
         )
         try:
             self.executor.run(self, plan, pool, state)
@@ -908,16 +1096,25 @@ class EngineTuner(kt.Tuner):
                 record.get("objective"), best, settings.direction
             ):
                 best = float(record["objective"])
-        return SearchProgress(total=total, done=len(self._records), objective=settings.objective,
-                              direction=settings.direction, best=best, verbose=verbose)
+        return SearchProgress(
+            total=total,
+            done=len(self._records),
+            objective=settings.objective,
+            direction=settings.direction,
+            best=best,
+            verbose=verbose,
+        )
 
     def _space_total(self, space: Any) -> int | None:
         return None
 
 
 def _check_batch_size(batch_size: Any) -> None:
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
-            batch_size, (int, np.integer)) or batch_size < 1):
+    if batch_size is not None and (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
         raise ValueError(
             f"batch_size must be a whole number of at least 1, got {batch_size!r}; pass e.g. "
             "batch_size=32, or None for the default (32, or the space's 'batch_size')"
@@ -950,7 +1147,12 @@ def _refuse_streamed(name: str, value: Any) -> None:
 
 
 def _split_off_validation(
-    x: Any, y: Any, fraction: Any, *, validation_data: Any, folds: Any,
+    x: Any,
+    y: Any,
+    fraction: Any,
+    *,
+    validation_data: Any,
+    folds: Any,
 ) -> tuple[Any, Any, tuple]:
     """``(x_train, y_train, (x_val, y_val))`` with the last ``fraction`` of the rows as the
     validation set, the way ``keras.Model.fit(validation_split=...)`` cuts them."""
@@ -962,8 +1164,10 @@ def _split_off_validation(
             f"validation_split={fraction} and {given} both choose the validation rows; pass "
             "one of them"
         )
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not (
-        0.0 < fraction < 1.0
+    if (
+        isinstance(fraction, bool)
+        or not isinstance(fraction, (int, float))
+        or not (0.0 < fraction < 1.0)
     ):
         raise ValueError(f"validation_split must be a fraction in (0, 1), got {fraction!r}")
     if x is None or y is None:
@@ -982,8 +1186,10 @@ def _split_off_validation(
 def _callbacks_of_caller(callbacks: Any) -> bool:
     """Whether any callback is of a class outside Keras (its top-level package is not
     ``keras``): the caller's own, whose side effects must reach the caller."""
-    return any(type(callback).__module__.split(".")[0] not in ("keras", "tf_keras")
-               for callback in callbacks or ())
+    return any(
+        type(callback).__module__.split(".")[0] not in ("keras", "tf_keras")
+        for callback in callbacks or ()
+    )
 
 
 def _set_space(oracle: Any, space: Any) -> None:
@@ -1035,23 +1241,33 @@ def _raise_from(result: dict, what: str) -> None:
     raise RuntimeError(f"{what}: {result.get('error')}\n{result.get('traceback', '')}")
 
 
-def _oracle_kwargs(objective: Any, max_trials: Any, seed: Any, hyperparameters: Any,
-                   tune_new_entries: bool, allow_new_entries: bool,
-                   max_retries_per_trial: int = 0) -> dict:
+def _oracle_kwargs(
+    objective: Any,
+    max_trials: Any,
+    seed: Any,
+    hyperparameters: Any,
+    tune_new_entries: bool,
+    allow_new_entries: bool,
+    max_retries_per_trial: int = 0,
+) -> dict:
     return {
         "max_retries_per_trial": int(max_retries_per_trial),
-        "objective": _objective(objective), "max_trials": max_trials,
+        "objective": _objective(objective),
+        "max_trials": max_trials,
         "seed": oracle_seed(0 if seed is None else int(seed)),
-        "hyperparameters": hyperparameters, "tune_new_entries": tune_new_entries,
+        "hyperparameters": hyperparameters,
+        "tune_new_entries": tune_new_entries,
         "allow_new_entries": allow_new_entries,
         "max_consecutive_failed_trials": 2**31,  # counted by the engine (with the traceback)
     }
 
 
 # The defaults of the engine options: an option a tuner does not take must keep its default.
-_DEFAULTS = {name: parameter.default for name, parameter in
-             inspect.signature(EngineTuner.__init__).parameters.items()
-             if name in POOL_OPTIONS + STACKED_OPTIONS}
+_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(EngineTuner.__init__).parameters.items()
+    if name in POOL_OPTIONS + STACKED_OPTIONS
+}
 
 
 class Tuner(EngineTuner):
@@ -1071,8 +1287,9 @@ class Tuner(EngineTuner):
     TUNER = "tuner"
 
     def __init__(self, oracle: Any, hypermodel: Any = None, **kwargs: Any):
-        super().__init__(oracle, hypermodel, max_trials=getattr(oracle, "max_trials", None),
-                         **kwargs)
+        super().__init__(
+            oracle, hypermodel, max_trials=getattr(oracle, "max_trials", None), **kwargs
+        )
 
 
 class GridSearch(EngineTuner):
@@ -1086,16 +1303,38 @@ class GridSearch(EngineTuner):
     TUNER = "grid"
     OPTIONS = POOL_OPTIONS + STACKED_OPTIONS
 
-    def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int | None = None,
-                 seed: int | None = None, hyperparameters: Any = None,
-                 tune_new_entries: bool = True, allow_new_entries: bool = True,
-                 max_consecutive_failed_trials: int = 3, max_retries_per_trial: int = 0,
-                 **kwargs: Any):
-        oracle = oracles.GridSearchOracle(**_oracle_kwargs(
-            objective, max_trials, seed, hyperparameters, tune_new_entries, allow_new_entries,
-            max_retries_per_trial))
-        super().__init__(oracle, hypermodel, seed=seed, max_trials=max_trials,
-                         max_consecutive_failed_trials=max_consecutive_failed_trials, **kwargs)
+    def __init__(
+        self,
+        hypermodel: Any = None,
+        objective: Any = None,
+        max_trials: int | None = None,
+        seed: int | None = None,
+        hyperparameters: Any = None,
+        tune_new_entries: bool = True,
+        allow_new_entries: bool = True,
+        max_consecutive_failed_trials: int = 3,
+        max_retries_per_trial: int = 0,
+        **kwargs: Any,
+    ):
+        oracle = oracles.GridSearchOracle(
+            **_oracle_kwargs(
+                objective,
+                max_trials,
+                seed,
+                hyperparameters,
+                tune_new_entries,
+                allow_new_entries,
+                max_retries_per_trial,
+            )
+        )
+        super().__init__(
+            oracle,
+            hypermodel,
+            seed=seed,
+            max_trials=max_trials,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+            **kwargs,
+        )
 
     def _space_total(self, space: Any) -> int | None:
         from lib.tuning.spaces import space_size
@@ -1109,16 +1348,38 @@ class RandomSearch(EngineTuner):
     TUNER = "random"
     OPTIONS = POOL_OPTIONS + STACKED_OPTIONS
 
-    def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10,
-                 seed: int | None = None, hyperparameters: Any = None,
-                 tune_new_entries: bool = True, allow_new_entries: bool = True,
-                 max_consecutive_failed_trials: int = 3, max_retries_per_trial: int = 0,
-                 **kwargs: Any):
-        oracle = oracles.RandomSearchOracle(**_oracle_kwargs(
-            objective, max_trials, seed, hyperparameters, tune_new_entries, allow_new_entries,
-            max_retries_per_trial))
-        super().__init__(oracle, hypermodel, seed=seed, max_trials=max_trials,
-                         max_consecutive_failed_trials=max_consecutive_failed_trials, **kwargs)
+    def __init__(
+        self,
+        hypermodel: Any = None,
+        objective: Any = None,
+        max_trials: int = 10,
+        seed: int | None = None,
+        hyperparameters: Any = None,
+        tune_new_entries: bool = True,
+        allow_new_entries: bool = True,
+        max_consecutive_failed_trials: int = 3,
+        max_retries_per_trial: int = 0,
+        **kwargs: Any,
+    ):
+        oracle = oracles.RandomSearchOracle(
+            **_oracle_kwargs(
+                objective,
+                max_trials,
+                seed,
+                hyperparameters,
+                tune_new_entries,
+                allow_new_entries,
+                max_retries_per_trial,
+            )
+        )
+        super().__init__(
+            oracle,
+            hypermodel,
+            seed=seed,
+            max_trials=max_trials,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+            **kwargs,
+        )
 
 
 class BayesianOptimization(EngineTuner):
@@ -1130,19 +1391,44 @@ class BayesianOptimization(EngineTuner):
 
     TUNER = "bayesian"
 
-    def __init__(self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10,
-                 num_initial_points: int | None = None, alpha: float = 1e-4, beta: float = 2.6,
-                 seed: int | None = None, hyperparameters: Any = None,
-                 tune_new_entries: bool = True, allow_new_entries: bool = True,
-                 max_consecutive_failed_trials: int = 3, max_retries_per_trial: int = 0,
-                 **kwargs: Any):
+    def __init__(
+        self,
+        hypermodel: Any = None,
+        objective: Any = None,
+        max_trials: int = 10,
+        num_initial_points: int | None = None,
+        alpha: float = 1e-4,
+        beta: float = 2.6,
+        seed: int | None = None,
+        hyperparameters: Any = None,
+        tune_new_entries: bool = True,
+        allow_new_entries: bool = True,
+        max_consecutive_failed_trials: int = 3,
+        max_retries_per_trial: int = 0,
+        **kwargs: Any,
+    ):
         options = {"num_initial_points": num_initial_points, "alpha": alpha, "beta": beta}
-        oracle = oracles.BayesianOptimizationOracle(**_oracle_kwargs(
-            objective, max_trials, seed, hyperparameters, tune_new_entries, allow_new_entries,
-            max_retries_per_trial), **options)
-        super().__init__(oracle, hypermodel, seed=seed, max_trials=max_trials,
-                         max_consecutive_failed_trials=max_consecutive_failed_trials,
-                         oracle_options=options, **kwargs)
+        oracle = oracles.BayesianOptimizationOracle(
+            **_oracle_kwargs(
+                objective,
+                max_trials,
+                seed,
+                hyperparameters,
+                tune_new_entries,
+                allow_new_entries,
+                max_retries_per_trial,
+            ),
+            **options,
+        )
+        super().__init__(
+            oracle,
+            hypermodel,
+            seed=seed,
+            max_trials=max_trials,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+            oracle_options=options,
+            **kwargs,
+        )
 
 
 class Hyperband(EngineTuner):
@@ -1154,26 +1440,59 @@ class Hyperband(EngineTuner):
 
     TUNER = "hyperband"
 
-    def __init__(self, hypermodel: Any = None, objective: Any = None, max_epochs: int = 100,
-                 factor: int = 3, hyperband_iterations: int = 1, seed: int | None = None,
-                 hyperparameters: Any = None, tune_new_entries: bool = True,
-                 allow_new_entries: bool = True, max_consecutive_failed_trials: int = 3,
-                 max_retries_per_trial: int = 0, **kwargs: Any):
-        for name, value, least in (("max_epochs", max_epochs, 1), ("factor", factor, 2),
-                                   ("hyperband_iterations", hyperband_iterations, 1)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (
-                    value < least):
-                raise ValueError(f"Hyperband's {name} must be a whole number of at least "
-                                 f"{least}, got {value!r}")
-        options = {"max_epochs": int(max_epochs), "factor": int(factor),
-                   "hyperband_iterations": int(hyperband_iterations)}
-        common = _oracle_kwargs(objective, None, seed, hyperparameters, tune_new_entries,
-                                allow_new_entries, max_retries_per_trial)
+    def __init__(
+        self,
+        hypermodel: Any = None,
+        objective: Any = None,
+        max_epochs: int = 100,
+        factor: int = 3,
+        hyperband_iterations: int = 1,
+        seed: int | None = None,
+        hyperparameters: Any = None,
+        tune_new_entries: bool = True,
+        allow_new_entries: bool = True,
+        max_consecutive_failed_trials: int = 3,
+        max_retries_per_trial: int = 0,
+        **kwargs: Any,
+    ):
+        for name, value, least in (
+            ("max_epochs", max_epochs, 1),
+            ("factor", factor, 2),
+            ("hyperband_iterations", hyperband_iterations, 1),
+        ):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, np.integer))
+                or (value < least)
+            ):
+                raise ValueError(
+                    f"Hyperband's {name} must be a whole number of at least {least}, got {value!r}"
+                )
+        options = {
+            "max_epochs": int(max_epochs),
+            "factor": int(factor),
+            "hyperband_iterations": int(hyperband_iterations),
+        }
+        common = _oracle_kwargs(
+            objective,
+            None,
+            seed,
+            hyperparameters,
+            tune_new_entries,
+            allow_new_entries,
+            max_retries_per_trial,
+        )
         common.pop("max_trials")
         oracle = oracles.HyperbandOracle(**common, **options)
-        super().__init__(oracle, hypermodel, seed=seed, max_trials=None,
-                         max_consecutive_failed_trials=max_consecutive_failed_trials,
-                         oracle_options=options, **kwargs)
+        super().__init__(
+            oracle,
+            hypermodel,
+            seed=seed,
+            max_trials=None,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+            oracle_options=options,
+            **kwargs,
+        )
 
     def _epochs(self, epochs: int) -> int:
         return self.oracle_options["max_epochs"]
@@ -1190,7 +1509,8 @@ class Hyperband(EngineTuner):
         model = super()._build_hypermodel(hp)
         if "tuner/trial_id" in hp.values:
             _trial.load_trial_weights(
-                model, self._get_checkpoint_fname(hp.values["tuner/trial_id"]))
+                model, self._get_checkpoint_fname(hp.values["tuner/trial_id"])
+            )
         return model
 
     def _space_total(self, space: Any) -> int | None:
@@ -1269,23 +1589,44 @@ class RayTuneSearch(EngineTuner):
         return None
 
     def __init__(
-        self, hypermodel: Any = None, objective: Any = None, max_trials: int = 10, *,
-        searcher: str = "hyperopt", asha: bool | dict = False, max_concurrent_trials: int = 2,
-        ray_address: str | None = None, num_cpus: int | None = None,
-        runtime_env: dict | None = None, searcher_options: dict | None = None,
-        seed: int | None = None, max_consecutive_failed_trials: int = 3, **kwargs: Any,
+        self,
+        hypermodel: Any = None,
+        objective: Any = None,
+        max_trials: int = 10,
+        *,
+        searcher: str = "hyperopt",
+        asha: bool | dict = False,
+        max_concurrent_trials: int = 2,
+        ray_address: str | None = None,
+        num_cpus: int | None = None,
+        runtime_env: dict | None = None,
+        searcher_options: dict | None = None,
+        seed: int | None = None,
+        max_consecutive_failed_trials: int = 3,
+        **kwargs: Any,
     ):
         if searcher not in SEARCHERS:
             raise ValueError(f"searcher must be one of {list(SEARCHERS)}, got {searcher!r}")
         self.searcher = searcher
-        self._ray = RayExecutor(asha=asha, max_concurrent_trials=max_concurrent_trials,
-                                ray_address=ray_address, num_cpus=num_cpus,
-                                runtime_env=runtime_env)
-        oracle = oracles.RecordOracle(**_oracle_kwargs(objective, max_trials, seed, None, True,
-                                                        True))
-        super().__init__(oracle, hypermodel, seed=seed, max_trials=max_trials,
-                         max_consecutive_failed_trials=max_consecutive_failed_trials,
-                         oracle_options=dict(searcher_options or {}), **kwargs)
+        self._ray = RayExecutor(
+            asha=asha,
+            max_concurrent_trials=max_concurrent_trials,
+            ray_address=ray_address,
+            num_cpus=num_cpus,
+            runtime_env=runtime_env,
+        )
+        oracle = oracles.RecordOracle(
+            **_oracle_kwargs(objective, max_trials, seed, None, True, True)
+        )
+        super().__init__(
+            oracle,
+            hypermodel,
+            seed=seed,
+            max_trials=max_trials,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+            oracle_options=dict(searcher_options or {}),
+            **kwargs,
+        )
 
     @property
     def TUNER(self) -> str:  # noqa: N802  (the class attribute of the other tuners)
@@ -1298,8 +1639,12 @@ class RayTuneSearch(EngineTuner):
                 continue
             score = record.get("objective")
             ok = record.get("status") == "COMPLETED" and score is not None and score == score
-            self.oracle.record(int(record["trial"]), record["hyperparameters"],
-                               float(score) if ok else None, record.get("error"))
+            self.oracle.record(
+                int(record["trial"]),
+                record["hyperparameters"],
+                float(score) if ok else None,
+                record.get("error"),
+            )
         self._next_index = max((int(r["trial"]) for r in records), default=-1) + 1
 
     def _make_executor(self, name: str, stacked: dict) -> Executor:

@@ -35,9 +35,12 @@ def build_model(hp):
     inputs = keras.Input(shape=(28, 28, 1))
     x = inputs
     for i in range(hp.Int("conv_layers", 1, 3, default=3)):
-        x = keras.layers.Conv2D(filters=hp.Int("filters_" + str(i), 4, 32, step=4, default=8),
-                                kernel_size=hp.Int("kernel_size_" + str(i), 3, 5),
-                                activation="relu", padding="same")(x)
+        x = keras.layers.Conv2D(
+            filters=hp.Int("filters_" + str(i), 4, 32, step=4, default=8),
+            kernel_size=hp.Int("kernel_size_" + str(i), 3, 5),
+            activation="relu",
+            padding="same",
+        )(x)
         if hp.Choice("pooling" + str(i), ["max", "avg"]) == "max":
             x = keras.layers.MaxPooling2D(pool_size=2)(x)
         else:
@@ -50,8 +53,11 @@ def build_model(hp):
         x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(10, activation="softmax")(x)
     model = keras.Model(inputs, outputs)
-    model.compile(hp.Choice("optimizer", ["adam", "sgd"]),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        hp.Choice("optimizer", ["adam", "sgd"]),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -97,8 +103,12 @@ class MyTuner(Tuner):
 if __name__ == "__main__":
     tuner = MyTuner(
         oracle=kt.oracles.BayesianOptimizationOracle(
-            objective=kt.Objective("loss", "min"), max_trials=2),
-        hypermodel=build_model, directory="results", project_name="mnist_custom_training")
+            objective=kt.Objective("loss", "min"), max_trials=2
+        ),
+        hypermodel=build_model,
+        directory="results",
+        project_name="mnist_custom_training",
+    )
     rng = np.random.default_rng(0)
     x_train = rng.integers(0, 256, (64, 28, 28, 1)).astype("uint8")
     y_train = rng.integers(0, 10, 64).astype(np.int64)
@@ -108,9 +118,15 @@ if __name__ == "__main__":
     print(best_hps.values)
     best_model = tuner.get_best_models()[0]
     trials = list(tuner.oracle.trials.values())
-    print("GUIDE_RESULT " + json.dumps({
-        "trials": len(trials), "statuses": sorted({str(t.status) for t in trials}),
-        "keys": sorted(best_hps.values),
-        "losses": [t.score for t in trials],
-        "predict_shape": list(best_model.predict(x_train[:2] / 255.0, verbose=0).shape),
-    }))
+    print(
+        "GUIDE_RESULT "
+        + json.dumps(
+            {
+                "trials": len(trials),
+                "statuses": sorted({str(t.status) for t in trials}),
+                "keys": sorted(best_hps.values),
+                "losses": [t.score for t in trials],
+                "predict_shape": list(best_model.predict(x_train[:2] / 255.0, verbose=0).shape),
+            }
+        )
+    )

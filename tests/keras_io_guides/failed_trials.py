@@ -31,8 +31,14 @@ from keras import layers
 def build_model(hp, error=ValueError):
     units_1 = hp.Int("units_1", 10, 40, step=10)
     units_2 = hp.Int("units_2", 10, 30, step=10)
-    model = keras.Sequential([keras.Input((20,)), layers.Dense(units=units_1),
-                              layers.Dense(units=units_2), layers.Dense(units=1)])
+    model = keras.Sequential(
+        [
+            keras.Input((20,)),
+            layers.Dense(units=units_1),
+            layers.Dense(units=units_2),
+            layers.Dense(units=1),
+        ]
+    )
     model.compile(loss="mse")
     n_params = model.count_params()
     if n_params > 1200:
@@ -43,19 +49,31 @@ def build_model(hp, error=ValueError):
 
 
 def search(error):
-    tuner = GridSearch(hypermodel=functools.partial(build_model, error=error),
-                       objective="val_loss", overwrite=True, max_retries_per_trial=3,
-                       max_consecutive_failed_trials=8)
-    tuner.search(x=np.random.rand(100, 20), y=np.random.rand(100, 1),
-                 validation_data=(np.random.rand(100, 20), np.random.rand(100, 1)), epochs=2)
+    tuner = GridSearch(
+        hypermodel=functools.partial(build_model, error=error),
+        objective="val_loss",
+        overwrite=True,
+        max_retries_per_trial=3,
+        max_consecutive_failed_trials=8,
+    )
+    tuner.search(
+        x=np.random.rand(100, 20),
+        y=np.random.rand(100, 1),
+        validation_data=(np.random.rand(100, 20), np.random.rand(100, 1)),
+        epochs=2,
+    )
     return tuner
 
 
 def report(tuner):
     trials = list(tuner.oracle.trials.values())
-    return {"trials": [[t.hyperparameters.get("units_1"), t.hyperparameters.get("units_2"),
-                        str(t.status)] for t in trials],
-            "best": sorted(tuner.get_best_hyperparameters()[0].values.items())}
+    return {
+        "trials": [
+            [t.hyperparameters.get("units_1"), t.hyperparameters.get("units_2"), str(t.status)]
+            for t in trials
+        ],
+        "best": sorted(tuner.get_best_hyperparameters()[0].values.items()),
+    }
 
 
 def refused(error_name):
@@ -81,8 +99,7 @@ def terminate_the_search():
         return {"terminated": False, **report(tuner)}
     except keras_tuner.errors.FatalError as error:
         print("The search is terminated.")
-        return {"terminated": True, "error": type(error).__name__,
-                "refused": refused("FatalError")}
+        return {"terminated": True, "error": type(error).__name__, "refused": refused("FatalError")}
 
 
 SECTIONS = [tolerate_failed_trials, mark_a_trial_as_failed, terminate_the_search]

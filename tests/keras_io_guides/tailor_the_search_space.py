@@ -31,38 +31,59 @@ from keras import layers
 def build_model(hp):
     model = keras.Sequential()
     model.add(layers.Flatten())
-    model.add(layers.Dense(units=hp.Int("units", min_value=32, max_value=128, step=32,
-                                        default=64), activation="relu"))
+    model.add(
+        layers.Dense(
+            units=hp.Int("units", min_value=32, max_value=128, step=32, default=64),
+            activation="relu",
+        )
+    )
     if hp.Boolean("dropout"):
         model.add(layers.Dropout(rate=0.25))
     model.add(layers.Dense(10, activation="softmax"))
-    model.compile(optimizer=keras.optimizers.Adam(
-                      learning_rate=hp.Choice("learning_rate", values=[1e-2, 1e-3, 1e-4])),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(
+            learning_rate=hp.Choice("learning_rate", values=[1e-2, 1e-3, 1e-4])
+        ),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
 def data():
     rng = np.random.default_rng(0)
-    return (rng.random((64, 28, 28, 1)), rng.integers(0, 10, (64, 1)),
-            rng.random((32, 28, 28, 1)), rng.integers(0, 10, (32, 1)))
+    return (
+        rng.random((64, 28, 28, 1)),
+        rng.integers(0, 10, (64, 1)),
+        rng.random((32, 28, 28, 1)),
+        rng.integers(0, 10, (32, 1)),
+    )
 
 
 def summary(tuner):
     trials = list(tuner.oracle.trials.values())
-    return {"trials": len(trials), "statuses": sorted({str(t.status) for t in trials}),
-            "space": sorted(hp.name for hp in tuner.oracle.get_space().space),
-            "best_keys": sorted(tuner.get_best_hyperparameters()[0].values),
-            "values": [dict(t.hyperparameters.values) for t in trials]}
+    return {
+        "trials": len(trials),
+        "statuses": sorted({str(t.status) for t in trials}),
+        "space": sorted(hp.name for hp in tuner.oracle.get_space().space),
+        "best_keys": sorted(tuner.get_best_hyperparameters()[0].values),
+        "values": [dict(t.hyperparameters.values) for t in trials],
+    }
 
 
 def search_a_few(x_train, y_train, x_val, y_val):
     hp = keras_tuner.HyperParameters()
     hp.Float("learning_rate", min_value=1e-4, max_value=1e-2, sampling="log")  # overrides it
-    tuner = RandomSearch(hypermodel=build_model, hyperparameters=hp,
-                         tune_new_entries=False,  # the unlisted ones keep their defaults
-                         objective="val_accuracy", max_trials=3, overwrite=True,
-                         directory="my_dir", project_name="search_a_few")
+    tuner = RandomSearch(
+        hypermodel=build_model,
+        hyperparameters=hp,
+        tune_new_entries=False,  # the unlisted ones keep their defaults
+        objective="val_accuracy",
+        max_trials=3,
+        overwrite=True,
+        directory="my_dir",
+        project_name="search_a_few",
+    )
     tuner.search(x_train, y_train, epochs=1, validation_data=(x_val, y_val))
     tuner.search_space_summary()
     return summary(tuner)
@@ -71,36 +92,61 @@ def search_a_few(x_train, y_train, x_val, y_val):
 def fix_a_few(x_train, y_train, x_val, y_val):
     hp = keras_tuner.HyperParameters()
     hp.Fixed("learning_rate", value=1e-4)
-    tuner = RandomSearch(build_model, hyperparameters=hp, tune_new_entries=True,
-                         objective="val_accuracy", max_trials=3, overwrite=True,
-                         directory="my_dir", project_name="fix_a_few")
+    tuner = RandomSearch(
+        build_model,
+        hyperparameters=hp,
+        tune_new_entries=True,
+        objective="val_accuracy",
+        max_trials=3,
+        overwrite=True,
+        directory="my_dir",
+        project_name="fix_a_few",
+    )
     tuner.search(x_train, y_train, epochs=1, validation_data=(x_val, y_val))
     tuner.search_space_summary()
     return summary(tuner)
 
 
 def override_compile(x_train, y_train, x_val, y_val):
-    tuner = RandomSearch(build_model, optimizer=keras.optimizers.Adam(1e-3), loss="mse",
-                         metrics=["sparse_categorical_crossentropy"], objective="val_loss",
-                         max_trials=3, overwrite=True, directory="my_dir",
-                         project_name="override_compile")
+    tuner = RandomSearch(
+        build_model,
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="mse",
+        metrics=["sparse_categorical_crossentropy"],
+        objective="val_loss",
+        max_trials=3,
+        overwrite=True,
+        directory="my_dir",
+        project_name="override_compile",
+    )
     tuner.search(x_train, y_train, epochs=1, validation_data=(x_val, y_val))
     model = tuner.get_best_models()[0]
     print(model.loss)  # the guide shows the loss has changed to MSE
     trial = tuner.oracle.get_best_trials(1)[0]
-    return {**summary(tuner), "loss": str(model.loss),
-            "metrics": sorted(trial.metrics.metrics),
-            "optimizer": type(model.optimizer).__name__,
-            "learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))}
+    return {
+        **summary(tuner),
+        "loss": str(model.loss),
+        "metrics": sorted(trial.metrics.metrics),
+        "optimizer": type(model.optimizer).__name__,
+        "learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
+    }
 
 
 def override_loss_of_a_fixed_hypermodel(x_train, y_train, x_val, y_val):
     hp = keras_tuner.HyperParameters()
     hp.Choice("learning_rate", values=[1e-2, 1e-3, 1e-4])
-    tuner = RandomSearch(build_model, hyperparameters=hp, tune_new_entries=False,
-                         loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                         objective="val_accuracy", max_trials=3, overwrite=True,
-                         directory="my_dir", project_name="helloworld")
+    tuner = RandomSearch(
+        build_model,
+        hyperparameters=hp,
+        tune_new_entries=False,
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        objective="val_accuracy",
+        max_trials=3,
+        overwrite=True,
+        directory="my_dir",
+        project_name="helloworld",
+    )
     tuner.search(x_train, y_train, epochs=1, validation_data=(x_val, y_val))
     tuner.search_space_summary()
     return summary(tuner)

@@ -35,8 +35,9 @@ def build_model(hp):
             x = layers.Dense(units=hp.Int(f"units_{i}", 32, 128, step=32), activation="relu")(x)
     else:
         for i in range(hp.Int("cnn_layers", 1, 3)):
-            x = layers.Conv2D(hp.Int(f"filters_{i}", 32, 128, step=32), kernel_size=(3, 3),
-                              activation="relu")(x)
+            x = layers.Conv2D(
+                hp.Int(f"filters_{i}", 32, 128, step=32), kernel_size=(3, 3), activation="relu"
+            )(x)
             x = layers.MaxPooling2D(pool_size=(2, 2))(x)
         x = layers.Flatten()(x)
     if hp.Boolean("dropout"):
@@ -57,14 +58,27 @@ if __name__ == "__main__":
         model = build_model(hp)
         model(x_train[:10])
         model.summary()
-    tuner = RandomSearch(build_model, max_trials=3, overwrite=True, objective="val_accuracy",
-                         directory="tb")
-    tuner.search(x_train, y_train, validation_split=0.2, epochs=1,
-                 callbacks=[keras.callbacks.TensorBoard("tb_logs")])
+    tuner = RandomSearch(
+        build_model, max_trials=3, overwrite=True, objective="val_accuracy", directory="tb"
+    )
+    tuner.search(
+        x_train,
+        y_train,
+        validation_split=0.2,
+        epochs=1,
+        callbacks=[keras.callbacks.TensorBoard("tb_logs")],
+    )
     trials = list(tuner.oracle.trials.values())
-    print("GUIDE_RESULT " + json.dumps({
-        "trial_ids": sorted(t.trial_id for t in trials),
-        "statuses": sorted({str(t.status) for t in trials}),
-        "logs": {d: sorted(os.listdir(os.path.join("tb_logs", d)))
-                 for d in sorted(os.listdir("tb_logs"))},
-    }))
+    print(
+        "GUIDE_RESULT "
+        + json.dumps(
+            {
+                "trial_ids": sorted(t.trial_id for t in trials),
+                "statuses": sorted({str(t.status) for t in trials}),
+                "logs": {
+                    d: sorted(os.listdir(os.path.join("tb_logs", d)))
+                    for d in sorted(os.listdir("tb_logs"))
+                },
+            }
+        )
+    )

@@ -31,9 +31,7 @@ def weighted_classes(y: Any, num_classes: int, method: str) -> dict[int, float] 
             ``[0, num_classes)``.
     """
     if method not in ("none", "balanced", "sqrt"):
-        raise ValueError(
-            f"class weighting must be 'none', 'balanced' or 'sqrt', got {method!r}"
-        )
+        raise ValueError(f"class weighting must be 'none', 'balanced' or 'sqrt', got {method!r}")
     if method == "none":
         return None
     y = np.asarray(y).reshape(-1)
@@ -102,7 +100,12 @@ class BeatRRHyperModel(StudyHyperModel):
     data_hyperparameters = ("resampling",)
     TRAINING_SPACE = (*StudyHyperModel.TRAINING_SPACE, "class_weighting")
     BUILDER_SPACE = (
-        "filters", "residual_blocks", "rr_units", "dense_units", "dropout", "learning_rate"
+        "filters",
+        "residual_blocks",
+        "rr_units",
+        "dense_units",
+        "dropout",
+        "learning_rate",
     )
 
     def __init__(
@@ -165,8 +168,11 @@ class BeatRRHyperModel(StudyHyperModel):
         return np.concatenate([beats, rr_features], axis=1)
 
     def _builder_arguments(self) -> dict[str, Any]:
-        return dict(beat_length=self.beat_length, rr_features=len(self.rr_names),
-                    num_classes=self.num_classes)
+        return dict(
+            beat_length=self.beat_length,
+            rr_features=len(self.rr_names),
+            num_classes=self.num_classes,
+        )
 
     def _build_model(self, hp):
         subset = self._hp(hp, "rr_features")

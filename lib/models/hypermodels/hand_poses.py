@@ -144,9 +144,11 @@ class FeatureSubsetMLPHyperModel(StudyHyperModel):
         Raises:
             ValueError: a ``"features"`` value naming an unknown feature.
         """
-        values = hp_values.values if hasattr(hp_values, "values") and not isinstance(
-            hp_values, Mapping
-        ) else hp_values
+        values = (
+            hp_values.values
+            if hasattr(hp_values, "values") and not isinstance(hp_values, Mapping)
+            else hp_values
+        )
         subset = values.get("features")
         if isinstance(subset, str):
             chosen = set(subset.split(SUBSET_SEPARATOR))
@@ -205,4 +207,3 @@ class FeatureSubsetMLPHyperModel(StudyHyperModel):
             learning_rate=values["learning_rate"],
             seed=self.seed,
         )
-

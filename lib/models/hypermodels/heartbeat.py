@@ -56,7 +56,12 @@ class CNN1DResNetGRUHyperModel(AdaptsToData, StudyHyperModel):
     data_hyperparameters = ("resampling",)
     builder = build_cnn1d_resnet_gru
     BUILDER_SPACE = (
-        "residual_blocks", "gru_units", "gru_layers", "dropout", "optimizer", "learning_rate"
+        "residual_blocks",
+        "gru_units",
+        "gru_layers",
+        "dropout",
+        "optimizer",
+        "learning_rate",
     )
 
     def __init__(
@@ -163,7 +168,12 @@ class CNN2DResNetHyperModel(StudyHyperModel):
     data_hyperparameters = ("resampling",)
     builder = build_cnn2d_resnet
     BUILDER_SPACE = (
-        "residual_blocks", "dense_units", "dense_layers", "dropout", "optimizer", "learning_rate"
+        "residual_blocks",
+        "dense_units",
+        "dense_layers",
+        "dropout",
+        "optimizer",
+        "learning_rate",
     )
 
     def __init__(

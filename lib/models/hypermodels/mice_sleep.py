@@ -115,5 +115,3 @@ class MLPHyperModel(StudyHyperModel):
             **self._declare_all(hp, ("learning_rate", "loss")),
             seed=self.seed,
         )
-
-

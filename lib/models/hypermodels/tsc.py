@@ -80,9 +80,15 @@ class TSCHyperModel(AdaptsToData, StudyHyperModel, register=False):
         """
         if self.space.get("reduce_lr_factor") is None:
             return []
-        return [keras.callbacks.ReduceLROnPlateau(
-            monitor="loss", factor=self._hp(hp, "reduce_lr_factor"),
-            patience=self.reduce_lr_patience, min_lr=0.0001, verbose=0)]
+        return [
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="loss",
+                factor=self._hp(hp, "reduce_lr_factor"),
+                patience=self.reduce_lr_patience,
+                min_lr=0.0001,
+                verbose=0,
+            )
+        ]
 
     def _network_arguments(self, values: dict[str, Any]) -> dict[str, Any]:
         """The builder's keyword arguments from the declared values (identity by default)."""
@@ -149,7 +155,10 @@ class InceptionTimeHyperModel(TSCHyperModel):
     """
 
     DEFAULT_SPACE: ClassVar[dict[str, Any]] = {
-        "filters": 32, "depth": 6, "kernel_size": 40, **_TRAINING
+        "filters": 32,
+        "depth": 6,
+        "kernel_size": 40,
+        **_TRAINING,
     }
     builder = build_inception_time
     BUILDER_SPACE = ("filters", "depth", "kernel_size", "learning_rate")

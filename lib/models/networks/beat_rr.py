@@ -77,19 +77,24 @@ def build_beat_rr_classifier(
         ValueError: ``beat_samples`` outside ``[1, beat_length]``, RR indices outside
             ``[0, rr_features)``, or negative sizes.
     """
-    beat_samples, rr_indices = _check_arguments(
-        beat_length, rr_features, beat_samples, rr_indices
-    )
+    beat_samples, rr_indices = _check_arguments(beat_length, rr_features, beat_samples, rr_indices)
     check_counts(residual_blocks=residual_blocks, rr_layers=rr_layers)
     seeds = Seeds(seed)
     inputs = keras.Input(shape=(beat_length + rr_features,), name="beat_and_rr")
     beat = _beat_branch(
-        inputs, beat_samples=beat_samples, filters=filters, kernel_size=kernel_size,
-        residual_blocks=residual_blocks, seeds=seeds,
+        inputs,
+        beat_samples=beat_samples,
+        filters=filters,
+        kernel_size=kernel_size,
+        residual_blocks=residual_blocks,
+        seeds=seeds,
     )
     rr = _rr_branch(
-        inputs, columns=[beat_length + i for i in rr_indices], units=rr_units,
-        layers_count=rr_layers, seeds=seeds,
+        inputs,
+        columns=[beat_length + i for i in rr_indices],
+        units=rr_units,
+        layers_count=rr_layers,
+        seeds=seeds,
     )
     x = layers.Concatenate()([beat, rr])
     x = dense_stack(x, [dense_units], "relu", seeds=seeds, dropout=dropout)
@@ -131,7 +136,12 @@ def _check_arguments(
 
 
 def _beat_branch(
-    inputs, *, beat_samples: int, filters: int, kernel_size: int, residual_blocks: int,
+    inputs,
+    *,
+    beat_samples: int,
+    filters: int,
+    kernel_size: int,
+    residual_blocks: int,
     seeds: Seeds,
 ):
     """The first ``beat_samples`` columns as a sequence -> Conv1D -> pooled residual blocks
@@ -140,8 +150,13 @@ def _beat_branch(
     beat = layers.Reshape((beat_samples, 1))(beat)
     x = layers.Conv1D(filters, kernel_size, padding="same", **seeds.kernel())(beat)
     x = pooled_residual_blocks(
-        x, blocks=residual_blocks, filters=filters, kernel_size=kernel_size, pool_size=5,
-        pool_strides=2, seeds=seeds,
+        x,
+        blocks=residual_blocks,
+        filters=filters,
+        kernel_size=kernel_size,
+        pool_size=5,
+        pool_strides=2,
+        seeds=seeds,
     )
     return layers.GlobalAveragePooling1D()(x)
 

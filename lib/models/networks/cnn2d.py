@@ -104,7 +104,11 @@ def build_cnn2d_resnet(
     x = layers.MaxPooling2D(pool_size, padding="same")(x)
     x = layers.Flatten()(x)
     x = dense_stack(
-        x, [dense_units] * dense_layers, "relu", seeds=seeds, dropout=dropout,
+        x,
+        [dense_units] * dense_layers,
+        "relu",
+        seeds=seeds,
+        dropout=dropout,
         dropout_at_zero=True,
     )
     return finish(

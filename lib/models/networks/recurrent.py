@@ -71,9 +71,7 @@ def build_lstm(
         if dropout:
             x = seeds.dropout(dropout)(x)
     if dense_units:
-        x = dense_stack(
-            x, as_tuple(dense_units, name="dense_units"), dense_activation, seeds=seeds
-        )
+        x = dense_stack(x, as_tuple(dense_units, name="dense_units"), dense_activation, seeds=seeds)
     return finish(
         inputs,
         x,

@@ -36,7 +36,11 @@ def pooled_residual_blocks(
     """``blocks`` × (residual block without BatchNormalization -> ``MaxPooling1D``)."""
     for _ in range(blocks):
         x = residual_block(
-            x, conv=layers.Conv1D, filters=filters, kernel_size=kernel_size, seeds=seeds,
+            x,
+            conv=layers.Conv1D,
+            filters=filters,
+            kernel_size=kernel_size,
+            seeds=seeds,
             batch_norm=False,
         )
         x = layers.MaxPooling1D(pool_size, strides=pool_strides, padding="same")(x)
@@ -178,8 +182,13 @@ def build_cnn1d_resnet(
     inputs = keras.Input(shape=shape, name="beat")
     x = layers.Conv1D(filters, kernel_size, padding="same", **seeds.kernel())(inputs)
     x = pooled_residual_blocks(
-        x, blocks=residual_blocks, filters=filters, kernel_size=kernel_size,
-        pool_size=pool_size, pool_strides=pool_strides, seeds=seeds,
+        x,
+        blocks=residual_blocks,
+        filters=filters,
+        kernel_size=kernel_size,
+        pool_size=pool_size,
+        pool_strides=pool_strides,
+        seeds=seeds,
     )
     x = layers.Flatten()(x)
     x = dense_stack(x, [dense_units] * dense_layers, "relu", seeds=seeds, dropout=dropout)

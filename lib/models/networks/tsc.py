@@ -118,8 +118,15 @@ def build_fcn(
         x = layers.BatchNormalization(momentum=momentum)(x)
         x = keep_readings(layers.Activation("relu")(x), mask)
     x = global_average(x, mask)
-    return finish(inputs, x, name="fcn", seeds=seeds, num_classes=num_classes,
-                  optimizer=optimizer, learning_rate=learning_rate)
+    return finish(
+        inputs,
+        x,
+        name="fcn",
+        seeds=seeds,
+        num_classes=num_classes,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+    )
 
 
 def build_resnet(
@@ -182,17 +189,24 @@ def build_resnet(
         shortcut = layers.BatchNormalization(momentum=momentum)(shortcut)
         x = keep_readings(layers.Activation("relu")(layers.Add()([shortcut, y])), mask)
     x = global_average(x, mask)
-    return finish(inputs, x, name="resnet", seeds=seeds, num_classes=num_classes,
-                  optimizer=optimizer, learning_rate=learning_rate)
+    return finish(
+        inputs,
+        x,
+        name="resnet",
+        seeds=seeds,
+        num_classes=num_classes,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+    )
 
 
-def _inception_module(x, mask, *, filters: int, kernels: Sequence[int], bottleneck: int,
-                      momentum: float, seeds: Seeds):
+def _inception_module(
+    x, mask, *, filters: int, kernels: Sequence[int], bottleneck: int, momentum: float, seeds: Seeds
+):
     """Bottleneck, parallel convolutions and a max-pooled 1x1 branch, concatenated, BN, ReLU."""
     start = x
     if bottleneck and x.shape[-1] > 1:
-        start = layers.Conv1D(bottleneck, 1, padding="same", use_bias=False,
-                              **seeds.kernel())(x)
+        start = layers.Conv1D(bottleneck, 1, padding="same", use_bias=False, **seeds.kernel())(x)
         start = keep_readings(start, mask)
     branches = [
         layers.Conv1D(filters, kernel, padding="same", use_bias=False, **seeds.kernel())(start)
@@ -269,18 +283,32 @@ def build_inception_time(
     kernels = [kernel_size // 2**index for index in range(3)]
     momentum = batch_norm_momentum
     seeds = Seeds(seed)
-    inputs, x, mask = series_input(input_shape, mask_value=mask_value,
-                                   name="build_inception_time")
+    inputs, x, mask = series_input(input_shape, mask_value=mask_value, name="build_inception_time")
     shortcut = x
     for index in range(depth):
-        x = _inception_module(x, mask, filters=filters, kernels=kernels, bottleneck=bottleneck,
-                              momentum=momentum, seeds=seeds)
+        x = _inception_module(
+            x,
+            mask,
+            filters=filters,
+            kernels=kernels,
+            bottleneck=bottleneck,
+            momentum=momentum,
+            seeds=seeds,
+        )
         if residual and index % 3 == 2:
-            y = layers.Conv1D(x.shape[-1], 1, padding="same", use_bias=False,
-                              **seeds.kernel())(shortcut)
+            y = layers.Conv1D(x.shape[-1], 1, padding="same", use_bias=False, **seeds.kernel())(
+                shortcut
+            )
             y = layers.BatchNormalization(momentum=momentum)(y)
             x = keep_readings(layers.Activation("relu")(layers.Add()([y, x])), mask)
             shortcut = x
     x = global_average(x, mask)
-    return finish(inputs, x, name="inception_time", seeds=seeds, num_classes=num_classes,
-                  optimizer=optimizer, learning_rate=learning_rate)
+    return finish(
+        inputs,
+        x,
+        name="inception_time",
+        seeds=seeds,
+        num_classes=num_classes,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+    )

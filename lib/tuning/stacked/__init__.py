@@ -30,6 +30,7 @@ def __getattr__(name: str):
         return getattr(_network, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "run_stacked",
     "cross_validate",

@@ -66,8 +66,14 @@ def max_weight_difference(
         order = np.random.default_rng([seed, epoch]).permutation(len(x))
         trainer.train_epoch(tf.constant(x), tf.constant(y), tf.constant(order, tf.int32), active)
         for model in models:
-            model.fit(x[order], y[order], batch_size=forms[0].batch_size, epochs=1,
-                      shuffle=False, verbose=0)
+            model.fit(
+                x[order],
+                y[order],
+                batch_size=forms[0].batch_size,
+                epochs=1,
+                shuffle=False,
+                verbose=0,
+            )
     difference = 0.0
     for k, model in enumerate(models):
         for ours, theirs in zip(stack.model_weights(k), model.get_weights(), strict=True):

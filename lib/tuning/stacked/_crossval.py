@@ -100,9 +100,17 @@ def cross_validate(
                 best_epochs[record["trial"], fold] = record["best_epoch"]
 
         run_stacked(
-            hypermodel, list(enumerate(values)), arrays, objective=objective, epochs=epochs,
-            batch_size=batch_size, early_stopping=early_stopping, seed=seed,
-            memory_budget_mb=memory_budget_mb, on_stack_done=collect, labels=labels,
+            hypermodel,
+            list(enumerate(values)),
+            arrays,
+            objective=objective,
+            epochs=epochs,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            seed=seed,
+            memory_budget_mb=memory_budget_mb,
+            on_stack_done=collect,
+            labels=labels,
         )
     frame = pd.DataFrame(values)
     frame["mean"], frame["std"] = scores.mean(axis=1), scores.std(axis=1)

@@ -52,10 +52,16 @@ def _check_arrays(arrays: dict) -> dict[str, np.ndarray]:
 
 def _objective_key(objective: str) -> str:
     """The metric name inside :func:`confusion_metrics` (or ``"loss"``)."""
-    known = ("val_loss", "val_accuracy", "val_macro_precision", "val_macro_recall",
-             "val_macro_f1", "val_weighted_f1")
+    known = (
+        "val_loss",
+        "val_accuracy",
+        "val_macro_precision",
+        "val_macro_recall",
+        "val_macro_f1",
+        "val_weighted_f1",
+    )
     if objective in known or objective.startswith("val_recall_"):
-        return objective[len("val_"):]
+        return objective[len("val_") :]
     raise ValueError(
         f"objective {objective!r} is not computed by the stacked executor; use one of "
         f"{list(known)} or val_recall_<class>"
@@ -253,9 +259,13 @@ class _Stack:
             self.history[name][where[running], epoch] = series[running]
         self.epochs_run[where[running]] = epoch + 1
         finite = np.isfinite(value)
-        improved = running & finite & (
-            _better(value, self.best[where], self.settings["direction"])
-            | (self.best_epoch[where] < 0)
+        improved = (
+            running
+            & finite
+            & (
+                _better(value, self.best[where], self.settings["direction"])
+                | (self.best_epoch[where] < 0)
+            )
         )
         current = [np.asarray(w) for w in self.model.variables_by_model()]
         for store, now in zip(self.best_weights, current, strict=True):
@@ -327,32 +337,41 @@ def _records(
             objective: stack.history["obj"][k, :run].tolist(),
         }
         if stack.diverged[k]:
-            records.append({
-                "trial": int(number), "hyperparameters": dict(values),
-                "seed": trial_seed(settings["seed"], int(number)), "status": "FAILED",
-                "objective": math.nan, "epochs_run": run, "executor": "stacked",
-                "error": "FailedTrialError: the validation loss was NaN or infinite at every "
-                         "epoch (training diverged: too high a learning rate, or inputs too "
-                         "large for float32); the configuration failed, not scored",
-                "fit_seconds": fit_seconds / count, "seconds": seconds / count,
-                "stack": int(stack_id),
-            })
+            records.append(
+                {
+                    "trial": int(number),
+                    "hyperparameters": dict(values),
+                    "seed": trial_seed(settings["seed"], int(number)),
+                    "status": "FAILED",
+                    "objective": math.nan,
+                    "epochs_run": run,
+                    "executor": "stacked",
+                    "error": "FailedTrialError: the validation loss was NaN or infinite at every "
+                    "epoch (training diverged: too high a learning rate, or inputs too "
+                    "large for float32); the configuration failed, not scored",
+                    "fit_seconds": fit_seconds / count,
+                    "seconds": seconds / count,
+                    "stack": int(stack_id),
+                }
+            )
             continue
-        records.append({
-            "trial": int(number),
-            "hyperparameters": dict(values),
-            "seed": trial_seed(settings["seed"], int(number)),
-            "status": "COMPLETED",
-            "objective": scores.get(objective, math.nan),
-            **scores,
-            "best_epoch": best + 1,
-            "epochs_run": run,
-            "fit_seconds": fit_seconds / count,
-            "seconds": seconds / count,
-            "history": history,
-            "executor": "stacked",
-            "stack": int(stack_id),
-        })
+        records.append(
+            {
+                "trial": int(number),
+                "hyperparameters": dict(values),
+                "seed": trial_seed(settings["seed"], int(number)),
+                "status": "COMPLETED",
+                "objective": scores.get(objective, math.nan),
+                **scores,
+                "best_epoch": best + 1,
+                "epochs_run": run,
+                "fit_seconds": fit_seconds / count,
+                "seconds": seconds / count,
+                "history": history,
+                "executor": "stacked",
+                "stack": int(stack_id),
+            }
+        )
     return records
 
 
@@ -449,15 +468,24 @@ def run_stacked(
         )
     data = _check_arrays(arrays)
     settings = {
-        "objective": objective, "objective_key": _objective_key(objective),
-        "direction": metric_direction(objective), "epochs": int(epochs), "seed": int(seed),
-        "early_stopping": early_stopping, "labels": labels,
+        "objective": objective,
+        "objective_key": _objective_key(objective),
+        "direction": metric_direction(objective),
+        "epochs": int(epochs),
+        "seed": int(seed),
+        "early_stopping": early_stopping,
+        "labels": labels,
     }
     forms = [form_of(hypermodel, values, batch_size=batch_size) for _, values in trials]
     _check_data_fits(forms, data)
     itemsize = np.dtype(keras.config.dtype_policy().variable_dtype).itemsize
-    plan = plan_stacks(forms, rows_val=len(data["y_val"]), max_models=max_models,
-                       memory_budget_mb=memory_budget_mb, itemsize=itemsize)
+    plan = plan_stacks(
+        forms,
+        rows_val=len(data["y_val"]),
+        max_models=max_models,
+        memory_budget_mb=memory_budget_mb,
+        itemsize=itemsize,
+    )
     for stack_id, positions in enumerate(plan):
         start = time.perf_counter()
         members = [(int(trials[p][0]), dict(trials[p][1])) for p in positions]
@@ -465,9 +493,12 @@ def run_stacked(
         fit_seconds = time.perf_counter() - start
         records = _records(stack, members, settings, (fit_seconds, fit_seconds), stack_id)
         if verbose:
-            print(f"stack {stack_id + 1}/{len(plan)}: {len(members)} models, batch "
-                  f"{forms[positions[0]].batch_size}, {int(stack.epochs_run.max())} epochs, "
-                  f"{fit_seconds:.1f}s", flush=True)
+            print(
+                f"stack {stack_id + 1}/{len(plan)}: {len(members)} models, batch "
+                f"{forms[positions[0]].batch_size}, {int(stack.epochs_run.max())} epochs, "
+                f"{fit_seconds:.1f}s",
+                flush=True,
+            )
         on_stack_done(records, _extractor(hypermodel, stack, members))
         del stack
         keras.backend.clear_session()

@@ -233,8 +233,9 @@ class StackedMLP(keras.Model):
         rows), from a shifted log-sum-exp.
         """
         by_class = tf.transpose(logits, [2, 0, 1])  # (classes, models, batch)
-        onehot = tf.transpose(tf.one_hot(tf.cast(labels, tf.int32), self.num_classes,
-                                         dtype=logits.dtype))[:, None, :]
+        onehot = tf.transpose(
+            tf.one_hot(tf.cast(labels, tf.int32), self.num_classes, dtype=logits.dtype)
+        )[:, None, :]
         shifted = by_class - tf.stop_gradient(tf.reduce_max(by_class, axis=0))
         log_probabilities = shifted - tf.math.log(tf.reduce_sum(tf.exp(shifted), axis=0))
         if np.all(self._kl):
