@@ -76,10 +76,6 @@ def _check_stride(stride: int) -> None:
         raise ValueError(f"stride must be a positive int; got {stride!r}")
 
 
-def _has_nan(array: np.ndarray) -> bool:
-    return array.dtype.kind in "fc" and bool(np.isnan(array).any())
-
-
 def _bad_rows(array: np.ndarray, *, nan: bool = True) -> np.ndarray:
     """Per row (first axis): True where a value is inf (and, with ``nan``, NaN)."""
     if array.dtype.kind not in "fc":

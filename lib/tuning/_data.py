@@ -33,26 +33,6 @@ class Data:
     groups: Any = None
 
 
-def as_data(data: Any) -> Data:
-    """A :class:`Data` from a ``Data``, a dict with the same keys, or a 4-tuple."""
-    if isinstance(data, Data):
-        return data
-    if isinstance(data, dict):
-        unknown = set(data) - {"x_train", "y_train", "x_val", "y_val", "groups"}
-        if unknown or "x_train" not in data or "y_train" not in data:
-            raise ValueError(
-                "data must be a dict with keys x_train, y_train and optionally x_val, y_val, "
-                f"groups; got keys {sorted(data)}"
-            )
-        return Data(**data)
-    if isinstance(data, (tuple, list)) and len(data) in (2, 4):
-        return Data(*data)
-    raise TypeError(
-        f"data must be lib.tuning.Data, a dict(x_train=..., y_train=..., x_val=..., y_val=...) "
-        f"or a tuple (x_train, y_train[, x_val, y_val]); got {type(data).__name__}"
-    )
-
-
 def direction_of(name: str) -> str:
     """``"min"`` or ``"max"`` for a metric name (:func:`lib.evaluation.metric_direction`:
     KerasTuner's inference for Keras metrics); an unknown name is a ``ValueError``."""

@@ -279,7 +279,6 @@ class Pool:
         self.setup_blob = pickle.dumps(setup) if setup is not None else None
         self.in_process = in_process
         self.slots: list[Any] = [None] * self.size
-        self.restarts = 0
 
     def slot(self, index: int) -> Any:
         if self.slots[index] is None:
@@ -287,7 +286,6 @@ class Pool:
                 self.slots[index] = InProcessSlot(*self.in_process)
             else:
                 self.slots[index] = Worker(self.setup_blob)
-                self.restarts += 1
         return self.slots[index]
 
     def idle(self) -> list[int]:
@@ -333,9 +331,6 @@ class Pool:
         if recycle:
             slot.close()
             self.slots[index] = None
-
-    def pids(self) -> list[int]:
-        return [s.process.pid for s in self.slots if s is not None and hasattr(s, "process")]
 
     def close(self) -> None:
         for index, slot in enumerate(self.slots):

@@ -585,15 +585,7 @@ def run(
     if chosen is None:
         return
     search_alg, num_samples = chosen
-    keeper = None
-    if keep_models > 0 and splits is None:
-        from lib.tuning._store import ModelKeeper
-
-        keeper = ModelKeeper(os.path.abspath(store.directory), keep_models, settings.direction)
-        for name in os.listdir(keeper.directory):  # left by an interrupted run
-            if name.startswith(".ray-") and name.endswith(".keras"):
-                os.remove(os.path.join(keeper.directory, name))
-        write_keep_threshold(keeper.directory, keeper.threshold(finished))
+    keeper = _keeper(store, keep_models, settings, finished) if splits is None else None
     started = _start_ray(runtime_env, ray_address, num_cpus, max_concurrent_trials, verbose)
     try:
         trainable = tune.with_parameters(
@@ -608,10 +600,9 @@ def run(
             pin_cores=pin_cores,
             keep_dir=None if keeper is None else keeper.directory,
         )
-        trainable = tune.with_resources(trainable, {"cpu": 1})
-        first_index = max((r["trial"] for r in finished), default=-1) + 1
+        first_index = max((r["trial"] for r in finished), default=-1) + 1  # of new trials
         tuner_object = tune.Tuner(
-            trainable,
+            tune.with_resources(trainable, {"cpu": 1}),
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 search_alg=search_alg,
@@ -636,6 +627,22 @@ def run(
     finally:
         if started:
             ray.shutdown()
+
+
+def _keeper(store: Any, keep_models: int, settings: Any, finished: list[dict]) -> Any:
+    """The driver's model keeper of a search without folds (None with ``keep_models=0``).
+    It deletes the temporary model files an interrupted run left, and writes the score a
+    trial must beat to save its model, which the trials read."""
+    if keep_models <= 0:
+        return None
+    from lib.tuning._store import ModelKeeper
+
+    keeper = ModelKeeper(os.path.abspath(store.directory), keep_models, settings.direction)
+    for name in os.listdir(keeper.directory):  # left by an interrupted run
+        if name.startswith(".ray-") and name.endswith(".keras"):
+            os.remove(os.path.join(keeper.directory, name))
+    write_keep_threshold(keeper.directory, keeper.threshold(finished))
+    return keeper
 
 
 class RayExecutor(Executor):

@@ -440,7 +440,6 @@ class EngineTuner(kt.Tuner):
             f"{', '.join(str(t.trial_id) for t in tied[:6])}); the best is trial "
             f"{best[0].trial_id}, by {how}. tuner.results['rank'] shows the order"
         )
-        self._tie_message = message
         if verbose:
             print(message)
 
