@@ -1240,25 +1240,21 @@ def _raise_from(result: dict, what: str) -> None:
     raise RuntimeError(f"{what}: {result.get('error')}\n{result.get('traceback', '')}")
 
 
-def _oracle_kwargs(
-    objective: Any,
-    max_trials: Any,
-    seed: Any,
-    hyperparameters: Any,
-    tune_new_entries: bool,
-    allow_new_entries: bool,
-    max_retries_per_trial: int = 0,
-) -> dict:
-    return {
-        "max_retries_per_trial": int(max_retries_per_trial),
-        "objective": _objective(objective),
-        "max_trials": max_trials,
+def _oracle_kwargs(arguments: dict) -> dict:
+    """KerasTuner's oracle arguments from a tuner constructor's own (its ``locals()``)."""
+    seed = arguments["seed"]
+    kwargs = {
+        "max_retries_per_trial": int(arguments.get("max_retries_per_trial", 0)),
+        "objective": _objective(arguments["objective"]),
         "seed": oracle_seed(0 if seed is None else int(seed)),
-        "hyperparameters": hyperparameters,
-        "tune_new_entries": tune_new_entries,
-        "allow_new_entries": allow_new_entries,
+        "hyperparameters": arguments.get("hyperparameters"),
+        "tune_new_entries": arguments.get("tune_new_entries", True),
+        "allow_new_entries": arguments.get("allow_new_entries", True),
         "max_consecutive_failed_trials": 2**31,  # counted by the engine (with the traceback)
     }
+    if "max_trials" in arguments:  # Hyperband's oracle takes none
+        kwargs["max_trials"] = arguments["max_trials"]
+    return kwargs
 
 
 # The defaults of the engine options: an option a tuner does not take must keep its default.
@@ -1315,17 +1311,7 @@ class GridSearch(EngineTuner):
         max_retries_per_trial: int = 0,
         **kwargs: Any,
     ):
-        oracle = oracles.GridSearchOracle(
-            **_oracle_kwargs(
-                objective,
-                max_trials,
-                seed,
-                hyperparameters,
-                tune_new_entries,
-                allow_new_entries,
-                max_retries_per_trial,
-            )
-        )
+        oracle = oracles.GridSearchOracle(**_oracle_kwargs(locals()))
         super().__init__(
             oracle,
             hypermodel,
@@ -1360,17 +1346,7 @@ class RandomSearch(EngineTuner):
         max_retries_per_trial: int = 0,
         **kwargs: Any,
     ):
-        oracle = oracles.RandomSearchOracle(
-            **_oracle_kwargs(
-                objective,
-                max_trials,
-                seed,
-                hyperparameters,
-                tune_new_entries,
-                allow_new_entries,
-                max_retries_per_trial,
-            )
-        )
+        oracle = oracles.RandomSearchOracle(**_oracle_kwargs(locals()))
         super().__init__(
             oracle,
             hypermodel,
@@ -1407,18 +1383,7 @@ class BayesianOptimization(EngineTuner):
         **kwargs: Any,
     ):
         options = {"num_initial_points": num_initial_points, "alpha": alpha, "beta": beta}
-        oracle = oracles.BayesianOptimizationOracle(
-            **_oracle_kwargs(
-                objective,
-                max_trials,
-                seed,
-                hyperparameters,
-                tune_new_entries,
-                allow_new_entries,
-                max_retries_per_trial,
-            ),
-            **options,
-        )
+        oracle = oracles.BayesianOptimizationOracle(**_oracle_kwargs(locals()), **options)
         super().__init__(
             oracle,
             hypermodel,
@@ -1472,17 +1437,7 @@ class Hyperband(EngineTuner):
             "factor": int(factor),
             "hyperband_iterations": int(hyperband_iterations),
         }
-        common = _oracle_kwargs(
-            objective,
-            None,
-            seed,
-            hyperparameters,
-            tune_new_entries,
-            allow_new_entries,
-            max_retries_per_trial,
-        )
-        common.pop("max_trials")
-        oracle = oracles.HyperbandOracle(**common, **options)
+        oracle = oracles.HyperbandOracle(**_oracle_kwargs(locals()), **options)
         super().__init__(
             oracle,
             hypermodel,
@@ -1614,9 +1569,7 @@ class RayTuneSearch(EngineTuner):
             num_cpus=num_cpus,
             runtime_env=runtime_env,
         )
-        oracle = oracles.RecordOracle(
-            **_oracle_kwargs(objective, max_trials, seed, None, True, True)
-        )
+        oracle = oracles.RecordOracle(**_oracle_kwargs(locals()))
         super().__init__(
             oracle,
             hypermodel,
