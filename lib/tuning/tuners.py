@@ -62,7 +62,7 @@ from lib.tuning._settings import (
     TrialSettings,
     WorkerSetup,
 )
-from lib.tuning._store import ModelKeeper, TrialStore, results_frame
+from lib.tuning._store import ModelKeeper, TrialStore, finish_trial, results_frame
 
 # search.json keys that must match when a directory is searched again.
 SPEC_KEYS = (
@@ -667,8 +667,7 @@ class EngineTuner(kt.Tuner):
         grown = spaces.new_hyperparameters(trial.hyperparameters, self._loop_space)
         if grown is not None:
             record["new_hyperparameters"] = grown
-        self._store.append(_as_json(record))
-        self._records.append(record)
+        finish_trial(_as_json(record), store=self._store, records=self._records)
 
     def search_arrays(
         self,
