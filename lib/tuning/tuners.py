@@ -730,15 +730,7 @@ class EngineTuner(kt.Tuner):
                 report, or a directory holding a different search.
             DirectoryInUseError: another search runs on the directory.
         """
-        if fit_kwargs:
-            raise TypeError(
-                f"search() got unsupported argument(s) {sorted(fit_kwargs)}; it takes x, y, "
-                "validation_data, validation_split, epochs, batch_size, shuffle, callbacks, "
-                "class_weight, folds, groups, early_stopping, reduce_lr, monitor, "
-                "allow_nonfinite and verbose"
-            )
-        for name, value in (("x", x), ("validation_data", validation_data)):
-            _refuse_streamed(name, value)
+        _refuse_unsupported(fit_kwargs, x, validation_data)
         # Callbacks of the caller's own classes act on the caller's objects (a list they fill,
         # a counter): their trials run in this process, as in KerasTuner. Keras' own
         # callbacks (EarlyStopping, TensorBoard, ...) travel to the worker processes.
@@ -1117,6 +1109,19 @@ def _check_batch_size(batch_size: Any) -> None:
             f"batch_size must be a whole number of at least 1, got {batch_size!r}; pass e.g. "
             "batch_size=32, or None for the default (32, or the space's 'batch_size')"
         )
+
+
+def _refuse_unsupported(fit_kwargs: dict, x: Any, validation_data: Any) -> None:
+    """Refuses ``model.fit`` arguments ``search`` does not forward, and streamed inputs."""
+    if fit_kwargs:
+        raise TypeError(
+            f"search() got unsupported argument(s) {sorted(fit_kwargs)}; it takes x, y, "
+            "validation_data, validation_split, epochs, batch_size, shuffle, callbacks, "
+            "class_weight, folds, groups, early_stopping, reduce_lr, monitor, "
+            "allow_nonfinite and verbose"
+        )
+    for name, value in (("x", x), ("validation_data", validation_data)):
+        _refuse_streamed(name, value)
 
 
 def _refuse_streamed(name: str, value: Any) -> None:

@@ -401,6 +401,23 @@ def _extractor(hypermodel: Any, stack: _Stack, members: list[tuple[int, dict]]) 
     return extract
 
 
+def _settings(
+    objective: str, epochs: int, seed: int, early_stopping: int | None, labels: Any
+) -> dict:
+    """What every stack of a ``run_stacked`` call trains and scores with."""
+    from lib.evaluation import metric_direction
+
+    return {
+        "objective": objective,
+        "objective_key": _objective_key(objective),
+        "direction": metric_direction(objective),
+        "epochs": int(epochs),
+        "seed": int(seed),
+        "early_stopping": early_stopping,
+        "labels": labels,
+    }
+
+
 def run_stacked(
     hypermodel: Any,
     trials: list[tuple[int, dict]],
@@ -458,8 +475,6 @@ def run_stacked(
         ValueError: for arrays of the wrong shape, an objective the executor does not
             compute, configurations it cannot stack, or epochs / max_models below 1.
     """
-    from lib.evaluation import metric_direction
-
     check_stackable(hypermodel)
     if int(epochs) < 1 or (max_models is not None and int(max_models) < 1):
         raise ValueError(
@@ -467,15 +482,7 @@ def run_stacked(
             f"max_models={max_models}; use max_models=None to size stacks by memory"
         )
     data = _check_arrays(arrays)
-    settings = {
-        "objective": objective,
-        "objective_key": _objective_key(objective),
-        "direction": metric_direction(objective),
-        "epochs": int(epochs),
-        "seed": int(seed),
-        "early_stopping": early_stopping,
-        "labels": labels,
-    }
+    settings = _settings(objective, epochs, seed, early_stopping, labels)
     forms = [form_of(hypermodel, values, batch_size=batch_size) for _, values in trials]
     _check_data_fits(forms, data)
     itemsize = np.dtype(keras.config.dtype_policy().variable_dtype).itemsize
