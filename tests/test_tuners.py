@@ -638,6 +638,12 @@ def test_ray_tune_search_on_a_cluster_started_as_on_a_head_node(tmp_path, monkey
     port = 6390 + os.getpid() % 100
     # the cluster's workers import this checkout (lib and the tests' hypermodel)
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=ROOT)
+    # as the README says: a token in ~/.ray/auth_token (made once per machine; kept if there)
+    # makes `ray start` turn on token authentication
+    token = subprocess.run(
+        [ray_bin, "get-auth-token", "--generate"], capture_output=True, text=True, env=env
+    )
+    assert token.returncode == 0, token.stderr[-3000:]
     start = subprocess.run(
         [
             ray_bin,
@@ -656,8 +662,8 @@ def test_ray_tune_search_on_a_cluster_started_as_on_a_head_node(tmp_path, monkey
         timeout=180,
     )
     assert start.returncode == 0, start.stderr[-3000:]
-    # `ray start` turns on token authentication and saves the token in ~/.ray/auth_token;
-    # a driver that joins the cluster reads it when RAY_AUTH_MODE=token
+    assert "Token authentication is disabled" not in start.stdout + start.stderr
+    # a driver that joins the cluster reads the token when RAY_AUTH_MODE=token
     monkeypatch.setenv("RAY_AUTH_MODE", "token")
     try:
         x, y, xv, yv = _data()
