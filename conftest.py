@@ -4,6 +4,10 @@
   kernel, so ``pytest notebooks/01_mhealth_lstm_grid.ipynb`` re-runs the small,
   fast version of a study, never the full one (which would overwrite the committed
   figures and results). A study is run in full with Jupyter, not with pytest.
+* Trial workers are kept between searches: ``LIB_WORKER_IDLE_SECONDS=120`` (unless set
+  otherwise) lets the next search of the same test process, or of a notebook's kernel, use
+  the workers of the last one instead of spawning processes that import TensorFlow again
+  (``lib/tuning/_pool.py``). Tests of the default, which closes them, unset it.
 * A notebook whose metadata lists the datasets it needs
   (``"lib": {"requires_data": ["household_power"]}``) is collected as one item,
   skipped with the loader's message, when :func:`lib.datasets.check_available`
@@ -17,6 +21,7 @@ import json
 import os
 
 os.environ["QUICK"] = "1"  # forced: a test run must never run a full study
+os.environ.setdefault("LIB_WORKER_IDLE_SECONDS", "120")
 
 import pytest  # noqa: E402
 

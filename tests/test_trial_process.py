@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -145,6 +146,8 @@ def test_quiet_input_pipeline_turns_off_autotuning_and_keeps_the_batches():
 def test_grid_search_keeps_two_workers_busy_in_the_sequential_order(tmp_path, monkeypatch):
     from lib.tuning import _pool
 
+    monkeypatch.setenv(_pool.IDLE_VARIABLE, "0")  # no kept worker: both are started here
+
     events = []
     for name in ("__init__", "receive"):
 
@@ -269,3 +272,132 @@ def test_claim_core_pins_a_process_to_a_core_no_other_trial_holds(tmp_path):
         os.close(fd)
     assert claim()["core"] == cores[0]
     assert sorted(os.sched_getaffinity(0)) == cores  # the test process itself never pinned
+
+
+_MODULE = """
+import keras
+
+
+def build(hp):
+    model = keras.Sequential([
+        keras.Input((25,)),
+        keras.layers.Dense(hp.Choice("units", [4, 8, 16]), activation="relu"),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+"""
+
+
+@pytest.mark.slow
+def test_a_finished_searchs_workers_serve_the_next_one_unless_their_code_changed(
+    tmp_path, monkeypatch
+):
+    from lib.tuning import _pool
+
+    (tmp_path / "kept_worker_model.py").write_text(_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import kept_worker_model
+
+    monkeypatch.setenv(_pool.IDLE_VARIABLE, "30")
+    started = []
+    original = _pool.Worker.__init__
+
+    def counting(self, *args, **kw):
+        started.append(self)
+        original(self, *args, **kw)
+
+    monkeypatch.setattr(_pool.Worker, "__init__", counting)
+    x, y = classification()
+
+    def run(project):
+        tuner = RandomSearch(
+            kept_worker_model.build,
+            objective="val_loss",
+            max_trials=2,
+            seed=3,
+            threads=1,
+            workers=1,
+            directory=tmp_path,
+            project_name=project,
+        )
+        frame = tuner.search(x[:80], y[:80], validation_data=(x[80:], y[80:]), epochs=1, verbose=0)
+        return frame[["units", "objective"]].to_dict("records")
+
+    first = run("a")
+    assert len(started) == 1
+    parked = _pool._PARKED[-1]
+    assert parked.process.is_alive()
+    second = run("b")  # the parked worker serves it: no new process, the same results
+    assert len(started) == 1 and parked.process.is_alive() and parked in _pool._PARKED
+    assert second == first
+    # a module the worker imported changed on disk: it answers "stale" and exits
+    later = os.stat(tmp_path / "kept_worker_model.py").st_mtime + 5
+    os.utime(tmp_path / "kept_worker_model.py", (later, later))
+    assert run("c") == first
+    assert len(started) == 2
+    parked.process.join(timeout=10)
+    assert not parked.process.is_alive()
+    # unset (the default): a new worker, closed when the search ends
+    monkeypatch.delenv(_pool.IDLE_VARIABLE)
+    assert run("d") == first
+    assert len(started) == 3 and started[-1] not in _pool._PARKED
+    started[-1].process.join(timeout=10)
+    assert not started[-1].process.is_alive()
+
+
+def test_the_idle_time_of_kept_workers_is_checked_before_any_worker_starts(monkeypatch):
+    from lib.tuning import _pool
+
+    monkeypatch.setenv(_pool.IDLE_VARIABLE, "soon")
+    with pytest.raises(ValueError, match="LIB_WORKER_IDLE_SECONDS must be a number of seconds"):
+        _pool.Pool(
+            workers=1,
+            trials_per_worker=None,
+            max_worker_memory_mb=None,
+            setup=None,
+            in_process=None,
+        )
+    monkeypatch.setenv(_pool.IDLE_VARIABLE, "-1")
+    with pytest.raises(ValueError, match="got '-1'"):
+        _pool.worker_idle_seconds()
+    monkeypatch.setenv(_pool.IDLE_VARIABLE, " 2.5 ")
+    assert _pool.worker_idle_seconds() == 2.5
+    monkeypatch.delenv(_pool.IDLE_VARIABLE)
+    assert _pool.worker_idle_seconds() == 0
+
+
+def test_workers_pinned_to_a_core_are_never_kept():
+    from lib.tuning import _pool
+    from lib.tuning._settings import WorkerSetup
+
+    def pool(pin_cores):
+        setup = WorkerSetup(b"", "/nowhere", [], 1, pin_cores, ())
+        return _pool.Pool(
+            workers=1,
+            trials_per_worker=None,
+            max_worker_memory_mb=None,
+            setup=setup,
+            in_process=None,
+        )
+
+    assert pool(True).key is None
+    assert pool(False).key is not None
+
+
+def test_a_module_changed_on_disk_after_a_time_is_noticed(tmp_path, monkeypatch):
+    import time
+
+    from lib.tuning import _pool
+
+    (tmp_path / "changed_module_probe.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import changed_module_probe  # noqa: F401
+
+    now = time.time() + 1
+    assert not _pool._modules_changed_since(now)
+    os.utime(tmp_path / "changed_module_probe.py", (now + 5, now + 5))
+    assert _pool._modules_changed_since(now)
+    monkeypatch.delitem(sys.modules, "changed_module_probe")
+    assert not _pool._modules_changed_since(now)

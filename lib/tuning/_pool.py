@@ -7,6 +7,14 @@ and the finished records; a worker is replaced after ``trials_per_worker`` trial
 resident memory passes a limit), which keeps memory and per-trial overhead flat over long
 searches whatever TensorFlow and Keras accumulate inside one process. ``workers=0`` runs the
 same tasks in this process (:class:`InProcessSlot`); both go through :func:`run_task`.
+
+A worker costs seconds of CPU to start (it imports TensorFlow). With the environment variable
+``LIB_WORKER_IDLE_SECONDS`` set to a number of seconds, the workers of a finished search wait
+that long for the next search of the same process, as joblib's reusable executor does, and
+serve it if it runs them the same way (threads, environment, working directory, ``sys.path``)
+and no module they imported has changed on disk since they started; otherwise a new worker is
+spawned. Unset or 0 (the default), a search closes its workers when it ends. Workers pinned to
+a core (``pin_cores``) are never kept: an idle worker would hold its core.
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import sys
+import time
 import traceback
 from typing import Any
 
@@ -120,25 +130,67 @@ def run_task(
         return failure(error), space
 
 
-def _worker_main(conn: Any, setup_blob: bytes) -> None:
-    """Entry point of a worker process: set up once, then run tasks until told to stop."""
+def _load_setup(setup_blob: bytes) -> tuple[Any, dict | None, list | None, dict | None]:
+    """The hypermodel, arrays and folds of a search's setup, or a FAILED result that every
+    task of the search then reports (the parent raises or records it)."""
     setup: WorkerSetup = pickle.loads(setup_blob)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    _trial.prepare_trial_process(setup.threads, pin_cores=setup.pin_cores)
     try:
         hypermodel = _process.cloudpickle.loads(setup.hypermodel)
         arrays, splits = _load_checked(setup)
-        broken = None
-    except Exception as error:  # every task reports it; the parent raises or records it
-        broken = failure(error)
-    space = None
+        return hypermodel, arrays, splits, None
+    except Exception as error:
+        return None, None, None, failure(error)
+
+
+def _modules_changed_since(started: float) -> bool:
+    """Whether a module this process imported has been changed on disk since ``started``: a
+    kept worker would then run the old code."""
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if not path:
+            continue
+        try:
+            if os.stat(path).st_mtime > started:
+                return True
+        except OSError:  # gone: no new code to miss
+            continue
+    return False
+
+
+def _worker_main(conn: Any, setup_blob: bytes, started: float) -> None:
+    """Entry point of a worker process: set up once, then run tasks until told to stop.
+
+    Besides tasks it answers two messages of the parent: ``("park", seconds)`` (the search
+    ended: exit unless a new setup comes within ``seconds``) and ``("setup", blob)`` (serve
+    another search: answers ``"ready"``, or ``"stale"`` and exits when a module it imported
+    changed on disk since ``started``).
+    """
+    setup: WorkerSetup = pickle.loads(setup_blob)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _trial.prepare_trial_process(setup.threads, pin_cores=setup.pin_cores)
+    hypermodel, arrays, splits, broken = _load_setup(setup_blob)
+    space, idle = None, None
     while True:
         try:
+            if idle is not None and not conn.poll(idle):
+                break  # parked, and no search came for it
             message = conn.recv()
         except (EOFError, OSError):
             break
         if message is None:
             break
+        if isinstance(message, tuple):
+            kind, value = message
+            if kind == "park":
+                idle = value
+                continue
+            if _modules_changed_since(started):
+                conn.send("stale")
+                break
+            hypermodel, arrays, splits, broken = _load_setup(value)
+            space, idle = None, None
+            conn.send("ready")
+            continue
         if broken is not None:
             result = broken
         else:
@@ -159,12 +211,17 @@ def _picklable(error: BaseException) -> BaseException | None:
 class Worker:
     """Handle on one worker process (spawned lazily, recycled by the pool)."""
 
-    def __init__(self, setup_blob: bytes):
+    def __init__(self, setup_blob: bytes, key: tuple | None = None):
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
         self.process = context.Process(
-            target=_worker_main, args=(child, setup_blob), daemon=True, name="lib-tuning-worker"
+            target=_worker_main,
+            args=(child, setup_blob, time.time()),
+            daemon=True,
+            name="lib-tuning-worker",
         )
+        self.key = key  # how it was started (_process_key); None: never kept for reuse
+        self.parked_until = 0.0
         # The child imports TensorFlow before _worker_main runs: hand it a quiet log level
         # through the environment it inherits, then restore the caller's environment.
         previous = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
@@ -216,6 +273,29 @@ class Worker:
             return psutil.Process(self.process.pid).memory_info().rss
         except Exception:
             return 0
+
+    def park(self, seconds: float) -> bool:
+        """Tells the worker its search ended: it exits unless :meth:`resume` comes within
+        ``seconds``. False if it is gone."""
+        try:
+            self.conn.send(("park", seconds))
+        except OSError:
+            return False
+        self.parked_until = time.monotonic() + seconds
+        return True
+
+    def resume(self, setup_blob: bytes, *, timeout: float = 60.0) -> bool:
+        """Hands a parked worker another search's setup. False (and the worker closed) if it
+        has exited, answers that its modules changed, or does not answer in ``timeout``."""
+        try:
+            self.conn.send(("setup", setup_blob))
+            answer = self.conn.recv() if self.conn.poll(timeout) else None
+        except (EOFError, OSError):
+            answer = None
+        if answer == "ready":
+            return True
+        self.close(timeout=5)
+        return False
 
     def close(self, *, timeout: float = 10.0) -> None:
         """Asks the worker to exit, then terminates it if it does not."""
@@ -277,6 +357,8 @@ class Pool:
         self.trials_per_worker = trials_per_worker
         self.max_worker_memory_mb = max_worker_memory_mb
         self.setup_blob = pickle.dumps(setup) if setup is not None else None
+        self.key = _process_key(setup) if setup is not None and not setup.pin_cores else None
+        self.idle_seconds = worker_idle_seconds()  # checked before any worker starts
         self.in_process = in_process
         self.slots: list[Any] = [None] * self.size
 
@@ -285,7 +367,8 @@ class Pool:
             if self.in_process is not None:
                 self.slots[index] = InProcessSlot(*self.in_process)
             else:
-                self.slots[index] = Worker(self.setup_blob)
+                kept = _take_parked(self.key, self.setup_blob)
+                self.slots[index] = kept or Worker(self.setup_blob, self.key)
         return self.slots[index]
 
     def idle(self) -> list[int]:
@@ -333,7 +416,66 @@ class Pool:
             self.slots[index] = None
 
     def close(self) -> None:
+        """Closes the workers, or parks the idle ones for the next search of this process
+        (``LIB_WORKER_IDLE_SECONDS``)."""
         for index, slot in enumerate(self.slots):
-            if slot is not None:
+            if slot is None:
+                continue
+            self.slots[index] = None
+            if self._keepable(slot) and self.idle_seconds > 0 and slot.park(self.idle_seconds):
+                _PARKED.append(slot)
+            else:
                 slot.close()
-                self.slots[index] = None
+        while len(_PARKED) > _MAX_PARKED:
+            _PARKED.pop(0).close(timeout=5)
+
+    def _keepable(self, slot: Any) -> bool:
+        if self.key is None or slot.busy or not slot.process.is_alive():
+            return False
+        return not (self.trials_per_worker and slot.tasks_done >= self.trials_per_worker)
+
+
+IDLE_VARIABLE = "LIB_WORKER_IDLE_SECONDS"
+_MAX_PARKED = 4  # idle workers kept at most per process, the oldest closed first
+_PARKED: list[Worker] = []  # workers of finished searches, waiting for the next one
+
+
+def worker_idle_seconds() -> float:
+    """How long the workers of a finished search wait for the next search of this process:
+    ``LIB_WORKER_IDLE_SECONDS`` (0 when unset: they are closed)."""
+    raw = os.environ.get(IDLE_VARIABLE, "").strip()
+    try:
+        seconds = float(raw or 0)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ValueError(
+            f"{IDLE_VARIABLE} must be a number of seconds, 0 or more, got {raw!r}; set it to "
+            "e.g. 60 to keep a search's workers for the next one, or unset it"
+        )
+    return seconds
+
+
+def _process_key(setup: WorkerSetup) -> tuple:
+    """What a worker keeps from its start, which the next search must share to use it: its
+    threads, the environment (but the name of the running test), cwd and ``sys.path``."""
+    environment = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    return (setup.threads, os.getcwd(), tuple(sys.path), tuple(sorted(environment.items())))
+
+
+def _take_parked(key: tuple | None, setup_blob: bytes) -> Worker | None:
+    """A parked worker started the same way, now set up for this search; the workers whose
+    time ran out are reaped on the way."""
+    now = time.monotonic()
+    for worker in list(_PARKED):
+        if worker.parked_until - now < 1:
+            _PARKED.remove(worker)
+            worker.close(timeout=5)
+    if key is None:
+        return None
+    for worker in list(_PARKED):
+        if worker.key == key:
+            _PARKED.remove(worker)
+            if worker.resume(setup_blob):
+                return worker
+    return None

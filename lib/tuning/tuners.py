@@ -208,7 +208,9 @@ class EngineTuner(kt.Tuner):
             each scored on its own best epoch, and the model kept is the best one's.
         workers: trial processes at once (spawned, recycled); 0 runs trials in this process
             (debugging: no memory isolation). With more than one, the oracle may see results in
-            another order than a sequential run.
+            another order than a sequential run. A search closes its workers when it ends;
+            with the environment variable ``LIB_WORKER_IDLE_SECONDS=60`` they wait 60 s for
+            the next search of this process instead (``lib/tuning/_pool.py``).
         trials_per_worker: a worker process is replaced after this many trials (None: never).
         max_worker_memory_mb: also replace a worker whose resident memory exceeds this.
         threads: TensorFlow threads per worker (default: the cores divided among the workers).
@@ -971,7 +973,7 @@ class EngineTuner(kt.Tuner):
             )
         )
         found = pool.slot(0).receive()
-        pool.slot(0).tasks_done = 0  # discovery does not count towards trials_per_worker
+        pool.slot(0).tasks_done -= 1  # discovery does not count towards trials_per_worker
         if found["status"] != "OK":
             _raise_from(found, "discovering the search space failed")
         space = spaces.space_from_config(found["space"])
