@@ -8,6 +8,8 @@
   otherwise) lets the next search of the same test process, or of a notebook's kernel, use
   the workers of the last one instead of spawning processes that import TensorFlow again
   (``lib/tuning/_pool.py``). Tests of the default, which closes them, unset it.
+* Each test process of a parallel run (``-n``) gives NumPy's BLAS and OpenMP its share of
+  the cores (:func:`pytest_configure`), as it has its share of the tests.
 * A notebook whose metadata lists the datasets it needs
   (``"lib": {"requires_data": ["household_power"]}``) is collected as one item,
   skipped with the loader's message, when :func:`lib.datasets.check_available`
@@ -72,14 +74,30 @@ def unavailable_reason(path) -> str | None:
     return None
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def pytest_configure(config) -> None:
+    """In a test process of a parallel run, BLAS and OpenMP get ``cores // processes``
+    threads (at least 1) instead of one per core each: the in-process work of a test (a
+    KerasTuner Bayesian oracle fitting its Gaussian process, scikit-learn) would otherwise run
+    as many threads per process as there are cores, beside the other processes. Trial workers
+    and notebooks' kernels are other processes and keep their own settings."""
+    processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if processes > 1:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=max(1, _cores() // processes))
+
+
 def pytest_xdist_auto_num_workers(config) -> int:
     """``-n auto`` (pyproject's addopts): one test process per core, at most 4. Each loads
     TensorFlow and starts trial workers of its own, so more would only share the cores."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(4, cores))
+    return max(1, min(4, _cores()))
 
 
 @pytest.hookimpl(trylast=True)

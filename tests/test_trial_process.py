@@ -146,13 +146,16 @@ def test_quiet_input_pipeline_turns_off_autotuning_and_keeps_the_batches():
 def test_grid_search_keeps_two_workers_busy_in_the_sequential_order(tmp_path, monkeypatch):
     from lib.tuning import _pool
 
-    monkeypatch.setenv(_pool.IDLE_VARIABLE, "0")  # no kept worker: both are started here
+    # unset (the default): no kept worker, so both are started here and closed at the end
+    monkeypatch.delenv(_pool.IDLE_VARIABLE, raising=False)
 
-    events = []
+    events, workers = [], []
     for name in ("__init__", "receive"):
 
         def wrapped(self, *args, _original=getattr(_pool.Worker, name), _name=name, **kw):  # noqa: B008
             events.append(_name)
+            if _name == "__init__":
+                workers.append(self)
             return _original(self, *args, **kw)
 
         monkeypatch.setattr(_pool.Worker, name, wrapped)
@@ -176,6 +179,10 @@ def test_grid_search_keeps_two_workers_busy_in_the_sequential_order(tmp_path, mo
     # both workers start before the first one has discovered the space (they import
     # TensorFlow side by side, not one after the other)
     assert events[:3] == ["__init__", "__init__", "receive"]
+    assert len(workers) == 2 and not set(workers) & set(_pool._PARKED)
+    for worker in workers:  # the search closed them when it ended
+        worker.process.join(timeout=10)
+        assert not worker.process.is_alive()
     local = run("l", workers=0).results
     columns = ["units", "layers"]
     assert len(parallel) == 4 and (parallel["status"] == "COMPLETED").all()
@@ -339,12 +346,8 @@ def test_a_finished_searchs_workers_serve_the_next_one_unless_their_code_changed
     assert len(started) == 2
     parked.process.join(timeout=10)
     assert not parked.process.is_alive()
-    # unset (the default): a new worker, closed when the search ends
-    monkeypatch.delenv(_pool.IDLE_VARIABLE)
-    assert run("d") == first
-    assert len(started) == 3 and started[-1] not in _pool._PARKED
-    started[-1].process.join(timeout=10)
-    assert not started[-1].process.is_alive()
+    # unset (the default), the workers are closed when the search ends: see
+    # test_grid_search_keeps_two_workers_busy_in_the_sequential_order
 
 
 def test_the_idle_time_of_kept_workers_is_checked_before_any_worker_starts(monkeypatch):

@@ -130,10 +130,9 @@ def run_task(
         return failure(error), space
 
 
-def _load_setup(setup_blob: bytes) -> tuple[Any, dict | None, list | None, dict | None]:
+def _load_setup(setup: WorkerSetup) -> tuple[Any, dict | None, list | None, dict | None]:
     """The hypermodel, arrays and folds of a search's setup, or a FAILED result that every
     task of the search then reports (the parent raises or records it)."""
-    setup: WorkerSetup = pickle.loads(setup_blob)
     try:
         hypermodel = _process.cloudpickle.loads(setup.hypermodel)
         arrays, splits = _load_checked(setup)
@@ -168,7 +167,7 @@ def _worker_main(conn: Any, setup_blob: bytes, started: float) -> None:
     setup: WorkerSetup = pickle.loads(setup_blob)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _trial.prepare_trial_process(setup.threads, pin_cores=setup.pin_cores)
-    hypermodel, arrays, splits, broken = _load_setup(setup_blob)
+    hypermodel, arrays, splits, broken = _load_setup(setup)
     space, idle = None, None
     while True:
         try:
@@ -187,7 +186,7 @@ def _worker_main(conn: Any, setup_blob: bytes, started: float) -> None:
             if _modules_changed_since(started):
                 conn.send("stale")
                 break
-            hypermodel, arrays, splits, broken = _load_setup(value)
+            hypermodel, arrays, splits, broken = _load_setup(pickle.loads(value))
             space, idle = None, None
             conn.send("ready")
             continue
