@@ -89,6 +89,11 @@ def pytest_configure(config) -> None:
     and notebooks' kernels are other processes and keep their own settings."""
     processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
     if processes > 1:
+        # threadpoolctl limits the libraries loaded when it is called: NumPy and SciPy each
+        # load an OpenBLAS of their own, scikit-learn an OpenMP
+        import numpy  # noqa: F401
+        import scipy.linalg  # noqa: F401
+        import sklearn  # noqa: F401
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=max(1, _cores() // processes))

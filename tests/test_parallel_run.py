@@ -1,0 +1,23 @@
+"""The root ``conftest.py``'s settings for a parallel test run (``pytest -n``)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def test_a_parallel_test_process_gives_blas_and_openmp_its_share_of_the_cores():
+    processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if processes < 2:
+        pytest.skip("checks a test process of a parallel run (pytest -n 2 or more)")
+    import sklearn.gaussian_process  # noqa: F401  (what KerasTuner's Bayesian oracle fits)
+    from threadpoolctl import threadpool_info
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    pools = {f"{p['internal_api']} {p['filepath']}": p["num_threads"] for p in threadpool_info()}
+    assert any(p["user_api"] == "blas" for p in threadpool_info()), pools
+    assert all(threads <= max(1, cores // processes) for threads in pools.values()), pools
