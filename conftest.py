@@ -8,8 +8,9 @@
   otherwise) lets the next search of the same test process, or of a notebook's kernel, use
   the workers of the last one instead of spawning processes that import TensorFlow again
   (``lib/tuning/_pool.py``). Tests of the default, which closes them, unset it.
-* Each test process of a parallel run (``-n``) gives NumPy's BLAS and OpenMP its share of
-  the cores (:func:`pytest_configure`), as it has its share of the tests.
+* Each test process of a parallel run (``-n``) gives the BLAS and OpenMP libraries of NumPy,
+  SciPy and scikit-learn its share of the cores (:func:`pytest_configure`), as it has its
+  share of the tests.
 * A notebook whose metadata lists the datasets it needs
   (``"lib": {"requires_data": ["household_power"]}``) is collected as one item,
   skipped with the loader's message, when :func:`lib.datasets.check_available`

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from lib.machine import machine_record
+
 
 def test_a_parallel_test_process_gives_blas_and_openmp_its_share_of_the_cores():
     processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
@@ -14,10 +16,7 @@ def test_a_parallel_test_process_gives_blas_and_openmp_its_share_of_the_cores():
     import sklearn.gaussian_process  # noqa: F401  (what KerasTuner's Bayesian oracle fits)
     from threadpoolctl import threadpool_info
 
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
+    cores = machine_record()["cores"]  # the cores this process may use
     pools = {f"{p['internal_api']} {p['filepath']}": p["num_threads"] for p in threadpool_info()}
     assert any(p["user_api"] == "blas" for p in threadpool_info()), pools
     assert all(threads <= max(1, cores // processes) for threads in pools.values()), pools
