@@ -2,7 +2,8 @@
 (``lib/tuning/_process.py``, ``_pool.py``, ``_trial.py``): imports frozen out of the garbage
 collector (``freeze_imports``), the quiet input pipeline of one-thread trials, a core of its own
 per trial process (``claim_core``), the pool's recycled workers and its two workers kept busy,
-and the clear error of a script with no ``__main__`` guard. Several run a fresh Python so the
+workers kept between searches, workers forked from a forkserver, and the clear error of a
+script with no ``__main__`` guard. Several run a fresh Python so the
 once-per-process steps start from a clean slate."""
 
 from __future__ import annotations
@@ -369,6 +370,90 @@ def test_the_idle_time_of_kept_workers_is_checked_before_any_worker_starts(monke
     assert _pool.worker_idle_seconds() == 2.5
     monkeypatch.delenv(_pool.IDLE_VARIABLE)
     assert _pool.worker_idle_seconds() == 0
+
+
+def test_the_worker_start_method_is_checked_before_any_worker_starts(monkeypatch):
+    from lib.tuning import _pool
+
+    monkeypatch.setenv(_pool.START_VARIABLE, "fork")
+    with pytest.raises(ValueError, match="LIB_WORKER_START_METHOD must be one of .* got 'fork'"):
+        _pool.Pool(
+            workers=1,
+            trials_per_worker=None,
+            max_worker_memory_mb=None,
+            setup=None,
+            in_process=None,
+        )
+    monkeypatch.delenv(_pool.START_VARIABLE)
+    assert _pool.worker_start_method() == "spawn"
+    monkeypatch.setenv(_pool.START_VARIABLE, " forkserver ")
+    assert _pool.worker_start_method() == "forkserver"
+
+
+def test_the_forkserver_starts_workers_only_while_it_matches_this_process(monkeypatch):
+    import time
+
+    from lib.tuning import _pool
+
+    def method():
+        return _pool._start_context().get_start_method()
+
+    monkeypatch.setenv(_pool.START_VARIABLE, "forkserver")
+    # as if this process had started its server just now (this test starts no process)
+    server = {"environment": _pool._environment(), "started": time.time() + 1}
+    monkeypatch.setattr(_pool, "_SERVER", server)
+    assert method() == "forkserver"
+    monkeypatch.setenv(_pool.IDLE_VARIABLE, "7")  # read by this process only: still alike
+    assert method() == "forkserver"
+    monkeypatch.setenv("LIB_TEST_ANOTHER_VARIABLE", "1")  # a forked worker would not have it
+    assert method() == "spawn"
+    monkeypatch.delenv("LIB_TEST_ANOTHER_VARIABLE")
+    assert method() == "forkserver"
+    # a module the server imported changed on disk after it started: forks would run old code
+    server["started"] = os.stat(_pool._trial.__file__).st_mtime - 1
+    assert method() == "spawn"
+    server["started"] = time.time() + 1
+    monkeypatch.setenv(_pool.START_VARIABLE, "spawn")
+    assert method() == "spawn"
+
+
+_FORKSERVER = """
+import json, os, psutil
+from lib.tuning import RandomSearch, _pool
+from tests.helpers import TinyMLP, classification
+os.environ.pop(_pool.IDLE_VARIABLE, None)  # each search starts its own workers
+started = []
+original = _pool.Worker.__init__
+def recording(self, *args, **kw):
+    original(self, *args, **kw)
+    started.append([self.start_method, psutil.Process(self.process.pid).ppid()])
+_pool.Worker.__init__ = recording
+x, y = classification()
+def run(project, method, per_worker):
+    os.environ[_pool.START_VARIABLE] = method
+    tuner = RandomSearch(TinyMLP(layers=True), objective="val_accuracy", max_trials=2, seed=5,
+                         threads=1, workers=1, trials_per_worker=per_worker,
+                         directory=DIRECTORY, project_name=project)
+    frame = tuner.search(x[:80], y[:80], validation_data=(x[80:], y[80:]), epochs=1, verbose=0)
+    return frame[["units", "layers", "objective", "status"]].to_dict("records")
+forked = run("f", "forkserver", 1)  # a new worker for each task
+forked_workers = list(started)
+started.clear()
+spawned = run("s", "spawn", None)
+print(json.dumps({"pid": os.getpid(), "forked": forked, "spawned": spawned,
+                  "forked_workers": forked_workers, "spawned_workers": started}))
+"""
+
+
+@pytest.mark.slow
+def test_workers_forked_from_the_forkserver_train_as_spawned_ones(tmp_path):
+    result = _run_json_script(_FORKSERVER.replace("DIRECTORY", repr(str(tmp_path))))
+    forked, servers = result["forked_workers"], {ppid for _, ppid in result["forked_workers"]}
+    assert len(forked) >= 2 and {m for m, _ in forked} == {"forkserver"}
+    assert len(servers) == 1 and result["pid"] not in servers  # forks of one server process
+    assert result["spawned_workers"] == [["spawn", result["pid"]]]
+    assert result["forked"] == result["spawned"]  # the same trials, bit for bit
+    assert [r["status"] for r in result["forked"]] == ["COMPLETED"] * 2
 
 
 def test_workers_pinned_to_a_core_are_never_kept():

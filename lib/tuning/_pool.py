@@ -15,6 +15,15 @@ serve it if it runs them the same way (threads, environment, working directory, 
 and no module they imported has changed on disk since they started; otherwise a new worker is
 spawned. Unset or 0 (the default), a search closes its workers when it ends. Workers pinned to
 a core (``pin_cores``) are never kept: an idle worker would hold its core.
+
+With ``LIB_WORKER_START_METHOD=forkserver`` workers are started by multiprocessing's
+forkserver instead (``multiprocessing.set_forkserver_preload``): one server process per caller
+imports TensorFlow and this engine once, and each worker is a fork of it, ready in a fraction
+of a second (a recycled worker too). A worker is still spawned when the caller's environment
+differs from the server's at its start, or a module it imported changed on disk since then.
+The server is one more process of the tree :class:`lib.monitoring.PeakMemory` sums, and forks
+share its pages, so that sum overstates the memory used. ``spawn`` (unset, the default) spawns
+each worker.
 """
 
 from __future__ import annotations
@@ -142,14 +151,23 @@ def _load_setup(setup: WorkerSetup) -> tuple[Any, dict | None, list | None, dict
 
 
 def _modules_changed_since(started: float) -> bool:
-    """Whether a module this process imported has been changed on disk since ``started``: a
-    kept worker would then run the old code."""
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
+    """Whether a module this process imported has been changed on disk since it was imported:
+    a kept worker would then run the old code. The modules loaded with this one (in a forked
+    worker: by the forkserver) count from then, the others from ``started``."""
+    loaded_at, loaded = _IMPORTED
+    return _changed_on_disk(loaded, loaded_at) or _changed_on_disk(
+        set(sys.modules) - loaded, started
+    )
+
+
+def _changed_on_disk(names: Any, since: float) -> bool:
+    """Whether the file of one of these imported modules was modified after ``since``."""
+    for name in names:
+        path = getattr(sys.modules.get(name), "__file__", None)
         if not path:
             continue
         try:
-            if os.stat(path).st_mtime > started:
+            if os.stat(path).st_mtime > since:
                 return True
         except OSError:  # gone: no new code to miss
             continue
@@ -162,7 +180,7 @@ def _worker_main(conn: Any, setup_blob: bytes, started: float) -> None:
     Besides tasks it answers two messages of the parent: ``("park", seconds)`` (the search
     ended: exit unless a new setup comes within ``seconds``) and ``("setup", blob)`` (serve
     another search: answers ``"ready"``, or ``"stale"`` and exits when a module it imported
-    changed on disk since ``started``).
+    changed on disk since, see :func:`_modules_changed_since`).
     """
     setup: WorkerSetup = pickle.loads(setup_blob)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -211,14 +229,6 @@ class Worker:
     """Handle on one worker process (spawned lazily, recycled by the pool)."""
 
     def __init__(self, setup_blob: bytes, key: tuple | None = None):
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(
-            target=_worker_main,
-            args=(child, setup_blob, time.time()),
-            daemon=True,
-            name="lib-tuning-worker",
-        )
         self.key = key  # how it was started (_process_key); None: never kept for reuse
         self.parked_until = 0.0
         # The child imports TensorFlow before _worker_main runs: hand it a quiet log level
@@ -226,10 +236,19 @@ class Worker:
         previous = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = previous or "2"
         try:
+            context = _start_context()
+            self.conn, child = context.Pipe()
+            self.process = context.Process(
+                target=_worker_main,
+                args=(child, setup_blob, time.time()),
+                daemon=True,
+                name="lib-tuning-worker",
+            )
             self.process.start()
         finally:
             if previous is None:
                 del os.environ["TF_CPP_MIN_LOG_LEVEL"]
+        self.start_method = context.get_start_method()
         child.close()
         self.tasks_done = 0
         self.busy = False
@@ -358,6 +377,7 @@ class Pool:
         self.setup_blob = pickle.dumps(setup) if setup is not None else None
         self.key = _process_key(setup) if setup is not None and not setup.pin_cores else None
         self.idle_seconds = worker_idle_seconds()  # checked before any worker starts
+        worker_start_method()
         self.in_process = in_process
         self.slots: list[Any] = [None] * self.size
 
@@ -434,6 +454,50 @@ class Pool:
         return not (self.trials_per_worker and slot.tasks_done >= self.trials_per_worker)
 
 
+START_VARIABLE = "LIB_WORKER_START_METHOD"
+_SERVER: dict = {}  # the forkserver's environment and start time, once this process starts it
+
+
+def worker_start_method() -> str:
+    """How workers start: ``LIB_WORKER_START_METHOD``, ``"spawn"`` (unset: the default) or
+    ``"forkserver"``."""
+    raw = os.environ.get(START_VARIABLE, "").strip()
+    method = raw or "spawn"
+    available = [m for m in ("spawn", "forkserver") if m in multiprocessing.get_all_start_methods()]
+    if method not in available:
+        raise ValueError(
+            f"{START_VARIABLE} must be one of {available} on this platform, got {raw!r}; "
+            "unset it to spawn each worker"
+        )
+    return method
+
+
+def _start_context() -> Any:
+    """The multiprocessing context the next worker starts from: the forkserver's when
+    ``LIB_WORKER_START_METHOD`` asks for it and the server still matches this process (the
+    same environment, no module changed on disk since it started), else spawn's."""
+    if worker_start_method() == "forkserver":
+        environment = _environment()
+        if not _SERVER:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__])  # imports TensorFlow and the engine
+            _SERVER.update(environment=environment, started=time.time())
+            return context
+        # the server holds the modules loaded with this one: none may have changed since
+        if _SERVER["environment"] == environment and not _changed_on_disk(
+            _IMPORTED[1], _SERVER["started"]
+        ):
+            return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context("spawn")
+
+
+def _environment() -> tuple:
+    """This process's environment, but what only the caller reads: the name of the running
+    test and the variables of this module."""
+    skip = ("PYTEST_CURRENT_TEST", IDLE_VARIABLE, START_VARIABLE)
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k not in skip))
+
+
 IDLE_VARIABLE = "LIB_WORKER_IDLE_SECONDS"
 _MAX_PARKED = 4  # idle workers kept at most per process, the oldest closed first
 _PARKED: list[Worker] = []  # workers of finished searches, waiting for the next one
@@ -457,9 +521,8 @@ def worker_idle_seconds() -> float:
 
 def _process_key(setup: WorkerSetup) -> tuple:
     """What a worker keeps from its start, which the next search must share to use it: its
-    threads, the environment (but the name of the running test), cwd and ``sys.path``."""
-    environment = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    return (setup.threads, os.getcwd(), tuple(sys.path), tuple(sorted(environment.items())))
+    threads, the environment (:func:`_environment`), cwd and ``sys.path``."""
+    return (setup.threads, os.getcwd(), tuple(sys.path), _environment())
 
 
 def _take_parked(key: tuple | None, setup_blob: bytes) -> Worker | None:
@@ -478,3 +541,8 @@ def _take_parked(key: tuple | None, setup_blob: bytes) -> Worker | None:
             if worker.resume(setup_blob):
                 return worker
     return None
+
+
+# When this module was imported, and the modules loaded by then (in a forked worker: those the
+# forkserver imported), for _modules_changed_since.
+_IMPORTED = (time.time(), frozenset(sys.modules))

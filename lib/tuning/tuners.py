@@ -210,7 +210,9 @@ class EngineTuner(kt.Tuner):
             (debugging: no memory isolation). With more than one, the oracle may see results in
             another order than a sequential run. A search closes its workers when it ends;
             with the environment variable ``LIB_WORKER_IDLE_SECONDS=60`` they wait 60 s for
-            the next search of this process instead (``lib/tuning/_pool.py``).
+            the next search of this process instead, and with
+            ``LIB_WORKER_START_METHOD=forkserver`` each is a fork of one process that imported
+            TensorFlow once (``lib/tuning/_pool.py``).
         trials_per_worker: a worker process is replaced after this many trials (None: never).
         max_worker_memory_mb: also replace a worker whose resident memory exceeds this.
         threads: TensorFlow threads per worker (default: the cores divided among the workers).
