@@ -415,6 +415,13 @@ def test_the_forkserver_starts_workers_only_while_it_matches_this_process(monkey
     server["started"] = time.time() + 1
     monkeypatch.setenv(_pool.START_VARIABLE, "spawn")
     assert method() == "spawn"
+    # a forkserver that other code of this process started is not set up for the workers
+    from multiprocessing import forkserver
+
+    monkeypatch.setenv(_pool.START_VARIABLE, "forkserver")
+    monkeypatch.setattr(_pool, "_SERVER", {})
+    monkeypatch.setattr(forkserver._forkserver, "_forkserver_pid", 12345)
+    assert method() == "spawn" and not _pool._SERVER
 
 
 _FORKSERVER = """

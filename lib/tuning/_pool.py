@@ -474,11 +474,16 @@ def worker_start_method() -> str:
 
 def _start_context() -> Any:
     """The multiprocessing context the next worker starts from: the forkserver's when
-    ``LIB_WORKER_START_METHOD`` asks for it and the server still matches this process (the
-    same environment, no module changed on disk since it started), else spawn's."""
+    ``LIB_WORKER_START_METHOD`` asks for it and the server, started here, still matches this
+    process (the same environment, no module changed on disk since it started), else spawn's
+    (also when other code of this process started multiprocessing's forkserver first)."""
     if worker_start_method() == "forkserver":
         environment = _environment()
         if not _SERVER:
+            from multiprocessing import forkserver
+
+            if getattr(forkserver._forkserver, "_forkserver_pid", None) is not None:
+                return multiprocessing.get_context("spawn")  # started by other code, not for us
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload([__name__])  # imports TensorFlow and the engine
             _SERVER.update(environment=environment, started=time.time())
