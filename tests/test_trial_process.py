@@ -351,18 +351,21 @@ def test_a_finished_searchs_workers_serve_the_next_one_unless_their_code_changed
     # test_grid_search_keeps_two_workers_busy_in_the_sequential_order
 
 
+def _empty_pool():
+    """A pool of one worker slot that starts nothing (the variables are read when it is made)."""
+    from lib.tuning import _pool
+
+    return _pool.Pool(
+        workers=1, trials_per_worker=None, max_worker_memory_mb=None, setup=None, in_process=None
+    )
+
+
 def test_the_idle_time_of_kept_workers_is_checked_before_any_worker_starts(monkeypatch):
     from lib.tuning import _pool
 
     monkeypatch.setenv(_pool.IDLE_VARIABLE, "soon")
     with pytest.raises(ValueError, match="LIB_WORKER_IDLE_SECONDS must be a number of seconds"):
-        _pool.Pool(
-            workers=1,
-            trials_per_worker=None,
-            max_worker_memory_mb=None,
-            setup=None,
-            in_process=None,
-        )
+        _empty_pool()
     monkeypatch.setenv(_pool.IDLE_VARIABLE, "-1")
     with pytest.raises(ValueError, match="got '-1'"):
         _pool.worker_idle_seconds()
@@ -377,13 +380,7 @@ def test_the_worker_start_method_is_checked_before_any_worker_starts(monkeypatch
 
     monkeypatch.setenv(_pool.START_VARIABLE, "fork")
     with pytest.raises(ValueError, match="LIB_WORKER_START_METHOD must be one of .* got 'fork'"):
-        _pool.Pool(
-            workers=1,
-            trials_per_worker=None,
-            max_worker_memory_mb=None,
-            setup=None,
-            in_process=None,
-        )
+        _empty_pool()
     monkeypatch.delenv(_pool.START_VARIABLE)
     assert _pool.worker_start_method() == "spawn"
     monkeypatch.setenv(_pool.START_VARIABLE, " forkserver ")
