@@ -17,6 +17,7 @@ def test_a_parallel_test_process_gives_blas_and_openmp_its_share_of_the_cores():
     from threadpoolctl import threadpool_info
 
     cores = machine_record()["cores"]  # the cores this process may use
-    pools = {f"{p['internal_api']} {p['filepath']}": p["num_threads"] for p in threadpool_info()}
-    assert any(p["user_api"] == "blas" for p in threadpool_info()), pools
+    info = threadpool_info()
+    pools = {f"{p['internal_api']} {p['filepath']}": p["num_threads"] for p in info}
+    assert any(p["user_api"] == "blas" for p in info), pools
     assert all(threads <= max(1, cores // processes) for threads in pools.values()), pools
