@@ -326,10 +326,19 @@ def test_errors_are_clear(tmp_path):
 
     with pytest.raises(ValueError, match="empty search space"):
         run(fixed, "b")
-    with pytest.raises(ValueError, match="val_auc.*available.*val_accuracy"):
-        run(TinyMLP(), "c", objective="val_auc")
     with pytest.raises(ValueError, match="no validation data"):
         run(TinyMLP(), "d", validation=False)
+
+
+@pytest.mark.slow
+def test_an_objective_the_model_does_not_log_is_named_with_those_it_does(tmp_path):
+    # found only once the first trial has trained (as in KerasTuner): end-to-end
+    x, y = classification()
+    tuner = GridSearch(
+        TinyMLP(), objective="val_auc", directory=tmp_path, project_name="c", workers=0
+    )
+    with pytest.raises(ValueError, match="val_auc.*available.*val_accuracy"):
+        tuner.search(x[:80], y[:80], validation_data=(x[80:], y[80:]), epochs=1, verbose=0)
 
 
 @pytest.mark.slow

@@ -79,8 +79,8 @@ def test_masking_ignores_pre_padding():
     model = models.build_lstm(input_shape=(None, 2), units=(4,), mask_value=0.0, seed=1)
     series = RNG.normal(size=(1, 5, 2)).astype("float32")
     padded = np.concatenate([np.zeros((1, 3, 2), dtype="float32"), series], axis=1)
-    np.testing.assert_allclose(
-        model.predict(series, verbose=0), model.predict(padded, verbose=0), rtol=1e-5, atol=1e-6
+    np.testing.assert_allclose(  # called eagerly: predict() would trace both lengths
+        model(series, training=False), model(padded, training=False), rtol=1e-5, atol=1e-6
     )
 
 
@@ -714,13 +714,13 @@ def test_lstm_forecaster_hypermodel_space_and_masked_copy():
     masked = models.LSTMForecasterHyperModel((6, 2), mask_value=-9.0, seed=0).build(hp)
     masked.set_weights(model.get_weights())
     x = RNG.normal(size=(4, 6, 2)).astype("float32")
-    np.testing.assert_allclose(masked.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(masked(x, training=False), model(x, training=False), atol=1e-6)
     padded = np.concatenate([np.full((4, 3, 2), -9.0, dtype="float32"), x], axis=1)
     np.testing.assert_allclose(
-        models.LSTMForecasterHyperModel((9, 2), mask_value=-9.0, seed=0)
-        .build(hp)
-        .predict(padded, verbose=0),
-        reference.predict(x, verbose=0),
+        models.LSTMForecasterHyperModel((9, 2), mask_value=-9.0, seed=0).build(hp)(
+            padded, training=False
+        ),
+        reference(x, training=False),
         atol=1e-5,
     )
     with pytest.raises(TypeError, match="no hyperparameter"):

@@ -251,6 +251,7 @@ def test_get_best_models_loads_the_kept_trial_model_after_best_model_keras_is_de
     )
 
 
+@pytest.mark.slow  # the advised retry trains a trial
 def test_a_stacked_refusal_leaves_nothing_behind(tmp_path):
     def build(hp):
         return Net().build(hp)

@@ -78,15 +78,15 @@ def test_padding_is_left_out_of_the_pooling(builder):
     long = rng.normal(size=(30, 1)).astype("float32")
     padded, mask = pad_samples([short, long], value=MASK_VALUE)
     masked = _pooled(builder(input_shape=(None, 1), num_classes=3, mask_value=MASK_VALUE, seed=0))
-    alone = masked.predict(short[None], verbose=0)[0]
-    together = masked.predict(padded, verbose=0)[0]
+    alone = np.asarray(masked(short[None], training=False))[0]
+    together = np.asarray(masked(padded, training=False))[0]
     scale = np.abs(alone).mean()
     if builder is models.build_inception_time:  # its max-pooling sees the filler's 0 at the
         assert np.abs(together - alone).mean() < 0.05 * scale  # last reading
     else:
         assert together == pytest.approx(alone, rel=1e-4, abs=1e-6)
     unmasked = _pooled(builder(input_shape=(None, 1), num_classes=3, seed=0))
-    diluted = unmasked.predict(np.where(mask[..., None], padded, 0.0), verbose=0)[0]
+    diluted = np.asarray(unmasked(np.where(mask[..., None], padded, 0.0), training=False))[0]
     assert np.abs(diluted - alone).mean() > 0.2 * scale  # 18 of 30 steps are filler
 
 
@@ -224,8 +224,8 @@ def test_the_lstm_classifier_reads_padded_series_through_masking():
     rng = np.random.default_rng(0)
     short, long = rng.normal(size=(7, 2)), rng.normal(size=(15, 2))
     padded, _ = pad_samples([short, long], value=MASK_VALUE)
-    alone = model.predict(short[None], verbose=0)[0]
-    assert model.predict(padded, verbose=0)[0] == pytest.approx(alone, abs=1e-5)
+    alone = np.asarray(model(short[None], training=False))[0]
+    assert np.asarray(model(padded, training=False))[0] == pytest.approx(alone, abs=1e-5)
     plain = models.LSTMClassifierHyperModel((None, 2), 3, seed=0, units=(4,))
-    unmasked = plain.build(kt.HyperParameters()).predict(padded, verbose=0)[0]
+    unmasked = np.asarray(plain.build(kt.HyperParameters())(padded, training=False))[0]
     assert np.abs(unmasked - alone).max() > 1e-3  # without the mask the filler is read
